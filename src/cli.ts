@@ -1,0 +1,68 @@
+#!/usr/bin/env bun
+// micetrap's entry point: one subcommand per fake service, plus the tools around the catalog.
+import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
+import { listCommand } from "./commands/list.ts";
+import { serviceCommand } from "./commands/serve.ts";
+import { SERVICE_ALIASES } from "./catalog/index.ts";
+import { UserError } from "./errors.ts";
+import { cliLog } from "./log.ts";
+import { SERVICES } from "./types.ts";
+import { VERSION } from "./version.ts";
+
+const aliasesOf = (service: string) => Object.keys(SERVICE_ALIASES).filter((a) => SERVICE_ALIASES[a] === service);
+
+const serviceCommands = Object.fromEntries(SERVICES.map((s) => [s, serviceCommand(s, aliasesOf(s))]));
+
+const subCommands: Record<string, CommandDef<any>> = { ...serviceCommands, list: listCommand };
+
+export const main = defineCommand({
+  meta: {
+    name: "micetrap",
+    version: VERSION,
+    description: "a honeypot that answers like real, slightly outdated services and logs everything it is sent",
+  },
+  subCommands,
+});
+
+function knownCommand(name: string): boolean {
+  return Object.hasOwn(subCommands, name) || Object.hasOwn(SERVICE_ALIASES, name);
+}
+
+/** Runs the CLI; every failure is one line on stderr and a non-zero exit code, never a stack trace. */
+export async function runCli(rawArgs: string[]): Promise<void> {
+  const first = rawArgs[0];
+  if (first === "--version" || first === "-v") {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  if (first === undefined || first === "--help" || first === "-h") {
+    await showUsage(main);
+    if (first === undefined) process.exitCode = 2;
+    return;
+  }
+  // citty would throw its own error with a stack trace for these; say it in one line instead.
+  if (!first.startsWith("-") && !knownCommand(first)) {
+    throw new UserError(
+      `unknown service or command "${first}": expected one of ${[...SERVICES, ...Object.keys(SERVICE_ALIASES)].join(", ")}, or list`,
+    );
+  }
+  const resolved = Object.hasOwn(SERVICE_ALIASES, first) ? [SERVICE_ALIASES[first]!, ...rawArgs.slice(1)] : rawArgs;
+  const sub = subCommands[resolved[0]!];
+  if (sub && (resolved.includes("--help") || resolved.includes("-h"))) {
+    await showUsage(sub, main);
+    return;
+  }
+  await runCommand(main, { rawArgs: resolved });
+}
+
+if (import.meta.main) {
+  runCli(process.argv.slice(2)).catch((err: unknown) => {
+    if (err instanceof UserError) {
+      cliLog.error(err.message);
+      process.exit(err.exitCode);
+    }
+    // citty's own errors (unknown option values and the like) and anything unexpected: still one line.
+    cliLog.error((err as Error)?.message ?? String(err));
+    process.exit(1);
+  });
+}

@@ -1,0 +1,50 @@
+// `micetrap list`: the catalog, for people (a table) and for scripts (--json).
+import { defineCommand } from "citty";
+import { allEntries, resolveService } from "../catalog/index.ts";
+import { UserError } from "../errors.ts";
+import { createLogger } from "../log.ts";
+import { SERVICES } from "../types.ts";
+import { parseOs } from "./serve.ts";
+
+export const listCommand = defineCommand({
+  meta: { name: "list", description: "list the banner catalog" },
+  args: {
+    json: { type: "boolean", description: "print a JSON array" },
+    os: { type: "string", description: "only entries of this OS family", valueHint: "FAMILY" },
+    service: { type: "string", description: "only entries of this service", valueHint: "NAME" },
+  },
+  run({ args }) {
+    let entries = allEntries();
+    if (args.service !== undefined) {
+      const service = resolveService(args.service);
+      if (!service) throw new UserError(`unknown service "${args.service}": expected one of ${SERVICES.join(", ")}`);
+      entries = entries.filter((e) => e.service === service);
+    }
+    if (args.os !== undefined) {
+      const os = parseOs(args.os);
+      entries = entries.filter((e) => e.os === os);
+    }
+    if (args.json) {
+      const rows = entries.map((e) => ({
+        service: e.service,
+        id: e.id,
+        product: e.product,
+        version: e.version,
+        ...(e.info !== undefined ? { info: e.info } : {}),
+        ...(e.ostype !== undefined ? { ostype: e.ostype } : {}),
+        os: e.os,
+        ports: e.ports,
+        cpe: e.cpe,
+        weight: e.weight,
+        ...(e.notes !== undefined ? { notes: e.notes } : {}),
+      }));
+      process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
+      return;
+    }
+    const log = createLogger("normal");
+    const head = ["SERVICE", "ID", "PRODUCT", "VERSION", "OS", "PORTS"];
+    const table = [head, ...entries.map((e) => [e.service, e.id, e.product, e.version || "-", e.os, e.ports.join(",")])];
+    const widths = head.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+    for (const row of table) log.log(row.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
+  },
+});

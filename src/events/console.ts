@@ -1,0 +1,61 @@
+// The human mirror of the events, through consola. Attacker data is always escaped and cut.
+import type { ConsolaInstance } from "consola";
+import { escapeBytes, escapeText } from "../util/escape.ts";
+import type { EventSink, TrapEvent } from "./types.ts";
+
+/** How much of one data event the console shows; the JSONL log keeps everything up to the session cap. */
+export const CONSOLE_PAYLOAD_MAX = 512;
+
+function peer(e: TrapEvent): string {
+  if (!e.source) return "";
+  const ip = e.source.ip.includes(":") ? `[${e.source.ip}]` : e.source.ip;
+  return `${ip}:${e.source.port}`;
+}
+
+export class ConsoleSink implements EventSink {
+  constructor(
+    private readonly log: ConsolaInstance,
+    private readonly verbose = false,
+  ) {}
+
+  emit(e: TrapEvent): void {
+    const tag = e.sessionId && this.verbose ? `[${e.sessionId}] ` : "";
+    switch (e.action) {
+      case "listening":
+        return; // the CLI prints its own listening lines, in the wording users expect
+      case "connection":
+        this.log.info(`${tag}Incoming connection from ${peer(e)}`);
+        return;
+      case "data": {
+        const bytes = e.payload ?? new Uint8Array(0);
+        const cut = bytes.length > CONSOLE_PAYLOAD_MAX;
+        const text = escapeBytes(bytes, CONSOLE_PAYLOAD_MAX);
+        const more = cut ? ` …(${bytes.length} bytes, ${bytes.length - CONSOLE_PAYLOAD_MAX} not shown)` : "";
+        this.log.info(`${tag}${peer(e)} sent ${bytes.length} bytes: ${text}${more}`);
+        return;
+      }
+      case "login":
+        this.log.warn(
+          `${tag}${peer(e)} tried to log in as "${escapeText(e.user ?? "")}"` +
+            (e.password !== undefined ? ` with password "${escapeText(e.password)}"` : ""),
+        );
+        return;
+      case "command":
+        if (this.verbose) this.log.info(`${tag}${peer(e)} command: ${escapeText(e.command ?? "")}`);
+        return;
+      case "close": {
+        const secs = ((e.durationMs ?? 0) / 1000).toFixed(2);
+        this.log.info(
+          `${tag}Connection from ${peer(e)} closed (${e.reason ?? "closed"}): ${e.bytesIn ?? 0} bytes in, ${e.bytesOut ?? 0} bytes out, ${secs}s` +
+            (e.truncated ? `, ${e.truncated} bytes over the cap not kept` : ""),
+        );
+        return;
+      }
+      case "error":
+        this.log.error(`${tag}${peer(e) ? peer(e) + ": " : ""}${escapeText(e.message ?? "error", 400)}`);
+        return;
+    }
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,83 @@
+// Renders a TrapEvent as one Elastic Common Schema document (nested objects, as ECS JSON is written).
+// Field names are a contract with the pipelines that read the log: add fields, never rename them.
+import { hostname } from "node:os";
+import { escapeBytes } from "../util/escape.ts";
+import { VERSION } from "../version.ts";
+import type { TrapEvent } from "./types.ts";
+
+export const ECS_VERSION = "8.11.0";
+
+const CATEGORY: Record<TrapEvent["action"], string[]> = {
+  listening: ["network"],
+  connection: ["network"],
+  data: ["network", "intrusion_detection"],
+  login: ["authentication", "intrusion_detection"],
+  command: ["intrusion_detection"],
+  close: ["network"],
+  error: ["network"],
+};
+
+const TYPE: Record<TrapEvent["action"], string[]> = {
+  listening: ["start"],
+  connection: ["connection", "start"],
+  data: ["info"],
+  login: ["start"],
+  command: ["info"],
+  close: ["connection", "end"],
+  error: ["error"],
+};
+
+const observerHost = hostname();
+
+function ipType(ip: string | undefined): string | undefined {
+  if (!ip) return undefined;
+  return ip.includes(":") ? "ipv6" : "ipv4";
+}
+
+export function toEcs(e: TrapEvent): Record<string, unknown> {
+  const doc: Record<string, unknown> = {
+    "@timestamp": e.time.toISOString(),
+    ecs: { version: ECS_VERSION },
+    event: {
+      kind: "event",
+      category: CATEGORY[e.action],
+      type: TYPE[e.action],
+      action: e.action,
+      dataset: "micetrap.session",
+      module: "micetrap",
+      ...(e.action === "login" ? { outcome: "failure" } : {}),
+      ...(e.durationMs !== undefined ? { duration: Math.round(e.durationMs * 1e6) } : {}),
+    },
+    observer: { type: "honeypot", product: "micetrap", version: VERSION, hostname: observerHost },
+    network: { transport: "tcp", protocol: e.service, ...(e.source ? { type: ipType(e.source.ip) } : {}) },
+    service: { name: e.service },
+    destination: {
+      ...(e.destination.ip ? { ip: e.destination.ip } : {}),
+      port: e.destination.port,
+      ...(e.bytesOut !== undefined ? { bytes: e.bytesOut } : {}),
+    },
+    micetrap: {
+      ...(e.sessionId ? { session: { id: e.sessionId } } : {}),
+      entry: e.entry.id,
+      product: e.entry.product,
+      version: e.entry.version,
+      os: e.entry.os,
+    },
+  };
+  if (e.source) doc.source = { ip: e.source.ip, port: e.source.port, ...(e.bytesIn !== undefined ? { bytes: e.bytesIn } : {}) };
+  const m = doc.micetrap as Record<string, unknown>;
+  if (e.payload) {
+    m.payload = {
+      base64: Buffer.from(e.payload).toString("base64"),
+      text: escapeBytes(e.payload),
+      length: e.payload.length,
+      ...(e.truncated ? { truncated: e.truncated } : {}),
+    };
+  }
+  if (e.user !== undefined) doc.user = { name: e.user };
+  if (e.password !== undefined) m.login = { password: e.password };
+  if (e.command !== undefined) m.command = e.command;
+  if (e.reason !== undefined) m.reason = e.reason;
+  if (e.message !== undefined) doc.error = { message: e.message };
+  return doc;
+}

@@ -1,0 +1,35 @@
+// The events a trap emits. Sinks (console, JSON Lines file) render them; nothing else logs attacker data.
+import type { CatalogEntry, ServiceName } from "../types.ts";
+
+export type EventAction = "listening" | "connection" | "data" | "login" | "command" | "close" | "error";
+
+export interface TrapEvent {
+  action: EventAction;
+  time: Date;
+  service: ServiceName;
+  entry: CatalogEntry;
+  /** One per connection; absent on listening and on listener-level errors. */
+  sessionId?: string;
+  source?: { ip: string; port: number };
+  destination: { ip?: string; port: number };
+  /** data: the exact bytes kept (after the per-session cap). */
+  payload?: Uint8Array;
+  /** data: bytes received but not kept because the session's cap was reached. */
+  truncated?: number;
+  /** close: totals for the session. */
+  bytesIn?: number;
+  bytesOut?: number;
+  durationMs?: number;
+  /** close: why the session ended (peer, idle timeout, protocol, shutdown, cap). */
+  reason?: string;
+  user?: string;
+  password?: string;
+  command?: string;
+  /** error: a one-line description. */
+  message?: string;
+}
+
+export interface EventSink {
+  emit(event: TrapEvent): void;
+  close(): void;
+}

@@ -1,0 +1,308 @@
+// The only code that touches sockets: one Bun.listen per port, one Session per connection.
+// Everything a peer does is bounded here: bytes kept, bytes accepted, time idle, sessions at once.
+import type { Socket, TCPSocketListener } from "bun";
+import type { EventSink, TrapEvent } from "../events/types.ts";
+import { makeContext } from "../protocols/context.ts";
+import { protocolFor } from "../protocols/index.ts";
+import type { CatalogEntry, ProtocolSession, Reply } from "../types.ts";
+import { toBytes } from "../util/bytes.ts";
+
+export interface Limits {
+  /** Seconds without any byte from the peer before the session is closed. */
+  idleSeconds: number;
+  /** Incoming bytes kept as evidence per session; the rest is counted, not kept. */
+  keepBytes: number;
+  /** Incoming bytes after which the session is closed (a flood is not a client). */
+  maxBytesIn: number;
+  /** Outgoing bytes that may wait for a slow reader before the session is dropped. */
+  maxPendingOut: number;
+  /** Sessions at once per listener; more are refused at once. */
+  maxSessions: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  idleSeconds: 120,
+  keepBytes: 64 * 1024,
+  maxBytesIn: 1024 * 1024,
+  maxPendingOut: 256 * 1024,
+  maxSessions: 1024,
+};
+
+export interface TrapOptions {
+  entry: CatalogEntry;
+  hostname: string;
+  port: number;
+  hostSeed: string;
+  sink: EventSink;
+  limits?: Partial<Limits>;
+  /** Called for each closed session; tests and `record` hook here. */
+  onSessionEnd?: (info: SessionRecord) => void;
+  /** Called with every exchange, for `record`. */
+  onExchange?: (sessionId: string, direction: "in" | "out", bytes: Uint8Array, atMs: number) => void;
+}
+
+export interface SessionRecord {
+  id: string;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+interface Session {
+  id: string;
+  protocol: ProtocolSession;
+  started: number;
+  bytesIn: number;
+  bytesOut: number;
+  kept: number;
+  notKept: number;
+  pendingOut: Uint8Array[];
+  pendingBytes: number;
+  closing: boolean;
+  reason: string | undefined;
+  remoteIp: string;
+  remotePort: number;
+}
+
+/** IPv4 peers of a dual-stack socket appear as ::ffff:a.b.c.d; log them as the IPv4 address they are. */
+export function normalizeIp(ip: string): string {
+  return ip.startsWith("::ffff:") && ip.includes(".") ? ip.slice(7) : ip;
+}
+
+let sessionCounter = 0;
+function newSessionId(): string {
+  // Unique within and across runs: time plus a counter plus randomness, short enough to read.
+  const rand = crypto.getRandomValues(new Uint8Array(4));
+  sessionCounter = (sessionCounter + 1) % 0x10000;
+  return `${Date.now().toString(36)}-${sessionCounter.toString(36)}-${Buffer.from(rand).toString("hex")}`;
+}
+
+export class Trap {
+  readonly entry: CatalogEntry;
+  private listener: TCPSocketListener<Session> | undefined;
+  private readonly sessions = new Set<Socket<Session>>();
+  private readonly limits: Limits;
+  private stopping = false;
+
+  constructor(private readonly o: TrapOptions) {
+    this.entry = o.entry;
+    this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+  }
+
+  get port(): number {
+    return this.listener?.port ?? this.o.port;
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  private event(partial: Omit<TrapEvent, "time" | "service" | "entry" | "destination"> & { destination?: TrapEvent["destination"] }): void {
+    try {
+      this.o.sink.emit({
+        time: new Date(),
+        service: this.entry.service,
+        entry: this.entry,
+        destination: { port: this.port },
+        ...partial,
+      });
+    } catch (err) {
+      // A sink failure (disk full) must not take the trap down; say so once on stderr.
+      process.stderr.write(`micetrap: could not write event: ${(err as Error).message}\n`);
+    }
+  }
+
+  /** Binds the port. Throws the system error (EADDRINUSE, EACCES) for the caller to explain. */
+  start(): void {
+    // The listening event is written before the port accepts anything.
+    this.listener = Bun.listen<Session>({
+      hostname: this.o.hostname,
+      port: this.o.port,
+      exclusive: true,
+      socket: {
+        open: (socket) => this.onOpen(socket),
+        data: (socket, chunk) => this.onData(socket, chunk),
+        drain: (socket) => this.flush(socket),
+        timeout: (socket) => this.finish(socket, "idle timeout"),
+        end: (socket) => this.finish(socket, "peer closed"),
+        close: (socket) => this.onClose(socket),
+        error: (socket, err) => {
+          if (socket.data) socket.data.reason ??= `socket error: ${err.message}`;
+        },
+      },
+    });
+    this.event({ action: "listening", destination: { ip: this.o.hostname, port: this.listener.port } });
+  }
+
+  private onOpen(socket: Socket<Session>): void {
+    if (this.stopping || this.sessions.size >= this.limits.maxSessions) {
+      socket.terminate();
+      return;
+    }
+    const id = newSessionId();
+    const remoteIp = normalizeIp(socket.remoteAddress);
+    const ctx = makeContext({
+      entry: this.entry,
+      hostSeed: this.o.hostSeed,
+      localAddress: normalizeIp(socket.localAddress ?? this.o.hostname),
+      localPort: this.port,
+      remoteAddress: remoteIp,
+      remotePort: socket.remotePort,
+    });
+    const session: Session = {
+      id,
+      protocol: protocolFor(this.entry.service).start(ctx),
+      started: performance.now(),
+      bytesIn: 0,
+      bytesOut: 0,
+      kept: 0,
+      notKept: 0,
+      pendingOut: [],
+      pendingBytes: 0,
+      closing: false,
+      reason: undefined,
+      remoteIp,
+      remotePort: socket.remotePort,
+    };
+    socket.data = session;
+    this.sessions.add(socket);
+    socket.timeout(this.limits.idleSeconds);
+    this.event({ action: "connection", sessionId: id, source: { ip: remoteIp, port: session.remotePort } });
+    this.apply(socket, () => session.protocol.open());
+  }
+
+  private onData(socket: Socket<Session>, chunk: Uint8Array): void {
+    const s = socket.data;
+    if (!s || s.closing) return;
+    s.bytesIn += chunk.length;
+    this.o.onExchange?.(s.id, "in", chunk, performance.now() - s.started);
+    const room = Math.max(0, this.limits.keepBytes - s.kept);
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    s.kept += kept.length;
+    s.notKept += chunk.length - kept.length;
+    if (kept.length > 0) {
+      this.event({
+        action: "data",
+        sessionId: s.id,
+        source: { ip: s.remoteIp, port: s.remotePort },
+        payload: new Uint8Array(kept),
+        ...(chunk.length > kept.length ? { truncated: chunk.length - kept.length } : {}),
+      });
+    }
+    if (s.bytesIn > this.limits.maxBytesIn) {
+      this.finish(socket, "input cap reached");
+      return;
+    }
+    this.apply(socket, () => s.protocol.data(chunk));
+  }
+
+  /** Runs a protocol step; a throwing protocol costs one session, never the process. */
+  private apply(socket: Socket<Session>, step: () => Reply): void {
+    const s = socket.data;
+    let reply: Reply;
+    try {
+      reply = step();
+    } catch (err) {
+      this.event({
+        action: "error",
+        sessionId: s.id,
+        source: { ip: s.remoteIp, port: s.remotePort },
+        message: `protocol error: ${(err as Error).message}`,
+      });
+      this.finish(socket, "protocol error");
+      return;
+    }
+    for (const pe of reply.events ?? []) {
+      this.event({
+        action: pe.action,
+        sessionId: s.id,
+        source: { ip: s.remoteIp, port: s.remotePort },
+        ...(pe.user !== undefined ? { user: pe.user } : {}),
+        ...(pe.password !== undefined ? { password: pe.password } : {}),
+        ...(pe.command !== undefined ? { command: pe.command } : {}),
+      });
+    }
+    if (reply.write !== undefined) this.send(socket, toBytes(reply.write));
+    if (reply.close) this.finish(socket, "closed by service");
+  }
+
+  private send(socket: Socket<Session>, bytes: Uint8Array): void {
+    const s = socket.data;
+    if (bytes.length === 0) return;
+    this.o.onExchange?.(s.id, "out", bytes, performance.now() - s.started);
+    s.bytesOut += bytes.length;
+    if (s.pendingBytes > 0) {
+      this.queue(socket, bytes);
+      return;
+    }
+    const written = socket.write(bytes);
+    if (written < bytes.length) this.queue(socket, bytes.subarray(Math.max(0, written)));
+  }
+
+  private queue(socket: Socket<Session>, bytes: Uint8Array): void {
+    const s = socket.data;
+    s.pendingOut.push(bytes);
+    s.pendingBytes += bytes.length;
+    if (s.pendingBytes > this.limits.maxPendingOut) {
+      s.reason ??= "peer not reading";
+      socket.terminate();
+    }
+  }
+
+  private flush(socket: Socket<Session>): void {
+    const s = socket.data;
+    if (!s) return;
+    while (s.pendingOut.length > 0) {
+      const head = s.pendingOut[0]!;
+      const written = socket.write(head);
+      if (written < head.length) {
+        s.pendingOut[0] = head.subarray(Math.max(0, written));
+        s.pendingBytes -= Math.max(0, written);
+        return;
+      }
+      s.pendingOut.shift();
+      s.pendingBytes -= head.length;
+    }
+    if (s.closing) socket.end();
+  }
+
+  /** Ends a session gracefully once what we wrote has gone out. */
+  private finish(socket: Socket<Session>, reason: string): void {
+    const s = socket.data;
+    if (!s) {
+      socket.end();
+      return;
+    }
+    s.reason ??= reason;
+    if (s.closing) return;
+    s.closing = true;
+    if (s.pendingBytes === 0) socket.end();
+  }
+
+  private onClose(socket: Socket<Session>): void {
+    const s = socket.data;
+    if (!s || !this.sessions.delete(socket)) return;
+    this.event({
+      action: "close",
+      sessionId: s.id,
+      source: { ip: s.remoteIp, port: s.remotePort },
+      bytesIn: s.bytesIn,
+      bytesOut: s.bytesOut,
+      durationMs: performance.now() - s.started,
+      reason: s.reason ?? "peer closed",
+      ...(s.notKept > 0 ? { truncated: s.notKept } : {}),
+    });
+    this.o.onSessionEnd?.({ id: s.id, bytesIn: s.bytesIn, bytesOut: s.bytesOut });
+  }
+
+  /** Stops accepting, closes every session (each gets its close event), and releases the port. */
+  stop(): void {
+    this.stopping = true;
+    this.listener?.stop(true);
+    for (const socket of [...this.sessions]) {
+      if (socket.data) socket.data.reason ??= "shutdown";
+      socket.end();
+      this.onClose(socket);
+    }
+    this.listener = undefined;
+  }
+}

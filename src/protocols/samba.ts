@@ -1,0 +1,12 @@
+// PLACEHOLDER: being written.
+import type { Protocol } from "../types.ts";
+
+export const samba: Protocol = {
+  service: "samba",
+  start(ctx) {
+    return {
+      open: () => (ctx.entry.templates.banner ? { write: ctx.entry.templates.banner } : {}),
+      data: () => ({}),
+    };
+  },
+};
