@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // micetrap's entry point: one subcommand per fake service, plus the tools around the catalog.
-import { defineCommand, runCommand, showUsage, type CommandDef } from "citty";
+import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import { listCommand } from "./commands/list.ts";
 import { serviceCommand } from "./commands/serve.ts";
 import { SERVICE_ALIASES } from "./catalog/index.ts";
@@ -24,6 +24,12 @@ export const main = defineCommand({
   subCommands,
 });
 
+/** Usage text; colours only on a terminal, so piped help stays plain. */
+async function printUsage(cmd: CommandDef<any>, parent?: CommandDef<any>): Promise<void> {
+  const text = await renderUsage(cmd, parent);
+  process.stdout.write((process.stdout.isTTY ? text : text.replace(/\x1b\[[0-9;]*m/g, "")) + "\n");
+}
+
 function knownCommand(name: string): boolean {
   return Object.hasOwn(subCommands, name) || Object.hasOwn(SERVICE_ALIASES, name);
 }
@@ -36,7 +42,7 @@ export async function runCli(rawArgs: string[]): Promise<void> {
     return;
   }
   if (first === undefined || first === "--help" || first === "-h") {
-    await showUsage(main);
+    await printUsage(main);
     if (first === undefined) process.exitCode = 2;
     return;
   }
@@ -49,10 +55,32 @@ export async function runCli(rawArgs: string[]): Promise<void> {
   const resolved = Object.hasOwn(SERVICE_ALIASES, first) ? [SERVICE_ALIASES[first]!, ...rawArgs.slice(1)] : rawArgs;
   const sub = subCommands[resolved[0]!];
   if (sub && (resolved.includes("--help") || resolved.includes("-h"))) {
-    await showUsage(sub, main);
+    await printUsage(sub, main);
     return;
   }
+  if (sub) checkOptions(resolved.slice(1), (sub.args ?? {}) as Record<string, { type?: string }>);
   await runCommand(main, { rawArgs: resolved });
+}
+
+/** citty ignores unknown options and accepts string options with no value; a trap must not start half-configured. */
+function checkOptions(args: string[], defs: Record<string, { type?: string }>): void {
+  for (let i = 0; i < args.length; i++) {
+    const token = args[i]!;
+    if (token === "--") break;
+    if (!token.startsWith("-") || token === "-") continue;
+    const m = /^--?([^=]+)(=.*)?$/.exec(token);
+    const name = m?.[1] ?? token;
+    const def = defs[name] ?? (name.startsWith("no-") ? defs[name.slice(3)] : undefined);
+    if (!def || def.type === "positional") {
+      if (/^-\d/.test(token)) throw new UserError(`invalid port "${token}": expected a number from 0 to 65535`);
+      throw new UserError(`unknown option "${token}": see --help`);
+    }
+    if (def.type === "string" && m?.[2] === undefined) {
+      const next = args[i + 1];
+      if (next === undefined || next.startsWith("--")) throw new UserError(`option --${name} needs a value`);
+      i++;
+    }
+  }
 }
 
 if (import.meta.main) {

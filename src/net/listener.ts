@@ -297,9 +297,10 @@ export class Trap {
   /** Stops accepting, closes every session (each gets its close event), and releases the port. */
   stop(): void {
     this.stopping = true;
+    // Mark first: stopping the listener closes its sockets, and their close events must say why.
+    for (const socket of this.sessions) if (socket.data) socket.data.reason ??= "shutdown";
     this.listener?.stop(true);
     for (const socket of [...this.sessions]) {
-      if (socket.data) socket.data.reason ??= "shutdown";
       socket.end();
       this.onClose(socket);
     }

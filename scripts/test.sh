@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need, type-checks, then runs every test (unit, TCP
+# integration, compiled binary, real nmap). Works on a fresh Debian/Ubuntu machine as root or with sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v nmap >/dev/null || need+=(nmap)
+command -v ip >/dev/null || need+=(iproute2)          # lo up inside the test's own network namespace
+command -v setpriv >/dev/null || need+=(util-linux)   # unprivileged runs of the CLI in tests
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund --loglevel=error
+node_modules/.bin/tsc --noEmit -p .
+node_modules/.bin/bun test "$@"

@@ -1,0 +1,137 @@
+// Proves the catalog against the oracle: starts the compiled binary once per entry (pinned with
+// --banner), runs ONE real `nmap -sV` over all of them, and compares what nmap reports with each claim.
+//
+//   bun scripts/verify-nmap.ts [--binary dist/micetrap] [--usual-ports] [--service S] [--banner ID] [--json]
+//
+// Default: every entry on a random free port of 127.0.0.1. With --usual-ports, every entry on each of its
+// usual ports, each entry on its own loopback address (127.0.1.N); run it as root inside a network
+// namespace of its own (`unshare -n`), where those ports are free: nmap picks its probes by port.
+import { parseArgs } from "node:util";
+import { allEntries } from "../src/catalog/index.ts";
+import type { CatalogEntry } from "../src/types.ts";
+import { parseNmapXml, type NmapService } from "./lib/nmap-xml.ts";
+
+export interface Verdict {
+  entry: string;
+  service: string;
+  ip: string;
+  port: number;
+  expected: { product: string; version: string; info: string; ostype: string };
+  got: { product: string; version: string; info: string; ostype: string; name: string; state: string } | undefined;
+  ok: boolean;
+}
+
+const { values } = parseArgs({
+  options: {
+    binary: { type: "string", default: "dist/micetrap" },
+    "usual-ports": { type: "boolean", default: false },
+    service: { type: "string" },
+    banner: { type: "string" },
+    json: { type: "boolean", default: false },
+    "nmap-args": { type: "string", default: "" },
+  },
+});
+
+interface Running {
+  entry: CatalogEntry;
+  ip: string;
+  port: number;
+  proc: ReturnType<typeof Bun.spawn>;
+}
+
+async function startAndWait(entry: CatalogEntry, ip: string, port: number): Promise<Running> {
+  const proc = Bun.spawn([values.binary!, entry.service, String(port), "--host", ip, "--banner", entry.id], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const decoder = new TextDecoder();
+  let out = "";
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  const deadline = Date.now() + 15000;
+  while (Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += decoder.decode(value);
+    const m = /listening on port (\d+)\.\.\./.exec(out);
+    if (m) {
+      reader.releaseLock();
+      // Keep draining so a chatty trap never blocks on a full pipe.
+      (async () => {
+        for await (const _ of proc.stdout as ReadableStream<Uint8Array>);
+      })().catch(() => {});
+      return { entry, ip, port: Number(m[1]), proc };
+    }
+  }
+  proc.kill("SIGKILL");
+  throw new Error(`${entry.id}: trap did not start on ${ip}:${port}: ${out} ${await new Response(proc.stderr).text()}`);
+}
+
+export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; nmapCommand: string }> {
+  let entries = allEntries();
+  if (values.service) entries = entries.filter((e) => e.service === values.service);
+  if (values.banner) entries = entries.filter((e) => e.id === values.banner);
+  const plan: { entry: CatalogEntry; ip: string; port: number }[] = [];
+  entries.forEach((entry, i) => {
+    if (values["usual-ports"]) {
+      const ip = `127.0.1.${i + 1}`;
+      for (const port of entry.ports) plan.push({ entry, ip, port });
+    } else plan.push({ entry, ip: "127.0.0.1", port: 0 });
+  });
+  const traps = await Promise.all(plan.map((p) => startAndWait(p.entry, p.ip, p.port)));
+  try {
+    const ips = [...new Set(traps.map((t) => t.ip))];
+    const ports = [...new Set(traps.map((t) => t.port))].sort((a, b) => a - b);
+    const args = ["nmap", "-sV", "-Pn", "-n", "-oX", "-", "-p", ports.join(","), ...values["nmap-args"]!.split(" ").filter(Boolean), ...ips];
+    const started = performance.now();
+    const nmap = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
+    const killer = setTimeout(() => nmap.kill("SIGKILL"), 10 * 60 * 1000);
+    const xml = await new Response(nmap.stdout).text();
+    const code = await nmap.exited;
+    clearTimeout(killer);
+    const seconds = (performance.now() - started) / 1000;
+    if (code !== 0) throw new Error(`nmap exited ${code}: ${await new Response(nmap.stderr).text()}`);
+    const rows = parseNmapXml(xml);
+    const find = (ip: string, port: number): NmapService | undefined => rows.find((r) => r.ip === ip && r.port === port);
+    const verdicts = traps.map((t): Verdict => {
+      const r = find(t.ip, t.port);
+      const expected = { product: t.entry.product, version: t.entry.version, info: t.entry.info ?? "", ostype: t.entry.ostype ?? "" };
+      const got = r && { product: r.product, version: r.version, info: r.extrainfo, ostype: r.ostype, name: r.name, state: r.state };
+      const ok =
+        got !== undefined &&
+        got.product === expected.product &&
+        got.version === expected.version &&
+        got.info === expected.info &&
+        got.ostype === expected.ostype;
+      return { entry: t.entry.id, service: t.entry.service, ip: t.ip, port: t.port, expected, got, ok };
+    });
+    return { verdicts, seconds, nmapCommand: args.join(" ") };
+  } finally {
+    for (const t of traps) t.proc.kill("SIGTERM");
+    await Promise.all(traps.map((t) => t.proc.exited));
+  }
+}
+
+export function formatTable(verdicts: Verdict[]): string {
+  const rows = [
+    ["", "ENTRY", "PORT", "CLAIMED", "NMAP SAID"],
+    ...verdicts.map((v) => [
+      v.ok ? "ok" : "FAIL",
+      v.entry,
+      `${v.ip}:${v.port}`,
+      [v.expected.product, v.expected.version, v.expected.info && `(${v.expected.info})`, v.expected.ostype && `[${v.expected.ostype}]`].filter(Boolean).join(" "),
+      v.got ? [v.got.name + ":", v.got.product, v.got.version, v.got.info && `(${v.got.info})`, v.got.ostype && `[${v.got.ostype}]`].filter(Boolean).join(" ") : "(no row)",
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+if (import.meta.main) {
+  const { verdicts, seconds, nmapCommand } = await verify();
+  if (values.json) process.stdout.write(JSON.stringify({ seconds, nmapCommand, verdicts }) + "\n");
+  else {
+    process.stdout.write(formatTable(verdicts) + "\n");
+    process.stdout.write(`${verdicts.filter((v) => v.ok).length}/${verdicts.length} exact; nmap took ${seconds.toFixed(1)} s\n`);
+  }
+  process.exit(verdicts.every((v) => v.ok) ? 0 : 1);
+}

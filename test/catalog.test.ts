@@ -1,0 +1,115 @@
+import { describe, expect, test } from "bun:test";
+import { allEntries, findEntry, resolveService, serviceTable } from "../src/catalog/index.ts";
+import { chooseEntry } from "../src/catalog/choose.ts";
+import { osFamilyFromOsRelease } from "../src/catalog/host.ts";
+import { validateTable } from "../src/catalog/validate.ts";
+import { SERVICES, type CatalogEntry } from "../src/types.ts";
+import { BUN, ROOT } from "./helpers.ts";
+
+describe("banner catalog", () => {
+  test("holds at least 20 entries, at least 4 per service over at least 3 OS families", () => {
+    expect(allEntries().length).toBeGreaterThanOrEqual(20);
+    for (const s of SERVICES) {
+      const entries = serviceTable(s).entries;
+      expect(entries.length).toBeGreaterThanOrEqual(4);
+      expect(new Set(entries.map((e) => e.os)).size).toBeGreaterThanOrEqual(3);
+    }
+  });
+
+  test("ids are unique across services", () => {
+    const ids = allEntries().map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  test("aliases resolve to their services", () => {
+    expect(resolveService("smb")).toBe("samba");
+    expect(resolveService("bittorrent")).toBe("torrent");
+    expect(resolveService("FTP")).toBe("ftp");
+    expect(resolveService("telnet")).toBeUndefined();
+  });
+
+  test("a malformed table is refused with the file and entry named", () => {
+    const bad = { service: "ftp", defaultPorts: [21], entries: [{ id: "Bad Id", product: "x", version: "1" }] };
+    expect(() => validateTable(bad, "ftp")).toThrow(/ftp\.json entry 0: id/);
+    const wrongOs = { service: "ftp", defaultPorts: [21], entries: [{ id: "a", product: "x", version: "1", os: "beos", cpe: [], ports: [21], weight: 1, templates: {} }] };
+    expect(() => validateTable(wrongOs, "ftp")).toThrow(/os must be one of/);
+  });
+});
+
+function fakeEntry(id: string, os: CatalogEntry["os"], weight = 1): CatalogEntry {
+  return { id, service: "ftp", product: id, version: "1", os, cpe: [], ports: [21], weight, templates: {} };
+}
+
+describe("seeded choice", () => {
+  const pool = [fakeEntry("a", "debian"), fakeEntry("b", "debian"), fakeEntry("c", "debian"), fakeEntry("d", "rhel"), fakeEntry("w", "windows")];
+
+  test("the same seed and OS always give the same entry", () => {
+    for (let i = 0; i < 50; i++) {
+      const seed = `host-${i}`;
+      expect(chooseEntry(pool, seed, "debian").id).toBe(chooseEntry([...pool].reverse(), seed, "debian").id);
+    }
+  });
+
+  test("only entries of the host's OS family are chosen", () => {
+    for (let i = 0; i < 100; i++) {
+      expect(chooseEntry(pool, `s${i}`, "debian").os).toBe("debian");
+      expect(chooseEntry(pool, `s${i}`, "rhel").id).toBe("d");
+    }
+  });
+
+  test("an OS family with no entry still gets a face from the whole table", () => {
+    expect(pool.map((e) => e.id)).toContain(chooseEntry(pool, "x", "macos").id);
+  });
+
+  test("different seeds spread over the entries, in proportion to weight", () => {
+    const weighted = [fakeEntry("old", "debian", 3), fakeEntry("new", "debian", 1)];
+    const counts = { old: 0, new: 0 } as Record<string, number>;
+    for (let i = 0; i < 4000; i++) counts[chooseEntry(weighted, `seed-${i}`, "debian").id]!++;
+    // Expected 3000 : 1000. Binomial sd is ~27, so ±150 fails only on a broken weighting.
+    expect(counts.old!).toBeGreaterThan(2850);
+    expect(counts.old!).toBeLessThan(3150);
+    const even = { a: 0, b: 0, c: 0 } as Record<string, number>;
+    for (let i = 0; i < 3000; i++) even[chooseEntry(pool, `seed-${i}`, "debian").id]!++;
+    for (const n of Object.values(even)) expect(n).toBeGreaterThan(850);
+  });
+
+  test("adding an entry only moves the hosts the new entry wins", () => {
+    const grown = [...pool, fakeEntry("e", "debian")];
+    for (let i = 0; i < 300; i++) {
+      const before = chooseEntry(pool, `h${i}`, "debian").id;
+      const after = chooseEntry(grown, `h${i}`, "debian").id;
+      if (after !== "e") expect(after).toBe(before);
+    }
+  });
+
+  test("the choice is the same in another process (no per-process state)", () => {
+    const seeds = ["alpha", "bravo", "charlie", "delta"];
+    const here = seeds.map((s) => SERVICES.map((svc) => chooseEntry(serviceTable(svc).entries, s, "debian").id).join(","));
+    const code = `import { chooseEntry } from "./src/catalog/choose.ts"; import { serviceTable } from "./src/catalog/index.ts";
+      const S = ${JSON.stringify(SERVICES)}; console.log(JSON.stringify(${JSON.stringify(seeds)}.map(s => S.map(v => chooseEntry(serviceTable(v).entries, s, "debian").id).join(","))));`;
+    const r = Bun.spawnSync([BUN, "-e", code], { cwd: ROOT });
+    expect(JSON.parse(r.stdout.toString())).toEqual(here);
+  });
+
+  test("a pinned id is found", () => {
+    const first = allEntries()[0]!;
+    expect(findEntry(first.id)).toBe(first);
+    expect(findEntry("no-such-entry")).toBeUndefined();
+  });
+});
+
+describe("host OS family from /etc/os-release", () => {
+  test("Debian, Ubuntu and derivatives are debian", () => {
+    expect(osFamilyFromOsRelease('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n')).toBe("debian");
+    expect(osFamilyFromOsRelease("ID=ubuntu\nID_LIKE=debian\n")).toBe("debian");
+    expect(osFamilyFromOsRelease('ID=linuxmint\nID_LIKE="ubuntu debian"\n')).toBe("debian");
+  });
+  test("RHEL, CentOS, Rocky, Alma and Fedora are rhel", () => {
+    expect(osFamilyFromOsRelease('ID="rhel"\nID_LIKE="fedora"\n')).toBe("rhel");
+    expect(osFamilyFromOsRelease('ID="rocky"\nID_LIKE="rhel centos fedora"\n')).toBe("rhel");
+    expect(osFamilyFromOsRelease("ID=fedora\n")).toBe("rhel");
+  });
+  test("an unknown distribution gives no family", () => {
+    expect(osFamilyFromOsRelease("ID=alpine\n")).toBeUndefined();
+  });
+});

@@ -1,0 +1,168 @@
+// The command line as users meet it: the real CLI in a child process, real sockets, real files.
+import { describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { allEntries, serviceTable } from "../src/catalog/index.ts";
+import { BUN, ROOT, connect, runCli, startProcess, tempDir, withTimeout } from "./helpers.ts";
+
+const isRoot = process.getuid?.() === 0;
+/** As root, run as nobody so that binding a privileged port really fails. */
+const unprivileged = (cmd: string[]) => (isRoot ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...cmd] : cmd);
+
+function expectOneLineError(r: { code: number | null; stdout: string; stderr: string }, pattern: RegExp) {
+  expect(r.code).not.toBe(0);
+  expect(r.code).not.toBeNull();
+  const lines = r.stderr.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+}
+
+describe("micetrap <service>", () => {
+  test("serves, prints the listening line and the persona, logs JSON Lines, exits 0 on SIGTERM", async () => {
+    const dir = tempDir();
+    const logFile = join(dir, "events.jsonl");
+    const t = await startProcess([BUN, "src/cli.ts", "ftp", "0", "--host", "127.0.0.1", "--seed", "demo", "--log", logFile]);
+    const c = await connect(t.port);
+    await c.waitFor((s) => /^220[ -]/.test(s));
+    c.send("USER admin\r\nPASS hunter2\r\n");
+    await c.waitFor((s) => /\r\n530[ -]/.test(s));
+    c.send("QUIT\r\n");
+    await withTimeout(c.closed, 3000, "QUIT");
+    const lines = t.lines();
+    expect(lines[0]).toBe(`Fake ftp service listening on port ${t.port}...`);
+    await t.waitForOutput(/Pretending to be/);
+    expect(t.lines()[1]).toMatch(/^Pretending to be .+ \[entry [a-z0-9._-]+, os [a-z]+\]$/);
+    const id = /\[entry ([^,]+),/.exec(t.lines()[1]!)![1]!;
+    expect(serviceTable("ftp").entries.map((e) => e.id)).toContain(id);
+    expect(await t.stop("SIGTERM")).toBe(0);
+
+    const events = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const actions = events.map((e) => e.event.action);
+    expect(actions[0]).toBe("listening");
+    for (const a of ["connection", "data", "login", "close"]) expect(actions).toContain(a);
+    const login = events.find((e) => e.event.action === "login");
+    expect(login.user.name).toBe("admin");
+    expect(login.micetrap.login.password).toBe("hunter2");
+    expect(login.event.outcome).toBe("failure");
+    const data = events.filter((e) => e.event.action === "data");
+    const sent = Buffer.concat(data.map((e) => Buffer.from(e.micetrap.payload.base64, "base64"))).toString();
+    expect(sent).toBe("USER admin\r\nPASS hunter2\r\nQUIT\r\n");
+    for (const e of events) {
+      expect(e["@timestamp"]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(e.service.name).toBe("ftp");
+      expect(e.micetrap.entry).toBe(id);
+      expect(e.destination.port).toBe(t.port);
+      if (e.event.action !== "listening") {
+        expect(e.source.ip).toBe("127.0.0.1");
+        expect(typeof e.micetrap.session.id).toBe("string");
+      }
+    }
+    const close = events.find((e) => e.event.action === "close");
+    expect(close.source.bytes).toBe(sent.length);
+    expect(close.event.duration).toBeGreaterThan(0);
+  });
+
+  test("the same seed gives the same face in another process; the console escapes attacker bytes", async () => {
+    const a = await startProcess([BUN, "src/cli.ts", "http", "0", "--host", "127.0.0.1", "--seed", "same", "--os", "debian"]);
+    const b = await startProcess([BUN, "src/cli.ts", "http", "0", "--host", "127.0.0.1", "--seed", "same", "--os", "debian"]);
+    const c = await connect(a.port);
+    c.send("GET /\x1b[2J\x07 HTTP/1.0\r\n\r\n");
+    await c.waitFor((s) => s.includes("\r\n\r\n"));
+    await withTimeout(c.closed, 3000, "HTTP/1.0 closes");
+    await a.waitForOutput(/closed/);
+    await b.waitForOutput(/Pretending to be/);
+    expect(a.lines()[1]).toBe(b.lines()[1]!);
+    const out = a.lines().join("\n");
+    expect(out).toContain("Incoming connection from 127.0.0.1:");
+    expect(out).toContain("\\x1b[2J\\x07");
+    expect(out).not.toContain("\x1b");
+    await a.stop();
+    await b.stop();
+  });
+
+  test("smb and bittorrent are aliases", async () => {
+    for (const [alias, service] of [["smb", "samba"], ["bittorrent", "torrent"]]) {
+      const t = await startProcess([BUN, "src/cli.ts", alias!, "0", "--host", "127.0.0.1"]);
+      expect(t.lines()[0]).toBe(`Fake ${service} service listening on port ${t.port}...`);
+      await t.stop();
+    }
+  });
+
+  test("no port and no privilege: a random free port, and it says why", async () => {
+    const t = await startProcess(unprivileged([BUN, join(ROOT, "src/cli.ts"), "ftp", "--host", "127.0.0.1"]), { cwd: "/tmp" });
+    expect(t.port).toBeGreaterThan(1023);
+    await t.waitForOutput(/usual port is not available: 21 \((needs root|in use)/);
+    await t.stop();
+  });
+
+  test.if(isRoot)("no port, as root: the usual port", async () => {
+    const t = await startProcess([BUN, "src/cli.ts", "mysql", "--host", "127.0.0.2"]);
+    expect(t.port).toBe(3306);
+    await t.stop();
+  });
+});
+
+describe("bad input: one line, non-zero exit, no stack trace", () => {
+  test("unknown service lists the valid ones", async () => {
+    expectOneLineError(await runCli(["telnet"]), /unknown service or command "telnet": expected one of ftp, http, mysql, samba, torrent/);
+  });
+  test("bad ports", async () => {
+    for (const p of ["abc", "70000", "-1", "21.5", "0x50"]) expectOneLineError(await runCli(["ftp", p, "--host", "127.0.0.1"]), /invalid port|unknown|expected/);
+  });
+  test("a port in use", async () => {
+    const holder = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      expectOneLineError(await runCli(["ftp", String(holder.port), "--host", "127.0.0.1"]), new RegExp(`port ${holder.port} is already in use`));
+    } finally {
+      holder.stop(true);
+    }
+  });
+  test("a privileged port without the right to bind it says how", async () => {
+    const r = await (async () => {
+      const proc = Bun.spawn(unprivileged([BUN, join(ROOT, "src/cli.ts"), "ftp", "21", "--host", "127.0.0.1"]), { cwd: "/tmp", stdout: "pipe", stderr: "pipe" });
+      const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+      return { code: await proc.exited, stdout, stderr };
+    })();
+    expectOneLineError(r, /port 21 needs privileges: run as root, or grant .*CAP_NET_BIND_SERVICE/);
+  });
+  test("unknown --os and --banner, and a banner of another service", async () => {
+    expectOneLineError(await runCli(["ftp", "0", "--os", "beos"]), /unknown OS family "beos": expected one of debian, rhel, freebsd, macos, windows/);
+    expectOneLineError(await runCli(["ftp", "0", "--banner", "nope"]), /unknown banner "nope"/);
+    const httpId = serviceTable("http").entries[0]!.id;
+    expectOneLineError(await runCli(["ftp", "0", "--banner", httpId]), new RegExp(`is a http entry, not ftp`));
+  });
+  test("an unwritable log file", async () => {
+    expectOneLineError(await runCli(["ftp", "0", "--host", "127.0.0.1", "--log", "/nonexistent-dir/x.jsonl"]), /cannot open log file/);
+  });
+});
+
+describe("help, version, list", () => {
+  test("--version prints the version", async () => {
+    const r = await runCli(["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+  test("--help and <service> --help print usage and exit 0", async () => {
+    const top = await runCli(["--help"]);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toContain("ftp");
+    expect(top.stdout).toContain("list");
+    const sub = await runCli(["ftp", "--help"]);
+    expect(sub.code).toBe(0);
+    expect(sub.stdout).toContain("--banner");
+    expect(sub.stdout).toContain("--seed");
+  });
+  test("list --json prints every entry with the fields scripts rely on; filters work", async () => {
+    const r = await runCli(["list", "--json"]);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout);
+    expect(rows.length).toBe(allEntries().length);
+    expect(rows.length).toBeGreaterThanOrEqual(20);
+    for (const row of rows) for (const k of ["service", "id", "product", "version", "os", "ports"]) expect(row).toHaveProperty(k);
+    const deb = JSON.parse((await runCli(["list", "--json", "--os", "debian", "--service", "smb"])).stdout);
+    expect(deb.length).toBeGreaterThan(0);
+    expect(deb.every((e: { os: string; service: string }) => e.os === "debian" && e.service === "samba")).toBe(true);
+    expectOneLineError(await runCli(["list", "--service", "gopher"]), /unknown service "gopher"/);
+  });
+});

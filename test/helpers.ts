@@ -1,0 +1,195 @@
+// Test helpers: real sockets on 127.0.0.1, the real CLI as a child process, the real binary.
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { EventSink, TrapEvent } from "../src/events/types.ts";
+import { Trap, type Limits } from "../src/net/listener.ts";
+import type { CatalogEntry } from "../src/types.ts";
+
+export const ROOT = join(import.meta.dir, "..");
+export const BUN = process.execPath;
+
+export class MemorySink implements EventSink {
+  events: TrapEvent[] = [];
+  emit(e: TrapEvent): void {
+    this.events.push(e);
+  }
+  close(): void {}
+  of(action: TrapEvent["action"]): TrapEvent[] {
+    return this.events.filter((e) => e.action === action);
+  }
+}
+
+export function startTestTrap(entry: CatalogEntry, limits: Partial<Limits> = {}): { trap: Trap; sink: MemorySink } {
+  const sink = new MemorySink();
+  const trap = new Trap({ entry, hostname: "127.0.0.1", port: 0, hostSeed: "test-host", sink, limits });
+  trap.start();
+  return { trap, sink };
+}
+
+export interface Conversation {
+  received: () => Uint8Array;
+  text: () => string;
+  send: (data: string | Uint8Array) => void;
+  /** Resolves once the received bytes satisfy `until`, or rejects after `ms`. */
+  waitFor: (until: (text: string) => boolean, ms?: number) => Promise<string>;
+  closed: Promise<void>;
+  isClosed: () => boolean;
+  end: () => void;
+}
+
+/** Opens a TCP connection and collects everything the server sends. */
+export async function connect(port: number, host = "127.0.0.1"): Promise<Conversation> {
+  const chunks: Uint8Array[] = [];
+  let closed = false;
+  let resolveClosed!: () => void;
+  const closedP = new Promise<void>((r) => (resolveClosed = r));
+  let waiter: (() => void) | undefined;
+  const socket = await Bun.connect({
+    hostname: host,
+    port,
+    socket: {
+      data(_s, d) {
+        chunks.push(new Uint8Array(d));
+        waiter?.();
+      },
+      close() {
+        closed = true;
+        resolveClosed();
+        waiter?.();
+      },
+      error() {},
+    },
+  });
+  const received = () => Buffer.concat(chunks);
+  const text = () => Buffer.from(received()).toString("latin1");
+  return {
+    received,
+    text,
+    send: (d) => void socket.write(d),
+    waitFor: (until, ms = 3000) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms; got ${JSON.stringify(text())}`)), ms);
+        const check = () => {
+          if (until(text())) {
+            clearTimeout(timer);
+            waiter = undefined;
+            resolve(text());
+          } else if (closed) {
+            clearTimeout(timer);
+            reject(new Error(`connection closed; got ${JSON.stringify(text())}`));
+          }
+        };
+        waiter = check;
+        check();
+      }),
+    closed: closedP,
+    isClosed: () => closed,
+    end: () => socket.end(),
+  };
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error(`${what}: no result after ${ms} ms`)), ms))]);
+}
+
+export function tempDir(prefix = "micetrap-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI from source to completion (for commands that exit), bounded in time. */
+export async function runCli(args: string[], opts: { timeoutMs?: number; cwd?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+  const proc = Bun.spawn([BUN, join(ROOT, "src/cli.ts"), ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, ...opts.env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 15000);
+  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  const code = await proc.exited;
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+export interface Running {
+  proc: ReturnType<typeof Bun.spawn>;
+  port: number;
+  lines: () => string[];
+  stderr: () => string;
+  /** Waits until stdout matches (lines printed after the listening line arrive a little later). */
+  waitForOutput: (re: RegExp, ms?: number) => Promise<string>;
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** Starts a trap process (source or binary) and waits for its "listening on port N" line. */
+export async function startProcess(cmd: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Running> {
+  const proc = Bun.spawn(cmd, { cwd: opts.cwd ?? ROOT, env: opts.env ?? { ...process.env }, stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  let err = "";
+  const decoder = new TextDecoder();
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line within ${opts.timeoutMs ?? 10000} ms: ${out} ${err}`)), opts.timeoutMs ?? 10000);
+    (async () => {
+      for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
+        out += decoder.decode(chunk);
+        const m = /listening on port (\d+)\.\.\./.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      }
+    })().catch(reject);
+    (async () => {
+      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) err += decoder.decode(chunk);
+    })().catch(() => {});
+    proc.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before listening: ${out} ${err}`));
+    });
+  });
+  return {
+    proc,
+    port,
+    lines: () => out.split("\n").filter(Boolean),
+    stderr: () => err,
+    waitForOutput: async (re, ms = 3000) => {
+      const until = Date.now() + ms;
+      while (!re.test(out)) {
+        if (Date.now() > until) throw new Error(`output never matched ${re}: ${out}`);
+        await Bun.sleep(20);
+      }
+      return out;
+    },
+    stop: async (signal = "SIGTERM") => {
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 5000);
+      const code = await proc.exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+let built: Promise<string> | undefined;
+/** Builds dist/micetrap once per test run, with the real build script. */
+export function buildBinary(): Promise<string> {
+  built ??= (async () => {
+    const r = Bun.spawnSync([BUN, "scripts/build.ts"], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`build failed: ${r.stderr.toString()}`);
+    const path = join(ROOT, "dist/micetrap");
+    if (!existsSync(path)) throw new Error("build produced no dist/micetrap");
+    return path;
+  })();
+  return built;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,124 @@
+// Integration: the real listener on 127.0.0.1, real TCP clients, the real protocols.
+import { afterEach, describe, expect, test } from "bun:test";
+import { serviceTable } from "../src/catalog/index.ts";
+import type { Trap } from "../src/net/listener.ts";
+import { SERVICES } from "../src/types.ts";
+import { connect, sleep, startTestTrap, withTimeout } from "./helpers.ts";
+
+const ftpEntry = serviceTable("ftp").entries[0]!;
+const running: Trap[] = [];
+afterEach(() => {
+  while (running.length) running.pop()!.stop();
+});
+
+function trap(entry = ftpEntry, limits = {}) {
+  const t = startTestTrap(entry, limits);
+  running.push(t.trap);
+  return t;
+}
+
+describe("trap over TCP", () => {
+  test("logs connection, the exact bytes received, and close with totals", async () => {
+    const { trap: t, sink } = trap();
+    const c = await connect(t.port);
+    await c.waitFor((s) => s.startsWith("220"));
+    c.send("QUIT\r\n");
+    await withTimeout(c.closed, 3000, "QUIT closes");
+    await sleep(50);
+    const [conn] = sink.of("connection");
+    expect(conn?.source?.ip).toBe("127.0.0.1");
+    expect(conn?.source?.port).toBeGreaterThan(0);
+    const data = sink.of("data");
+    expect(Buffer.concat(data.map((d) => d.payload!)).toString("latin1")).toBe("QUIT\r\n");
+    const [close] = sink.of("close");
+    expect(close?.bytesIn).toBe(6);
+    expect(close?.bytesOut).toBe(c.received().length);
+    expect(close?.sessionId).toBe(conn!.sessionId!);
+    expect(sink.of("listening")).toHaveLength(1);
+  });
+
+  test("many clients at once, with silent ones holding connections, all get served", async () => {
+    const { trap: t } = trap();
+    const silent = await Promise.all(Array.from({ length: 20 }, () => connect(t.port)));
+    const busy = await Promise.all(Array.from({ length: 100 }, () => connect(t.port)));
+    await Promise.all(busy.map((c) => c.waitFor((s) => s.startsWith("220"), 5000)));
+    for (const c of busy) c.send("QUIT\r\n");
+    await withTimeout(Promise.all(busy.map((c) => c.closed)), 5000, "all QUIT");
+    expect(silent.every((c) => !c.isClosed())).toBe(true);
+    expect(t.activeSessions).toBe(20);
+    for (const c of silent) c.end();
+  });
+
+  test("an idle client is dropped after the idle timeout", async () => {
+    const { trap: t, sink } = trap(ftpEntry, { idleSeconds: 1 });
+    const c = await connect(t.port);
+    await withTimeout(c.closed, 4000, "idle close");
+    await sleep(20);
+    expect(sink.of("close")[0]?.reason).toBe("idle timeout");
+  });
+
+  test("bytes past the keep cap are counted, not kept; past the input cap the session ends", async () => {
+    const { trap: t, sink } = trap(ftpEntry, { keepBytes: 1000, maxBytesIn: 50_000 });
+    const c = await connect(t.port);
+    await c.waitFor((s) => s.startsWith("220"));
+    const blob = "X".repeat(10_000);
+    for (let i = 0; i < 8; i++) c.send(blob);
+    await withTimeout(c.closed, 4000, "cap close");
+    await sleep(50);
+    const kept = sink.of("data").reduce((n, d) => n + d.payload!.length, 0);
+    expect(kept).toBe(1000);
+    const close = sink.of("close")[0]!;
+    expect(close.reason).toBe("input cap reached");
+    expect(close.bytesIn).toBeGreaterThan(50_000);
+    expect(close.truncated).toBe(close.bytesIn! - 1000);
+  });
+
+  test("sessions over the limit are refused at once, the others keep working", async () => {
+    const { trap: t } = trap(ftpEntry, { maxSessions: 2 });
+    const a = await connect(t.port);
+    const b = await connect(t.port);
+    await a.waitFor((s) => s.startsWith("220"));
+    await b.waitFor((s) => s.startsWith("220"));
+    const extra = await connect(t.port);
+    await withTimeout(extra.closed, 3000, "refused");
+    expect(extra.received().length).toBe(0);
+    a.send("QUIT\r\n");
+    await withTimeout(a.closed, 3000, "a quits");
+    const again = await connect(t.port);
+    await again.waitFor((s) => s.startsWith("220"));
+    again.end();
+    b.end();
+  });
+
+  test("stop() closes live sessions and logs their close", async () => {
+    const { trap: t, sink } = trap();
+    const c = await connect(t.port);
+    await c.waitFor((s) => s.startsWith("220"));
+    t.stop();
+    await withTimeout(c.closed, 3000, "closed by stop");
+    expect(sink.of("close")[0]?.reason).toBe("shutdown");
+  });
+
+  test("random garbage to every service never stops the trap", async () => {
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    for (const service of SERVICES) {
+      for (const entry of serviceTable(service).entries) {
+        const { trap: t, sink } = trap(entry, { idleSeconds: 2 });
+        const clients = await Promise.all(Array.from({ length: 8 }, () => connect(t.port)));
+        for (const c of clients) {
+          const junk = new Uint8Array(1 + Math.floor(rnd() * 3000)).map(() => Math.floor(rnd() * 256));
+          c.send(junk);
+        }
+        await sleep(100);
+        for (const c of clients) c.end();
+        // Still accepting, and no protocol threw.
+        const probe = await connect(t.port);
+        probe.end();
+        await sleep(30);
+        expect(sink.of("error").map((e) => e.message)).toEqual([]);
+        expect(sink.of("connection").length).toBe(9);
+      }
+    }
+  }, 60_000);
+});
