@@ -1,6 +1,6 @@
 // The command line as users meet it: the real CLI in a child process, real sockets, real files.
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { allEntries, serviceTable } from "../src/catalog/index.ts";
 import { BUN, ROOT, connect, runCli, startProcess, tempDir, withTimeout } from "./helpers.ts";
@@ -96,10 +96,13 @@ describe("micetrap <service>", () => {
     await t.stop();
   });
 
-  test.if(isRoot)("no port, as root: the usual port", async () => {
+  test.if(isRoot)("no port, as root: the usual port, then the rights are dropped to nobody", async () => {
     const t = await startProcess([BUN, "src/cli.ts", "mysql", "--host", "127.0.0.2"]);
     expect(t.port).toBe(3306);
-    await t.stop();
+    await t.waitForOutput(/Running as nobody/);
+    const status = readFileSync(`/proc/${t.proc.pid}/status`, "utf8");
+    expect(/^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1)).toEqual(["65534", "65534"]);
+    expect(await t.stop()).toBe(0);
   });
 });
 

@@ -10,6 +10,7 @@ import { JsonlSink } from "../events/jsonl.ts";
 import type { EventSink, TrapEvent } from "../events/types.ts";
 import { createLogger, type Verbosity } from "../log.ts";
 import { Trap } from "../net/listener.ts";
+import { dropPrivileges, lookupAccount, type Account } from "../net/privileges.ts";
 import { OS_FAMILIES, type CatalogEntry, type OsFamily, type ServiceName } from "../types.ts";
 
 export const serveArgs = {
@@ -19,6 +20,7 @@ export const serveArgs = {
   os: { type: "string", description: `OS family to fit (${OS_FAMILIES.join(", ")}; default: this host's)`, valueHint: "FAMILY" },
   banner: { type: "string", description: "pin one catalog entry by id (see `micetrap list`)", valueHint: "ID" },
   log: { type: "string", description: "append events as JSON Lines (ECS) to FILE", valueHint: "FILE" },
+  user: { type: "string", description: "after binding, run as this user (default when started as root: nobody; `root` keeps root)", valueHint: "USER" },
   quiet: { type: "boolean", description: "print only warnings and errors" },
   verbose: { type: "boolean", description: "print session ids and every command" },
 } as const;
@@ -31,6 +33,7 @@ export interface ServeOptions {
   os?: string;
   banner?: string;
   log?: string;
+  user?: string;
   quiet?: boolean;
   verbose?: boolean;
 }
@@ -106,6 +109,9 @@ export async function serve(o: ServeOptions): Promise<void> {
       throw new UserError(`cannot open log file ${o.log}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
+  // Resolve the account before binding, so a bad --user fails before any port is taken.
+  const isRoot = process.getuid?.() === 0;
+  const account: Account | undefined = isRoot && o.user !== "root" ? lookupAccount(o.user ?? "nobody") : undefined;
   const sink = new FanOut(sinks);
   const make = (port: number) => (host: string) => new Trap({ entry, hostname: host, port, hostSeed: seed, sink });
   const shownHost = o.host ?? "all interfaces";
@@ -142,9 +148,20 @@ export async function serve(o: ServeOptions): Promise<void> {
     throw err instanceof UserError ? err : new UserError((err as Error).message);
   }
 
+  if (account) {
+    try {
+      dropPrivileges(account);
+    } catch (err) {
+      for (const t of traps) t.stop();
+      sink.close();
+      throw err instanceof UserError ? err : new UserError(`could not switch to user ${account.name}: ${(err as Error).message}`);
+    }
+  }
   for (const t of traps) log.info(`Fake ${o.service} service listening on port ${t.port}...`);
   log.info(describeEntry(entry));
   if (note) log.info(note);
+  if (account) log.info(`Running as ${account.name} (uid ${account.uid}) after binding.`);
+  else if (isRoot) log.warn("Running as root: every attacker byte is handled with full rights (--user root).");
   installShutdown(traps, sink, log);
 }
 
@@ -184,6 +201,7 @@ export function serviceCommand(service: ServiceName, aliases: string[] = []) {
         ...(args.os !== undefined ? { os: args.os } : {}),
         ...(args.banner !== undefined ? { banner: args.banner } : {}),
         ...(args.log !== undefined ? { log: args.log } : {}),
+        ...(args.user !== undefined ? { user: args.user } : {}),
         quiet: args.quiet === true,
         verbose: args.verbose === true,
       }),
