@@ -74,6 +74,7 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
       ...(e.truncated ? { truncated: e.truncated } : {}),
     };
   }
+  else if (e.truncated) m.truncated = e.truncated;
   if (e.user !== undefined) doc.user = { name: e.user };
   if (e.password !== undefined) m.login = { password: e.password };
   if (e.command !== undefined) m.command = e.command;
