@@ -5,6 +5,7 @@ import type { EventSink, TrapEvent } from "../events/types.ts";
 import { makeContext } from "../protocols/context.ts";
 import { protocolFor } from "../protocols/index.ts";
 import type { CatalogEntry, ProtocolSession, Reply } from "../types.ts";
+import { cliLog } from "../log.ts";
 import { toBytes } from "../util/bytes.ts";
 
 export interface Limits {
@@ -107,7 +108,7 @@ export class Trap {
       });
     } catch (err) {
       // A sink failure (disk full) must not take the trap down; say so once on stderr.
-      process.stderr.write(`micetrap: could not write event: ${(err as Error).message}\n`);
+      cliLog.error(`could not write event: ${(err as Error).message}`);
     }
   }
 

@@ -1,12 +1,553 @@
-// PLACEHOLDER: being written.
-import type { Protocol } from "../types.ts";
+// A fake HTTP/1.x origin server: Apache, nginx, IIS or lighttpd, whichever the catalog entry claims.
+// HTTP is client-first: open() says nothing. Requests are parsed with hard caps; every response is
+// assembled from the entry's templates, so the header order, wording and pages are data.
+//
+// Templates (all strings; {{name}} placeholders are filled per response):
+//   server            Server header value ("Apache/2.2.22 (Debian)")
+//   methods           "GET=page HEAD=page POST=page OPTIONS=options TRACE=trace PUT=405 *=501"
+//                     actions: page (serve, or 404), static405 (405, or 404), options, trace, or a status code
+//   index_paths       paths that serve the default page ("/ /index.html")
+//   path_case         "insensitive" for servers on case-insensitive file systems (IIS)
+//   page_status       status of the default page ("200 OK"; CentOS answers "403 Forbidden")
+//   head_page, body_page          header lines and body of the default page
+//   head_options, head_trace      OPTIONS / TRACE responses (absent: the method is not special)
+//   head_error        header lines of generated error pages
+//   head_<code>, status_<code>, body_<code>, body_<code>_<kind>   per-status overrides;
+//                     kind is verb | url | version | header | host | length
+//   body_error        fallback error body ({{code}}, {{reason}})
+//   allow_line        filled into {{allow}} of 405/501 responses
+//   conn_close, conn_keepalive, conn_keepalive_10   the Connection lines (absent keep-alive: always close)
+//   version_style     "fixed" (always HTTP/1.1) or "echo" (answer in the request's version, lighttpd)
+//   blank_lines       "skip" (wait past empty lines, like Apache/nginx) or "reject" (400 at once)
+//   method_chars      "upper" (nginx: A-Z and _ only) or "token" (any RFC 7230 token)
+//   eager             "yes": reject a bad method/URI byte as soon as it arrives, without waiting for the line
+//   lenient_protocol  "yes": an unknown protocol token is taken as HTTP/1.0 (Apache before 2.4.25)
+//   http09            "serve" (a request line without version gets a bare body) or "reject"
+//   long_line_status  status for an over-long request line ("414" or "400")
+//   page_mtime        fixed Last-Modified of the page, or page_mtime_range "YYYY-MM-DD..YYYY-MM-DD"
+//   etag              ETag format: {{inode_hex}} {{size_hex}} {{mtime_hex}} {{mtime_us_hex}} {{hash_dec}} {{iis_filetime}} {{iis_change}}
+//   Also everywhere: {{server}} {{hostname}} {{local_ip}} {{local_host}} {{date}} {{servername}} {{port}}
+//   {{length}} {{connection}} {{lastmod}} {{etag}} {{allow}} {{method}} {{path}} (the last two HTML-escaped).
+import type { Protocol, ProtocolEvent, Reply, SessionContext } from "../types.ts";
+import { toLatin1, utf8 } from "../util/bytes.ts";
+import { fill } from "../util/template.ts";
+
+/** Longest request line kept (Apache's LimitRequestLine is 8190). */
+export const MAX_LINE = 8190;
+/** Longest request head (line + headers) kept before answering 400. */
+export const MAX_HEAD = 16384;
+export const MAX_HEADERS = 100;
+/** Largest request body read and discarded; larger ones get 413 and the connection is closed. */
+export const MAX_BODY = 64 * 1024;
+/** Requests per connection before the server closes it (Apache's MaxKeepAliveRequests). */
+export const MAX_REQUESTS = 100;
+/** Empty lines tolerated before a request line (Apache stops at limit_req_fields, 100). */
+const MAX_BLANK_LINES = 100;
+
+const REASONS: Record<number, string> = {
+  200: "OK",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  411: "Length Required",
+  413: "Request Entity Too Large",
+  414: "Request-URI Too Large",
+  416: "Requested Range Not Satisfiable",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  505: "HTTP Version Not Supported",
+};
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+const UPPER = /^[A-Z_]+$/;
+
+type ErrorKind = "verb" | "url" | "version" | "header" | "host" | "length" | "generic";
+
+interface Request {
+  method: string;
+  path: string;
+  /** 9 for HTTP/0.9, 10 for 1.0, 11 for 1.1. */
+  version: number;
+  headers: Map<string, string>;
+  head: string;
+  line: string;
+}
+
+/** Thrown inside parsing to answer an error page; caught in the session loop, never escapes. */
+class HttpError {
+  constructor(
+    readonly code: number,
+    readonly kind: ErrorKind = "generic",
+    readonly version = 10,
+  ) {}
+}
+
+export function httpDate(d: Date): string {
+  // toUTCString is exactly the IMF-fixdate of RFC 7231: "Sun, 06 Nov 1994 08:49:37 GMT".
+  return d.toUTCString();
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&quot;"));
+}
+
+/** Decodes %XX escapes byte-wise (latin1 result); undefined when an escape is malformed. */
+function percentDecode(s: string): string | undefined {
+  if (!s.includes("%")) return s;
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c !== "%") {
+      out += c;
+      continue;
+    }
+    const hex = s.slice(i + 1, i + 3);
+    if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return undefined;
+    out += String.fromCharCode(parseInt(hex, 16));
+    i += 2;
+  }
+  return out;
+}
+
+/** Removes dot segments; undefined when the path climbs above the root (servers answer 400). */
+function normalizePath(p: string): string | undefined {
+  const out: string[] = [];
+  const parts = p.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    const seg = parts[i]!;
+    if (seg === "..") {
+      if (out.length === 0) return undefined;
+      out.pop();
+    } else if (seg !== ".") out.push(seg);
+    else if (i === parts.length - 1) out.push("");
+  }
+  return "/" + out.join("/");
+}
+
+/** The path part of a request target: origin-form, absolute-form (proxy probes) or "*". */
+function targetPath(target: string): string | undefined {
+  let t = target;
+  const abs = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(t);
+  if (abs) t = t.slice(abs[0].length) || "/";
+  if (t === "*") return "*";
+  if (!t.startsWith("/")) return undefined;
+  const cut = t.search(/[?#]/);
+  if (cut >= 0) t = t.slice(0, cut);
+  const decoded = percentDecode(t);
+  if (decoded === undefined) return undefined;
+  return normalizePath(decoded);
+}
+
+function decodeBasic(value: string): ProtocolEvent | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=_-]{1,2048})\s*$/i.exec(value);
+  if (!m) return undefined;
+  const bytes = new Uint8Array(Buffer.from(m[1]!, "base64"));
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    text = toLatin1(bytes);
+  }
+  const colon = text.indexOf(":");
+  return colon < 0
+    ? { action: "login", user: text, password: "" }
+    : { action: "login", user: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+/** Per-host stable page facts: modification time, inode, change counter. */
+interface PageFacts {
+  body: string;
+  mtime: Date;
+  etag: string;
+}
+
+function pageFacts(ctx: SessionContext, t: Record<string, string>, body: string, now: Date): PageFacts {
+  let mtime: Date;
+  const fixed = t.page_mtime ? Date.parse(t.page_mtime) : NaN;
+  const range = /^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$/.exec(t.page_mtime_range ?? "");
+  if (!Number.isNaN(fixed)) mtime = new Date(fixed);
+  else if (range) {
+    const from = Date.parse(range[1]! + "T00:00:00Z");
+    const to = Date.parse(range[2]! + "T00:00:00Z");
+    mtime = new Date(from + Math.floor(ctx.hostRandom("page-mtime") * Math.max(0, to - from)));
+  } else mtime = new Date(Date.UTC(2013, 0, 1) + Math.floor(ctx.hostRandom("page-mtime") * 365 * 86400_000));
+  // A file cannot be newer than the clock, and HTTP dates have whole seconds.
+  if (mtime.getTime() > now.getTime()) mtime = new Date(now.getTime() - 86400_000);
+  const seconds = Math.floor(mtime.getTime() / 1000);
+  mtime = new Date(seconds * 1000);
+  const usFraction = Math.floor(ctx.hostRandom("page-mtime-us") * 1_000_000);
+  const mtimeUs = BigInt(seconds) * 1_000_000n + BigInt(t.page_mtime ? 0 : usFraction);
+  // Windows FILETIME (100 ns since 1601); IIS prints its bytes little-endian, each in unpadded hex.
+  const filetime = (BigInt(seconds) + 11_644_473_600n) * 10_000_000n;
+  let iisFiletime = "";
+  for (let i = 0n; i < 8n; i++) iisFiletime += ((filetime >> (8n * i)) & 0xffn).toString(16);
+  const size = body.length;
+  const etag = fill(t.etag ?? "", {
+    inode_hex: (0x20000 + Math.floor(ctx.hostRandom("inode") * 0xfffff)).toString(16),
+    size_hex: size.toString(16),
+    mtime_hex: seconds.toString(16),
+    mtime_us_hex: mtimeUs.toString(16),
+    hash_dec: String(Math.floor(ctx.hostRandom("etag-hash") * 0xffffffff)),
+    iis_filetime: iisFiletime,
+    iis_change: (0x100 + Math.floor(ctx.hostRandom("iis-change") * 0xe00)).toString(16),
+  });
+  return { body, mtime, etag };
+}
+
+/** Templates are UTF-8 text; the wire is bytes, kept as one-char-per-byte strings. */
+function wire(text: string): string {
+  return /^[\x00-\x7f]*$/.test(text) ? text : toLatin1(utf8(text));
+}
 
 export const http: Protocol = {
   service: "http",
   start(ctx) {
+    const t = ctx.entry.templates;
+    const tpl = (key: string): string | undefined => (Object.hasOwn(t, key) ? t[key] : undefined);
+    const echoVersion = t.version_style === "echo";
+    const skipBlank = t.blank_lines !== "reject";
+    const upperMethods = t.method_chars === "upper";
+    const eager = t.eager === "yes";
+    const lenient = t.lenient_protocol === "yes";
+    const serve09 = t.http09 !== "reject";
+    const caseless = t.path_case === "insensitive";
+    const longLineStatus = Number(t.long_line_status ?? "414") || 414;
+
+    const methodTable = new Map<string, string>();
+    for (const pair of (t.methods ?? "GET=page HEAD=page POST=page *=501").split(/\s+/)) {
+      const eq = pair.indexOf("=");
+      if (eq > 0) methodTable.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    const indexPaths = new Set((t.index_paths ?? "/").split(/\s+/).filter(Boolean).map((p) => (caseless ? p.toLowerCase() : p)));
+
+    const local = {
+      hostname: ctx.hostname,
+      local_ip: ctx.localAddress,
+      // The address as a URL host: IPv6 needs brackets.
+      local_host: ctx.localAddress.includes(":") ? `[${ctx.localAddress}]` : ctx.localAddress,
+      server: t.server ?? "",
+    };
+    const page = pageFacts(ctx, t, fill(wire(t.body_page ?? ""), local), ctx.now());
+
+    let buf = "";
+    let blankLines = 0;
+    let requests = 0;
+    let closed = false;
+    /** Bytes of request body still to discard, and the request waiting for them. */
+    let bodyLeft = 0;
+    let waiting: Request | undefined;
+
+    function statusLine(code: number, version: number, status?: string): string {
+      const v = echoVersion ? (version === 11 ? "HTTP/1.1" : "HTTP/1.0") : "HTTP/1.1";
+      return `${v} ${status ?? tpl(`status_${code}`) ?? `${code} ${REASONS[code] ?? "Unknown"}`}\r\n`;
+    }
+
+    function vars(req: Request | undefined, extra: Record<string, string | number>): Record<string, string | number> {
+      // Apache and friends name themselves after the Host header when there is a sane one.
+      const host = req?.headers.get("host") ?? "";
+      const hm = /^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::(\d{1,5}))?$/.exec(host);
+      return {
+        ...local,
+        date: httpDate(ctx.now()),
+        servername: hm ? hm[1]! : ctx.hostname,
+        port: hm?.[2] ?? (ctx.localPort || 80),
+        method: escapeHtml(req?.method ?? ""),
+        path: escapeHtml(req?.path ?? "/"),
+        lastmod: httpDate(page.mtime),
+        etag: page.etag,
+        allow: "",
+        ...extra,
+      };
+    }
+
+    function connectionLines(keep: boolean, version: number): string {
+      if (!keep) return tpl("conn_close") ?? "Connection: close\r\n";
+      const ka = (version === 10 ? tpl("conn_keepalive_10") : undefined) ?? tpl("conn_keepalive") ?? "";
+      return fill(ka, { kamax: MAX_REQUESTS - requests + 1 });
+    }
+
+    function wantsKeepAlive(req: Request): boolean {
+      if (tpl("conn_keepalive") === undefined || requests >= MAX_REQUESTS) return false;
+      const conn = (req.headers.get("connection") ?? "").toLowerCase();
+      if (req.version === 11) return !/\bclose\b/.test(conn);
+      return req.version === 10 && /\bkeep-alive\b/.test(conn);
+    }
+
+    /** One complete response. `keep` false means the server closes after it. */
+    function respond(code: number, head: string, body: string, req: Request | undefined, keep: boolean, headOnly: boolean, version: number, extra: Record<string, string | number> = {}): string {
+      const v = vars(req, { ...extra, length: body.length, connection: connectionLines(keep, version) });
+      return statusLine(code, version) + fill(head, v) + "\r\n" + (headOnly ? "" : body);
+    }
+
+    function errorBody(code: number, kind: ErrorKind, req: Request | undefined, version: number): string {
+      const bodyTpl = tpl(`body_${code}_${kind}`) ?? tpl(`body_${code}`) ?? tpl("body_error") ?? "";
+      const reason = (tpl(`status_${code}`) ?? `${code} ${REASONS[code] ?? ""}`).replace(/^\d+ /, "");
+      // Template text becomes bytes first; the request's own bytes (a decoded path) go in as they came.
+      return fill(wire(bodyTpl), vars(req, { code, reason, version: version === 11 ? "HTTP/1.1" : "HTTP/1.0" }));
+    }
+
+    function errorResponse(code: number, kind: ErrorKind, req: Request | undefined, keep: boolean): string {
+      const version = req?.version ?? 10;
+      const body = errorBody(code, kind, req, version);
+      const head = tpl(`head_${code}`) ?? tpl("head_error") ?? "";
+      const allow = code === 405 || code === 501 ? (tpl("allow_line") ?? "") : "";
+      if (version === 9) return body;
+      return respond(code, head, body, req, keep, req?.method === "HEAD", version, { allow });
+    }
+
+    function pathExists(path: string): boolean {
+      return indexPaths.has(caseless ? path.toLowerCase() : path);
+    }
+
+    /** MS15-034 probe: a Range end beyond 2^64-1 crashes or trips a vulnerable HTTP.sys into 416. */
+    function hugeRange(req: Request): boolean {
+      const m = /^bytes=\d+-(\d{19,})$/.exec((req.headers.get("range") ?? "").trim());
+      return !!m && BigInt(m[1]!) >= 18446744073709551615n;
+    }
+
+    /** Answers a fully read request. Returns the bytes and whether the connection stays open. */
+    function answer(req: Request, mayKeep: boolean): { out: string; keep: boolean } {
+      const action = methodTable.get(req.method) ?? methodTable.get("*") ?? "501";
+      const keep = mayKeep && wantsKeepAlive(req);
+      const headOnly = req.method === "HEAD";
+      const exists = req.path !== "*" && pathExists(req.path);
+      if (req.version === 9) {
+        // HTTP/0.9: no status line, no headers, the body and then the connection closes.
+        if (req.method !== "GET") return { out: errorBody(400, "generic", req, 9), keep: false };
+        return { out: action === "page" && exists ? page.body : errorBody(404, "generic", req, 9), keep: false };
+      }
+      if (action === "page" || action === "static405") {
+        if (!exists) return { out: errorResponse(404, "generic", req, keep), keep };
+        if (action === "static405") return { out: errorResponse(405, "generic", req, keep), keep };
+        if (tpl("body_416") !== undefined && hugeRange(req)) return { out: errorResponse(416, "generic", req, false), keep: false };
+        const v = vars(req, { length: page.body.length, connection: connectionLines(keep, req.version) });
+        const line = statusLine(200, req.version, t.page_status ?? "200 OK");
+        return { out: line + fill(t.head_page ?? "", v) + "\r\n" + (headOnly ? "" : page.body), keep };
+      }
+      if (action === "options" && tpl("head_options") !== undefined) {
+        return { out: respond(200, t.head_options!, "", req, keep, true, req.version), keep };
+      }
+      if (action === "trace" && tpl("head_trace") !== undefined) {
+        // The request echoed back as message/http; without framing, the end of the body is the close.
+        const v = vars(req, { connection: connectionLines(false, req.version) });
+        return { out: statusLine(200, req.version) + fill(t.head_trace!, v) + "\r\n" + req.head, keep: false };
+      }
+      const code = Number(action) || 501;
+      return { out: errorResponse(code, "generic", req, keep && code < 500), keep: keep && code < 500 };
+    }
+
+    /** Parses the request line; throws HttpError for what the server would reject. */
+    function parseLine(line: string): { method: string; target: string; version: number } {
+      const parts = line.split(/[ \t]+/).filter(Boolean);
+      const method = parts[0] ?? "";
+      if (!TOKEN.test(method) || (upperMethods && !UPPER.test(method))) throw new HttpError(400, "verb");
+      if (parts.length < 2) throw new HttpError(400, "url");
+      const target = parts[1]!;
+      if (parts.length === 2) {
+        if (!serve09) throw new HttpError(400, "version");
+        return { method, target, version: 9 };
+      }
+      const proto = parts.slice(2).join(" ");
+      const m = /^HTTP\/(\d)\.(\d)$/.exec(proto);
+      if (m) {
+        const major = Number(m[1]);
+        if (major === 1) return { method, target, version: m[2] === "0" ? 10 : 11 };
+        if (major === 0 && !lenient) throw new HttpError(400, "version");
+        if (major > 1 && !lenient) throw new HttpError(505, "version");
+        return { method, target, version: major > 1 ? 11 : 10 };
+      }
+      if (lenient) return { method, target, version: 10 };
+      throw new HttpError(400, "version");
+    }
+
+    function parseHeaders(lines: string[], version: number): Map<string, string> {
+      const headers = new Map<string, string>();
+      let last: string | undefined;
+      if (lines.length > MAX_HEADERS) throw new HttpError(400, "header", version);
+      for (const raw of lines) {
+        if (/^[ \t]/.test(raw) && last !== undefined) {
+          headers.set(last, `${headers.get(last) ?? ""} ${raw.trim()}`);
+          continue;
+        }
+        const colon = raw.indexOf(":");
+        const name = colon > 0 ? raw.slice(0, colon) : "";
+        if (!TOKEN.test(name)) throw new HttpError(400, "header", version);
+        last = name.toLowerCase();
+        const value = raw.slice(colon + 1).trim();
+        const prev = headers.get(last);
+        headers.set(last, prev === undefined ? value : `${prev}, ${value}`);
+      }
+      return headers;
+    }
+
+    /** Eager servers reject a request whose first bytes cannot be a method and a target. */
+    function eagerlyBad(pending: string): boolean {
+      let i = 0;
+      while (i < pending.length && pending[i] !== " ") {
+        const c = pending[i]!;
+        if (c === "\r" || c === "\n") return false; // the line parser will judge it
+        if (upperMethods ? !/[A-Z_]/.test(c) : !TOKEN_CHAR.test(c)) return true;
+        i++;
+      }
+      if (i === 0 || i >= pending.length) return false;
+      while (i < pending.length && pending[i] === " ") i++;
+      const c = pending[i];
+      return c !== undefined && c !== "\r" && c !== "\n" && !/[\/*A-Za-z]/.test(c);
+    }
+
+    function step(): { out: string; close: boolean; events: ProtocolEvent[] } | undefined {
+      // Empty lines before a request line: Apache and nginx read past them, lighttpd refuses.
+      for (;;) {
+        const m = /^\r?\n/.exec(buf);
+        if (!m) break;
+        if (!skipBlank) throw new HttpError(400, "generic");
+        buf = buf.slice(m[0].length);
+        if (++blankLines > MAX_BLANK_LINES) throw new HttpError(400, "generic");
+      }
+      if (buf === "" || buf === "\r") return undefined;
+      if (eager && eagerlyBad(buf)) throw new HttpError(400, "verb");
+      const nl = buf.indexOf("\n");
+      if (nl < 0) {
+        if (buf.length > MAX_LINE) throw new HttpError(longLineStatus, "url");
+        return undefined;
+      }
+      const line = buf.slice(0, nl).replace(/\r$/, "");
+      if (line.length > MAX_LINE) throw new HttpError(longLineStatus, "url");
+      const events: ProtocolEvent[] = [{ action: "command", command: line }];
+      let parsed: { method: string; target: string; version: number };
+      try {
+        parsed = parseLine(line);
+      } catch (err) {
+        if (err instanceof HttpError) throw Object.assign(err, { events });
+        throw err;
+      }
+      let headEnd: number;
+      let headerText: string;
+      if (parsed.version === 9) {
+        headEnd = nl + 1;
+        headerText = "";
+      } else {
+        const m = /\r?\n\r?\n/.exec(buf.slice(nl));
+        if (!m) {
+          if (buf.length > MAX_HEAD) throw Object.assign(new HttpError(400, "header", parsed.version), { events });
+          return undefined;
+        }
+        headerText = buf.slice(nl + 1, nl + m.index + 1);
+        headEnd = nl + m.index + m[0].length;
+      }
+      if (headEnd > MAX_HEAD) throw Object.assign(new HttpError(400, "header", parsed.version), { events });
+      const head = buf.slice(0, headEnd);
+      buf = buf.slice(headEnd);
+      blankLines = 0;
+      requests++;
+      const fail = (code: number, kind: ErrorKind, req?: Request): never => {
+        throw Object.assign(new HttpError(code, kind, parsed.version), { events, req });
+      };
+      const headerLines = headerText === "" ? [] : headerText.split(/\r?\n/);
+      let headers: Map<string, string>;
+      try {
+        headers = parseHeaders(headerLines, parsed.version);
+      } catch (err) {
+        if (err instanceof HttpError) throw Object.assign(err, { events });
+        throw err;
+      }
+      for (const name of ["authorization", "proxy-authorization"]) {
+        const value = headers.get(name);
+        const login = value === undefined ? undefined : decodeBasic(value);
+        if (login) events.push(login);
+      }
+      const path = targetPath(parsed.target);
+      const req: Request = { method: parsed.method, path: path ?? "/", version: parsed.version, headers, head, line };
+      if (path === undefined || (path === "*" && parsed.method !== "OPTIONS")) fail(400, "url", req);
+      if (parsed.version === 11 && !headers.has("host")) fail(400, "host", req);
+      const te = (headers.get("transfer-encoding") ?? "").toLowerCase();
+      const cl = headers.get("content-length");
+      let length = 0;
+      if (cl !== undefined) {
+        if (!/^\d{1,18}$/.test(cl)) fail(400, "length", req);
+        length = Number(cl);
+        if (length > MAX_BODY) fail(413, "length", req);
+      }
+      if (te !== "" && te !== "identity") {
+        // A chunked body is not framed here: answer, then close rather than misread what follows.
+        const { out } = answer(req, false);
+        return { out, close: true, events };
+      }
+      if (length > 0) {
+        bodyLeft = length;
+        waiting = req;
+        return { out: "", close: false, events };
+      }
+      const { out, keep } = answer(req, true);
+      return { out, close: !keep, events };
+    }
+
+    function run(): Reply {
+      let out = "";
+      const events: ProtocolEvent[] = [];
+      let close = false;
+      try {
+        while (!close) {
+          if (waiting) {
+            const take = Math.min(bodyLeft, buf.length);
+            buf = buf.slice(take);
+            bodyLeft -= take;
+            if (bodyLeft > 0) break;
+            const { out: o, keep } = answer(waiting, true);
+            waiting = undefined;
+            out += o;
+            if (!keep) close = true;
+            continue;
+          }
+          const r = step();
+          if (!r) break;
+          out += r.out;
+          events.push(...r.events);
+          if (r.close) close = true;
+          else if (r.out === "" && !waiting) break;
+        }
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        const extra = err as HttpError & { events?: ProtocolEvent[]; req?: Request };
+        if (extra.events) events.push(...extra.events);
+        else {
+          // Rejected before a full request line: log what there was of it.
+          const partial = buf.split(/\r?\n/, 1)[0]!.slice(0, 1024);
+          if (partial !== "") events.push({ action: "command", command: partial });
+        }
+        const req = extra.req ?? { method: "", path: "/", version: err.version === 9 ? 10 : err.version, headers: new Map(), head: "", line: "" };
+        out += errorResponse(err.code, err.kind, req, false);
+        close = true;
+      }
+      if (close) {
+        closed = true;
+        buf = "";
+      }
+      return {
+        ...(out !== "" ? { write: out } : {}),
+        ...(close ? { close: true } : {}),
+        ...(events.length > 0 ? { events } : {}),
+      };
+    }
+
     return {
-      open: () => (ctx.entry.templates.banner ? { write: ctx.entry.templates.banner } : {}),
-      data: () => ({}),
+      // Client speaks first; a web server greets nobody.
+      open: () => ({}),
+      data(chunk) {
+        if (closed) return {};
+        if (waiting && chunk.length <= bodyLeft && buf === "") {
+          // Discard body bytes without copying them into the buffer.
+          bodyLeft -= chunk.length;
+          if (bodyLeft > 0) return {};
+          return run();
+        }
+        buf += toLatin1(chunk);
+        return run();
+      },
     };
   },
 };

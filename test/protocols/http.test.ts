@@ -1,0 +1,480 @@
+import { describe, expect, test } from "bun:test";
+import table from "../../fixtures/services/http.json";
+import { validateTable } from "../../src/catalog/validate.ts";
+import { makeContext } from "../../src/protocols/context.ts";
+import { http } from "../../src/protocols/http.ts";
+import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
+import { toBytes, toLatin1 } from "../../src/util/bytes.ts";
+
+const catalog = validateTable(table, "http");
+const NOW = new Date("2024-03-05T07:08:09Z");
+// RFC 7231 IMF-fixdate of NOW, written out by hand.
+const NOW_HTTP = "Tue, 05 Mar 2024 07:08:09 GMT";
+
+function entry(id: string): CatalogEntry {
+  const e = catalog.entries.find((x) => x.id === id);
+  if (!e) throw new Error(`no entry ${id}`);
+  return e;
+}
+
+function session(id: string, opts: { localPort?: number; localAddress?: string } = {}): ProtocolSession {
+  const s = http.start(makeContext({ entry: entry(id), hostSeed: "test", sessionSeed: "s1", now: () => NOW, localPort: opts.localPort ?? 80, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) }));
+  const greeting = s.open();
+  expect(greeting.write).toBeUndefined();
+  return s;
+}
+
+function text(r: Reply): string {
+  return r.write === undefined ? "" : typeof r.write === "string" ? r.write : toLatin1(r.write);
+}
+
+function send(s: ProtocolSession, data: string): Reply {
+  return s.data(toBytes(data));
+}
+
+interface Parsed {
+  statusLine: string;
+  headers: [string, string][];
+  body: string;
+}
+
+/** Splits one HTTP/1.x response the way a client would. */
+function parse(raw: string): Parsed {
+  const end = raw.indexOf("\r\n\r\n");
+  expect(end).toBeGreaterThan(0);
+  const lines = raw.slice(0, end).split("\r\n");
+  const statusLine = lines.shift()!;
+  const headers = lines.map((l): [string, string] => {
+    const c = l.indexOf(": ");
+    expect(c).toBeGreaterThan(0);
+    return [l.slice(0, c), l.slice(c + 2)];
+  });
+  return { statusLine, headers, body: raw.slice(end + 4) };
+}
+
+function header(p: Parsed, name: string): string | undefined {
+  return p.headers.find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
+}
+
+function names(p: Parsed): string[] {
+  return p.headers.map(([k]) => k);
+}
+
+const GET = "GET / HTTP/1.0\r\n\r\n"; // nmap's GetRequest probe
+const OPTIONS = "OPTIONS / HTTP/1.0\r\n\r\n"; // HTTPOptions
+const RTSP = "OPTIONS / RTSP/1.0\r\n\r\n"; // RTSPRequest
+const FOUR04 = "GET /nice%20ports%2C/Tri%6Eity.txt%2ebak HTTP/1.0\r\n\r\n"; // FourOhFourRequest
+const GENERIC = "\r\n\r\n"; // GenericLines
+
+describe("catalog", () => {
+  test("at least 6 entries over at least 4 OS families, all http on port 80 by default", () => {
+    expect(catalog.defaultPorts).toEqual([80]);
+    expect(catalog.entries.length).toBeGreaterThanOrEqual(6);
+    expect(new Set(catalog.entries.map((e) => e.os)).size).toBeGreaterThanOrEqual(4);
+  });
+
+  test("IIS entries claim Windows, and only Windows entries run IIS", () => {
+    for (const e of catalog.entries) {
+      const iis = e.product === "Microsoft IIS httpd";
+      expect(e.os === "windows").toBe(iis);
+      if (iis) expect(e.ostype).toBe("Windows");
+    }
+  });
+
+  test("the Server header of every entry names the claimed version", () => {
+    for (const e of catalog.entries) {
+      expect(e.templates.server).toContain(e.version);
+      if (e.product === "Apache httpd") expect(e.templates.server).toBe(`Apache/${e.version} ${e.info}`);
+    }
+  });
+});
+
+describe("every entry answers nmap's GetRequest like an HTTP server", () => {
+  for (const e of catalog.entries) {
+    test(e.id, () => {
+      const s = session(e.id);
+      const r = send(s, GET);
+      const p = parse(text(r));
+      expect(p.statusLine).toMatch(/^HTTP\/1\.[01] \d{3} [A-Za-z]/);
+      expect(header(p, "Date")).toBe(NOW_HTTP);
+      expect(header(p, "Server")).toBe(e.templates.server!);
+      // Content-Length counts bytes of the body actually sent.
+      expect(Number(header(p, "Content-Length"))).toBe(p.body.length);
+      expect(p.body.length).toBeGreaterThan(0);
+      // HTTP/1.0 without keep-alive: the server closes after the response.
+      expect(r.close).toBe(true);
+      expect(r.events).toEqual([{ action: "command", command: "GET / HTTP/1.0" }]);
+      // Nothing after the close.
+      expect(send(s, GET)).toEqual({});
+    });
+  }
+});
+
+describe("server-specific response shapes", () => {
+  test("Apache 2.2 on Debian: header order of a static file", () => {
+    const p = parse(text(send(session("apache-2.2.22-debian"), GET)));
+    expect(p.statusLine).toBe("HTTP/1.1 200 OK");
+    expect(names(p)).toEqual(["Date", "Server", "Last-Modified", "ETag", "Accept-Ranges", "Content-Length", "Vary", "Connection", "Content-Type"]);
+    expect(header(p, "Connection")).toBe("close");
+    expect(p.body).toContain("<h1>It works!</h1>");
+    // Debian's default index.html is 177 bytes.
+    expect(p.body.length).toBe(177);
+    // Apache 2.2 ETag: "inode-size-mtime", size 177 = 0xb1.
+    expect(header(p, "ETag")).toMatch(/^"[0-9a-f]+-b1-[0-9a-f]+"$/);
+    expect(Date.parse(header(p, "Last-Modified")!)).toBeLessThan(NOW.getTime());
+  });
+
+  test("Apache 2.2: the stock It works! page keeps its 2004 date and ETag on Mac OS X", () => {
+    const p = parse(text(send(session("apache-2.2.22-macos"), GET)));
+    expect(header(p, "Last-Modified")).toBe("Sat, 20 Nov 2004 20:16:24 GMT");
+    // 0x2c = 44 bytes, 0x3e9564c23b600 = 2004-11-20T20:16:24Z in microseconds.
+    expect(header(p, "ETag")).toMatch(/^"[0-9a-f]+-2c-3e9564c23b600"$/);
+    expect(header(p, "Content-Location")).toBe("index.html.en");
+    expect(p.body).toBe("<html><body><h1>It works!</h1></body></html>");
+  });
+
+  test("Apache on CentOS 6 shows its welcome page with 403", () => {
+    const p = parse(text(send(session("apache-2.2.15-centos"), GET)));
+    expect(p.statusLine).toBe("HTTP/1.1 403 Forbidden");
+    expect(p.body).toContain("<title>Apache HTTP Server Test Page powered by CentOS</title>");
+  });
+
+  test("nginx: Server comes before Date, and 1.4.6's ETag is mtime-size in hex", () => {
+    const p = parse(text(send(session("nginx-1.4.6-ubuntu"), GET)));
+    expect(names(p).slice(0, 2)).toEqual(["Server", "Date"]);
+    expect(header(p, "Server")).toBe("nginx/1.4.6 (Ubuntu)");
+    // The real Ubuntu 14.04 welcome page: 612 bytes, ETag "5315bd25-264".
+    expect(header(p, "ETag")).toBe('"5315bd25-264"');
+    expect(header(p, "Last-Modified")).toBe("Tue, 04 Mar 2014 11:46:45 GMT");
+  });
+
+  test("nginx 1.2.1 has no ETag yet (added in 1.3.3)", () => {
+    const p = parse(text(send(session("nginx-1.2.1-debian"), GET)));
+    expect(header(p, "ETag")).toBeUndefined();
+    expect(p.body).toContain("Welcome to nginx!");
+  });
+
+  test("IIS 7.5: Content-Type first, X-Powered-By, Date late, iisstart.htm of 689 bytes", () => {
+    const p = parse(text(send(session("iis-7.5-windows"), GET)));
+    expect(p.statusLine).toBe("HTTP/1.1 200 OK");
+    expect(names(p)).toEqual(["Content-Type", "Last-Modified", "Accept-Ranges", "ETag", "Server", "X-Powered-By", "Date", "Connection", "Content-Length"]);
+    expect(header(p, "X-Powered-By")).toBe("ASP.NET");
+    expect(p.body.length).toBe(689);
+    expect(p.body).toContain("\r\n"); // a Windows file
+    expect(header(p, "ETag")).toMatch(/^"[0-9a-f]+:0"$/);
+  });
+
+  test("IIS 6.0 leaks the internal address and prints the FILETIME ETag of the 2003 iisstart.htm", () => {
+    const p = parse(text(send(session("iis-6.0-windows", { localAddress: "10.1.2.3" }), GET)));
+    expect(header(p, "Content-Location")).toBe("http://10.1.2.3/iisstart.htm");
+    expect(header(p, "Last-Modified")).toBe("Sat, 22 Feb 2003 01:48:30 GMT");
+    // The ETag real Windows Server 2003 machines send for that file.
+    expect(header(p, "ETag")).toMatch(/^"06be97f14dac21:[0-9a-f]{3}"$/);
+  });
+
+  test("IIS 6.0 OPTIONS advertises WebDAV", () => {
+    const p = parse(text(send(session("iis-6.0-windows"), OPTIONS)));
+    expect(header(p, "DAV")).toBe("1, 2");
+    expect(header(p, "Public")).toContain("PROPFIND");
+  });
+
+  test("lighttpd answers in the request's HTTP version, Server last", () => {
+    const p10 = parse(text(send(session("lighttpd-1.4.28-debian"), GET)));
+    expect(p10.statusLine).toBe("HTTP/1.0 200 OK");
+    expect(names(p10).slice(-2)).toEqual(["Date", "Server"]);
+    const p11 = parse(text(send(session("lighttpd-1.4.28-debian"), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+    expect(p11.statusLine).toBe("HTTP/1.1 200 OK");
+  });
+});
+
+describe("nmap's other probes", () => {
+  test("HTTPOptions on Apache: 200 with Allow and an empty body", () => {
+    const p = parse(text(send(session("apache-2.2.22-debian"), OPTIONS)));
+    expect(p.statusLine).toBe("HTTP/1.1 200 OK");
+    expect(header(p, "Allow")).toBe("GET,HEAD,POST,OPTIONS");
+    expect(header(p, "Content-Length")).toBe("0");
+    expect(p.body).toBe("");
+  });
+
+  test("HTTPOptions on nginx: 405 Not Allowed with nginx's error page", () => {
+    const p = parse(text(send(session("nginx-1.2.1-debian"), OPTIONS)));
+    expect(p.statusLine).toBe("HTTP/1.1 405 Not Allowed");
+    expect(p.body).toContain("<hr><center>nginx/1.2.1</center>\r\n");
+  });
+
+  test("FourOhFourRequest: Apache 404 names the decoded path and the Host-less server name", () => {
+    const r = send(session("apache-2.2.22-debian", { localPort: 8080 }), FOUR04);
+    const p = parse(text(r));
+    expect(p.statusLine).toBe("HTTP/1.1 404 Not Found");
+    expect(p.body).toContain("<p>The requested URL /nice ports,/Trinity.txt.bak was not found on this server.</p>");
+    expect(p.body).toMatch(/<address>Apache\/2\.2\.22 \(Debian\) Server at [a-z0-9-]+ Port 8080<\/address>\n<\/body><\/html>\n$/);
+    expect(header(p, "Content-Type")).toBe("text/html; charset=iso-8859-1");
+  });
+
+  test("FourOhFourRequest: IIS 7.5 404 page", () => {
+    const p = parse(text(send(session("iis-7.5-windows"), FOUR04)));
+    expect(p.statusLine).toBe("HTTP/1.1 404 Not Found");
+    expect(p.body).toContain("<h2>404 - File or directory not found.</h2>");
+  });
+
+  test("RTSPRequest: Apache 2.2 takes the unknown protocol as HTTP/1.0 and answers OPTIONS", () => {
+    const r = send(session("apache-2.2.22-debian"), RTSP);
+    expect(parse(text(r)).statusLine).toBe("HTTP/1.1 200 OK");
+    expect(r.close).toBe(true);
+  });
+
+  test("RTSPRequest: nginx and lighttpd refuse with 400 and close", () => {
+    const n = send(session("nginx-1.2.1-debian"), RTSP);
+    expect(parse(text(n)).statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect(n.close).toBe(true);
+    const l = send(session("lighttpd-1.4.28-debian"), RTSP);
+    const p = parse(text(l));
+    expect(p.statusLine).toBe("HTTP/1.0 400 Bad Request");
+    expect(p.body).toContain("<title>400 - Bad Request</title>");
+    expect(l.close).toBe(true);
+  });
+
+  test("GenericLines: Apache reads past empty lines and keeps waiting, lighttpd answers 400", () => {
+    const a = session("apache-2.2.22-debian");
+    expect(send(a, GENERIC)).toEqual({});
+    // The request that follows the empty lines is still served.
+    expect(parse(text(send(a, GET))).statusLine).toBe("HTTP/1.1 200 OK");
+    const l = send(session("lighttpd-1.4.28-debian"), GENERIC);
+    expect(parse(text(l)).statusLine).toBe("HTTP/1.0 400 Bad Request");
+    expect(l.close).toBe(true);
+  });
+
+  test("empty lines are bounded: after 100 of them Apache gives up with 400", () => {
+    const r = send(session("apache-2.2.22-debian"), "\r\n".repeat(101));
+    expect(parse(text(r)).statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect(r.close).toBe(true);
+  });
+
+  test("Help probe (a bare word) is a 400 for Apache", () => {
+    const r = send(session("apache-2.2.22-debian"), "HELP\r\n");
+    const p = parse(text(r));
+    expect(p.statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect(p.body).toContain("Your browser sent a request that this server could not understand.");
+    expect(r.close).toBe(true);
+  });
+});
+
+describe("binary junk", () => {
+  const TLS_HELLO = "\x16\x03\x00\x00S\x01\x00\x00O\x03\x00?G\xd7\xf7\xba,\xee";
+  test("nginx rejects a TLS ClientHello at once", () => {
+    const r = send(session("nginx-1.2.1-debian"), TLS_HELLO);
+    expect(parse(text(r)).statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect(r.close).toBe(true);
+  });
+
+  test("IIS: HTTP.sys rejects it with its own Server header", () => {
+    const r = send(session("iis-7.5-windows"), TLS_HELLO);
+    const p = parse(text(r));
+    expect(p.statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect(header(p, "Server")).toBe("Microsoft-HTTPAPI/2.0");
+    expect(p.body).toContain("Invalid Verb");
+    expect(r.close).toBe(true);
+  });
+
+  test("Apache waits for the end of the line, then answers 400", () => {
+    const s = session("apache-2.2.22-debian");
+    expect(send(s, TLS_HELLO)).toEqual({});
+    const r = send(s, "\n");
+    expect(parse(text(r)).statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect(r.close).toBe(true);
+  });
+
+  test("nginx: a lowercase method is not a method", () => {
+    const r = send(session("nginx-1.2.1-debian"), "get / HTTP/1.0\r\n\r\n");
+    expect(parse(text(r)).statusLine).toBe("HTTP/1.1 400 Bad Request");
+  });
+
+  test("random bytes never throw and never produce unbounded output", () => {
+    let seed = 12345;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    for (const e of catalog.entries) {
+      for (let n = 0; n < 20; n++) {
+        const s = session(e.id);
+        let out = 0;
+        for (let c = 0; c < 10; c++) {
+          const chunk = new Uint8Array(1 + Math.floor(rnd() * 3000));
+          for (let i = 0; i < chunk.length; i++) chunk[i] = rnd() < 0.1 ? 0x0a : Math.floor(rnd() * 256);
+          const r = s.data(chunk);
+          out += text(r).length;
+          if (r.close) break;
+        }
+        expect(out).toBeLessThan(64 * 1024);
+      }
+    }
+  });
+});
+
+describe("bounded buffering", () => {
+  test("a 100 KB request line gets 414 and a close, without echoing it", () => {
+    const r = send(session("apache-2.2.22-debian"), "GET /" + "A".repeat(100_000));
+    const raw = text(r);
+    expect(parse(raw).statusLine).toBe("HTTP/1.1 414 Request-URI Too Large");
+    expect(raw.length).toBeLessThan(2048);
+    expect(r.close).toBe(true);
+  });
+
+  test("an endless header block gets 400 and a close", () => {
+    const s = session("nginx-1.2.1-debian");
+    let r = send(s, "GET / HTTP/1.0\r\n");
+    for (let i = 0; i < 2000 && !r.close; i++) r = send(s, `X-Filler-${i}: ${"z".repeat(20)}\r\n`);
+    expect(r.close).toBe(true);
+    expect(parse(text(r)).statusLine).toBe("HTTP/1.1 400 Bad Request");
+  });
+
+  test("a header line without a colon is a 400", () => {
+    const r = send(session("apache-2.2.22-debian"), "GET / HTTP/1.0\r\nthis is not a header\r\n\r\n");
+    expect(parse(text(r)).statusLine).toBe("HTTP/1.1 400 Bad Request");
+    expect(r.close).toBe(true);
+  });
+
+  test("a huge Content-Length is refused with 413 before any body arrives", () => {
+    const r = send(session("apache-2.2.22-debian"), "POST / HTTP/1.0\r\nContent-Length: 10000000\r\n\r\n");
+    expect(parse(text(r)).statusLine).toBe("HTTP/1.1 413 Request Entity Too Large");
+    expect(r.close).toBe(true);
+  });
+
+  test("a non-numeric Content-Length is a 400", () => {
+    const r = send(session("apache-2.2.22-debian"), "POST / HTTP/1.0\r\nContent-Length: -5\r\n\r\n");
+    expect(parse(text(r)).statusLine).toBe("HTTP/1.1 400 Bad Request");
+  });
+});
+
+describe("framing", () => {
+  test("a request split into single bytes gives the same answer as one chunk", () => {
+    const whole = text(send(session("apache-2.2.22-debian"), GET));
+    const s = session("apache-2.2.22-debian");
+    let out = "";
+    let last: Reply = {};
+    for (const ch of GET) {
+      last = send(s, ch);
+      out += text(last);
+    }
+    expect(out).toBe(whole);
+    expect(last.close).toBe(true);
+  });
+
+  test("a POST body is read (across chunks) before the answer", () => {
+    const s = session("apache-2.2.22-debian");
+    expect(send(s, "POST / HTTP/1.0\r\nContent-Length: 11\r\n\r\nhello")).toEqual({ events: [{ action: "command", command: "POST / HTTP/1.0" }] });
+    const r = send(s, " world");
+    expect(parse(text(r)).statusLine).toBe("HTTP/1.1 200 OK");
+  });
+
+  test("HTTP/1.1 keep-alive: Apache counts down max= and serves pipelined requests", () => {
+    const s = session("apache-2.2.22-debian");
+    const req = "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+    const r = send(s, req + req);
+    expect(r.close).toBeUndefined();
+    const raw = text(r);
+    const first = raw.indexOf("HTTP/1.1 200 OK");
+    const second = raw.indexOf("HTTP/1.1 200 OK", first + 1);
+    expect(first).toBe(0);
+    expect(second).toBeGreaterThan(0);
+    expect(parse(raw.slice(0, second)).headers).toContainEqual(["Keep-Alive", "timeout=5, max=100"]);
+    expect(parse(raw.slice(second)).headers).toContainEqual(["Keep-Alive", "timeout=5, max=99"]);
+    expect(r.events?.length).toBe(2);
+    const closing = send(s, "GET / HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n");
+    expect(closing.close).toBe(true);
+    expect(header(parse(text(closing)), "Connection")).toBe("close");
+  });
+
+  test("CentOS 6 has KeepAlive Off: even HTTP/1.1 is closed", () => {
+    const r = send(session("apache-2.2.15-centos"), "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    expect(r.close).toBe(true);
+    expect(header(parse(text(r)), "Connection")).toBe("close");
+  });
+
+  test("HTTP/1.1 without Host is a 400", () => {
+    const r = send(session("nginx-1.4.6-ubuntu"), "GET / HTTP/1.1\r\n\r\n");
+    expect(parse(text(r)).statusLine).toBe("HTTP/1.1 400 Bad Request");
+  });
+
+  test("HEAD sends the headers of GET and no body", () => {
+    const get = parse(text(send(session("iis-8.5-windows"), GET)));
+    const raw = text(send(session("iis-8.5-windows"), "HEAD / HTTP/1.0\r\n\r\n"));
+    expect(raw.endsWith("\r\n\r\n")).toBe(true);
+    expect(header(parse(raw), "Content-Length")).toBe(String(get.body.length));
+  });
+
+  test("HTTP/0.9: a bare body, then the close", () => {
+    const r = send(session("nginx-1.2.1-debian"), "GET /\r\n");
+    expect(text(r).startsWith("<html>")).toBe(true);
+    expect(r.close).toBe(true);
+  });
+});
+
+describe("methods", () => {
+  test("Apache: unknown method 501, known but unsupported 405 with Allow", () => {
+    const a = parse(text(send(session("apache-2.2.22-debian"), "FOO / HTTP/1.0\r\n\r\n")));
+    expect(a.statusLine).toBe("HTTP/1.1 501 Method Not Implemented");
+    expect(header(a, "Allow")).toBe("GET,HEAD,POST,OPTIONS");
+    const d = parse(text(send(session("apache-2.2.22-debian"), "DELETE / HTTP/1.0\r\n\r\n")));
+    expect(d.statusLine).toBe("HTTP/1.1 405 Method Not Allowed");
+    expect(d.body).toContain("The requested method DELETE is not allowed");
+  });
+
+  test("TRACE echoes the request where it is enabled", () => {
+    const req = "TRACE / HTTP/1.0\r\nX-Probe: xst\r\n\r\n";
+    const r = send(session("apache-2.2.15-centos"), req);
+    const p = parse(text(r));
+    expect(p.statusLine).toBe("HTTP/1.1 200 OK");
+    expect(header(p, "Content-Type")).toBe("message/http");
+    expect(p.body).toBe(req);
+    expect(r.close).toBe(true);
+  });
+
+  test("method names in error pages are HTML-escaped", () => {
+    const p = parse(text(send(session("apache-2.2.22-debian"), "GET /<script>alert(1)</script> HTTP/1.0\r\n\r\n")));
+    expect(p.body).not.toContain("<script>");
+    expect(p.body).toContain("&lt;script&gt;");
+  });
+
+  test("a path that climbs above the root is a 400", () => {
+    const p = parse(text(send(session("apache-2.2.22-debian"), "GET /../../etc/passwd HTTP/1.0\r\n\r\n")));
+    expect(p.statusLine).toBe("HTTP/1.1 400 Bad Request");
+  });
+
+  test("IIS paths are case-insensitive", () => {
+    const p = parse(text(send(session("iis-7.5-windows"), "GET /IISSTART.HTM HTTP/1.0\r\n\r\n")));
+    expect(p.statusLine).toBe("HTTP/1.1 200 OK");
+  });
+
+  test("MS15-034 probe: an IIS 7.5 Range past 2^64-1 gets HTTP.sys's 416", () => {
+    const r = send(session("iis-7.5-windows"), "GET / HTTP/1.1\r\nHost: x\r\nRange: bytes=0-18446744073709551615\r\n\r\n");
+    const p = parse(text(r));
+    expect(p.statusLine).toBe("HTTP/1.1 416 Requested Range Not Satisfiable");
+    expect(header(p, "Server")).toBe("Microsoft-HTTPAPI/2.0");
+    expect(r.close).toBe(true);
+  });
+});
+
+describe("events", () => {
+  test("each request line is a command; Basic credentials are a login", () => {
+    const s = session("lighttpd-1.4.28-debian");
+    // "cm9vdDp0b29yOjE=" is base64 of "root:toor:1": the password keeps its colon.
+    const r = send(s, "GET /admin HTTP/1.1\r\nHost: h\r\nAuthorization: Basic cm9vdDp0b29yOjE=\r\n\r\n");
+    expect(r.events).toEqual([
+      { action: "command", command: "GET /admin HTTP/1.1" },
+      { action: "login", user: "root", password: "toor:1" },
+    ]);
+  });
+
+  test("a rejected line is still logged", () => {
+    const r = send(session("nginx-1.2.1-debian"), "\x16\x03junk");
+    expect(r.events?.[0]?.action).toBe("command");
+    expect(r.events?.[0]?.command).toBe("\x16\x03junk");
+  });
+});
+
+describe("bytes", () => {
+  test("a percent-encoded high byte in the path is echoed as that one byte", () => {
+    const p = parse(text(send(session("apache-2.2.22-debian"), "GET /caf%E9 HTTP/1.0\r\n\r\n")));
+    expect(p.body).toContain("/caf\xe9 was not found");
+    expect(Number(header(p, "Content-Length"))).toBe(p.body.length);
+  });
+});
