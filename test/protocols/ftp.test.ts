@@ -1,0 +1,302 @@
+import { describe, expect, test } from "bun:test";
+import table from "../../fixtures/services/ftp.json";
+import { validateTable } from "../../src/catalog/validate.ts";
+import { makeContext } from "../../src/protocols/context.ts";
+import { ftp } from "../../src/protocols/ftp.ts";
+import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
+import { toBytes, toLatin1 } from "../../src/util/bytes.ts";
+
+const catalog = validateTable(table, "ftp");
+const NOW = new Date(2024, 2, 5, 7, 8, 9);
+
+function entry(id: string): CatalogEntry {
+  const e = catalog.entries.find((x) => x.id === id);
+  if (!e) throw new Error(`no entry ${id}`);
+  return e;
+}
+
+function start(e: CatalogEntry, remoteAddress = "198.51.100.7"): { s: ProtocolSession; greeting: string } {
+  const s = ftp.start(makeContext({ entry: e, hostSeed: "test", sessionSeed: "s1", now: () => NOW, localPort: 21, localAddress: "192.0.2.10", remoteAddress }));
+  return { s, greeting: text(s.open()) };
+}
+
+function text(r: Reply): string {
+  return r.write === undefined ? "" : typeof r.write === "string" ? r.write : toLatin1(r.write);
+}
+
+function send(s: ProtocolSession, data: string): Reply {
+  return s.data(toBytes(data));
+}
+
+/** RFC 959 reply syntax: "xyz-" first line of a multi-line reply, "xyz " last line, all CRLF-terminated. */
+function expectWellFormedReply(reply: string): string {
+  expect(reply.endsWith("\r\n")).toBe(true);
+  const lines = reply.slice(0, -2).split("\r\n");
+  const code = lines[0]!.slice(0, 3);
+  expect(code).toMatch(/^[1-5]\d\d$/);
+  const last = lines[lines.length - 1]!;
+  expect(last.startsWith(`${code} `) || last === code).toBe(true);
+  if (lines.length > 1) expect(lines[0]!.startsWith(`${code}-`)).toBe(true);
+  return code;
+}
+
+// nmap-service-probes hard matches, written out here from the probe file, with what they capture.
+const NMAP_NULL: Record<string, { re: RegExp; version?: number }> = {
+  "vsftpd-2.3.4": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
+  "vsftpd-2.2.2-rhel6": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
+  "vsftpd-3.0.3-debian": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
+  "proftpd-1.3.5-debian": { re: /^220 ProFTPD (\d\S+) Server/, version: 1 },
+  "proftpd-1.3.3c-freebsd": { re: /^220 ProFTPD (\d\S+) Server/, version: 1 },
+  "pure-ftpd-debian": { re: /^220.*Welcome to .*Pure-?FTPd[^(]+\r\n/ },
+  "freebsd-ftpd-6.00ls": { re: /^220 ([-.\w]+) FTP server \(Version ([-.+\w()]+)\) ready\.\r\n$/, version: 2 },
+  "microsoft-ftpd-5.0-win2000": { re: /^220.*Microsoft FTP Service \(Version (\d[^)]+)/, version: 1 },
+  "microsoft-ftpd-iis6-win2003": { re: /^220[ -]Microsoft FTP Service\r\n/ },
+};
+
+describe("every ftp entry", () => {
+  test("is covered here, with at least 5 entries over at least 3 OS families", () => {
+    expect(catalog.entries.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(catalog.entries.map((e) => e.os)).size).toBeGreaterThanOrEqual(3);
+    expect(catalog.defaultPorts).toEqual([21]);
+    for (const e of catalog.entries) expect(Object.keys(NMAP_NULL)).toContain(e.id);
+  });
+
+  for (const e of catalog.entries) {
+    describe(e.id, () => {
+      test("greets at once with a 220 that nmap's NULL-probe line matches to the claimed version", () => {
+        const { greeting } = start(e);
+        expect(expectWellFormedReply(greeting)).toBe("220");
+        const m = NMAP_NULL[e.id]!;
+        const got = greeting.match(m.re);
+        expect(got).not.toBeNull();
+        expect(m.version === undefined ? "" : got![m.version]).toBe(e.version);
+        expect(greeting).not.toContain("{{");
+      });
+
+      test("USER then PASS: a 530 refusal and a login event with both", () => {
+        const { s } = start(e);
+        const u = send(s, "USER alice\r\n");
+        expect(text(u).slice(0, 4)).toBe("331 ");
+        expect(u.events).toEqual([{ action: "command", command: "USER alice" }]);
+        const p = send(s, "PASS s3cret!\r\n");
+        expect(text(p).slice(0, 4)).toBe("530 ");
+        expect(p.events).toEqual([{ action: "login", user: "alice", password: "s3cret!" }]);
+      });
+
+      test("PASS with no USER before it is refused without a login event", () => {
+        const { s } = start(e);
+        const r = send(s, "PASS x\r\n");
+        expect(["503", "530"]).toContain(expectWellFormedReply(text(r)));
+        expect(r.events?.some((ev) => ev.action === "login")).toBe(false);
+      });
+
+      test("SYST, FEAT, HELP, PWD, NOOP, TYPE each get one well-formed reply; PWD needs a login", () => {
+        const { s } = start(e);
+        for (const cmd of ["SYST", "FEAT", "HELP", "NOOP", "TYPE I"]) {
+          const r = send(s, `${cmd}\r\n`);
+          expect(r.close).toBeUndefined();
+          expectWellFormedReply(text(r));
+        }
+        expect(expectWellFormedReply(text(send(s, "PWD\r\n")))).toBe("530");
+      });
+
+      test("an HTTP request line gets an error reply (5xx), never silence", () => {
+        const { s } = start(e);
+        const r = send(s, "GET / HTTP/1.0\r\n\r\n");
+        expect(text(r)).toMatch(/^5\d\d[ -]/);
+      });
+
+      test("QUIT: 221 and the session closes; later bytes get nothing", () => {
+        const { s } = start(e);
+        const r = send(s, "QUIT\r\n");
+        expect(expectWellFormedReply(text(r))).toBe("221");
+        expect(r.close).toBe(true);
+        expect(text(send(s, "NOOP\r\n"))).toBe("");
+      });
+
+      test("a command split over many TCP segments is answered once, when complete", () => {
+        const whole = start(e);
+        const expected = text(send(whole.s, "USER bob\r\n"));
+        const { s } = start(e);
+        let got = "";
+        for (const piece of ["U", "SE", "R b", "ob", "\r", "\n"]) got += text(send(s, piece));
+        expect(got).toBe(expected);
+      });
+
+      test("pipelined commands are answered in order in one reply", () => {
+        const { s } = start(e);
+        const a = text(send(start(e).s, "USER carol\r\n"));
+        const r = send(s, "USER carol\r\nPASS pw\r\n");
+        expect(text(r).startsWith(a)).toBe(true);
+        expect(text(r).slice(a.length, a.length + 4)).toBe("530 ");
+        expect(r.events?.filter((ev) => ev.action === "login")).toEqual([{ action: "login", user: "carol", password: "pw" }]);
+      });
+
+      test("a megabyte without a line feed stays bounded: the reply is small and the session answers or closes", () => {
+        const { s } = start(e);
+        let out = "";
+        let closed = false;
+        const junk = "A".repeat(64 * 1024);
+        for (let i = 0; i < 16 && !closed; i++) {
+          const r = send(s, junk);
+          out += text(r);
+          closed = r.close === true;
+        }
+        // At most one short reply per cut piece of the stream, never an echo of the flood.
+        expect(out.length).toBeLessThan(16 * 64 * 1024);
+        expect(out).not.toContain("A".repeat(600));
+        if (!closed) expect(text(send(s, "\r\nQUIT\r\n"))).toContain("221");
+      });
+
+      test("binary garbage never throws and every reply is well formed", () => {
+        const { s } = start(e);
+        const bytes = new Uint8Array(4096);
+        for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 131 + 7) & 0xff;
+        for (let i = 0; i < 8; i++) {
+          const r = s.data(bytes.subarray(i * 512, (i + 1) * 512));
+          const t = text(r);
+          if (t !== "") expect(t).toMatch(/^\d{3}[ -]/);
+          if (r.close) break;
+        }
+      });
+
+      test("a long user name is echoed bounded", () => {
+        const { s } = start(e);
+        const r = send(s, `USER ${"u".repeat(300)}\r\n`);
+        expect(text(r).length).toBeLessThan(700);
+      });
+    });
+  }
+});
+
+describe("wording captured from the real daemons", () => {
+  test("vsftpd 3.0.3 (Debian 12 package, captured): pre-login replies", () => {
+    const { s, greeting } = start(entry("vsftpd-3.0.3-debian"));
+    expect(greeting).toBe("220 (vsFTPd 3.0.3)\r\n");
+    expect(text(send(s, "SYST\r\n"))).toBe("530 Please login with USER and PASS.\r\n");
+    expect(text(send(s, "FEAT\r\n"))).toBe("211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n211 End\r\n");
+    expect(text(send(s, "GET / HTTP/1.0\r\n\r\n"))).toBe("530 Please login with USER and PASS.\r\n");
+    expect(text(send(s, "PASS x\r\n"))).toBe("503 Login with USER first.\r\n");
+    expect(text(send(s, "OPTS UTF8 ON\r\n"))).toBe("200 Always in UTF8 mode.\r\n");
+    expect(text(send(s, "USER root\r\n"))).toBe("331 Please specify the password.\r\n");
+    expect(text(send(s, "PASS toor\r\n"))).toBe("530 Login incorrect.\r\n");
+  });
+
+  test("vsftpd hangs up after the third failed login", () => {
+    const { s } = start(entry("vsftpd-3.0.3-debian"));
+    for (let i = 0; i < 2; i++) {
+      send(s, "USER root\r\n");
+      expect(send(s, "PASS x\r\n").close).toBeUndefined();
+    }
+    send(s, "USER root\r\n");
+    const third = send(s, "PASS x\r\n");
+    expect(text(third)).toBe("530 Login incorrect.\r\n");
+    expect(third.close).toBe(true);
+  });
+
+  test("vsftpd 3 refuses a 4095-byte command (4097 with CRLF) and hangs up; 4094 is still a command", () => {
+    const ok = start(entry("vsftpd-3.0.3-debian"));
+    expect(text(send(ok.s, `${"X".repeat(4094)}\r\n`))).toBe("530 Please login with USER and PASS.\r\n");
+    const bad = start(entry("vsftpd-3.0.3-debian"));
+    const r = send(bad.s, `${"X".repeat(4095)}\r\n`);
+    expect(text(r)).toBe("500 Input line too long.\r\n");
+    expect(r.close).toBe(true);
+  });
+
+  test("vsftpd 2.x drops each full 4096-byte piece silently and answers the tail as a command", () => {
+    const { s } = start(entry("vsftpd-2.3.4"));
+    const r = send(s, `${"X".repeat(4096 * 2 + 10)}\r\n`);
+    expect(text(r)).toBe("530 Please login with USER and PASS.\r\n");
+    expect(r.close).toBeUndefined();
+  });
+
+  test("vsftpd ignores an empty line", () => {
+    const { s } = start(entry("vsftpd-2.3.4"));
+    expect(send(s, "\r\n").write).toBeUndefined();
+  });
+
+  test("RHEL vsftpd's user_list refuses root at USER, before any password", () => {
+    const { s } = start(entry("vsftpd-2.2.2-rhel6"));
+    expect(text(send(s, "USER root\r\n"))).toBe("530 Permission denied.\r\n");
+    expect(text(send(s, "PASS toor\r\n"))).toBe("503 Login with USER first.\r\n");
+  });
+
+  test("ProFTPD (replies as captured from proftpd 1.3.8 on Debian 12)", () => {
+    const { s, greeting } = start(entry("proftpd-1.3.5-debian"));
+    expect(greeting).toBe("220 ProFTPD 1.3.5 Server (Debian) [::ffff:192.0.2.10]\r\n");
+    expect(text(send(s, "SYST\r\n"))).toBe("215 UNIX Type: L8\r\n");
+    expect(text(send(s, "PWD\r\n"))).toBe("530 Please login with USER and PASS\r\n");
+    expect(text(send(s, "NOOP\r\n"))).toBe("200 NOOP command successful\r\n");
+    expect(text(send(s, "TYPE I\r\n"))).toBe("200 Type set to I\r\n");
+    expect(text(send(s, "TYPE Z\r\n"))).toBe("504 TYPE not implemented for 'Z' parameter\r\n");
+    expect(text(send(s, "foo bar\r\n"))).toBe("500 FOO not understood\r\n");
+    expect(text(send(s, "\r\n"))).toBe("500 Invalid command: try being more creative\r\n");
+    expect(text(send(s, "ACCT x\r\n"))).toBe("502 ACCT command not implemented\r\n");
+    expect(text(send(s, "USER\r\n"))).toBe("500 USER: command requires a parameter\r\n");
+    expect(text(send(s, "USER root\r\n"))).toBe("331 Password required for root\r\n");
+    expect(text(send(s, "PASS toor\r\n"))).toBe("530 Login incorrect.\r\n");
+  });
+
+  test("ProFTPD 1.3.5 mod_copy answers SITE CPFR/CPTO before login (CVE-2015-3306)", () => {
+    const { s } = start(entry("proftpd-1.3.5-debian"));
+    const a = send(s, "SITE CPFR /etc/passwd\r\n");
+    expect(text(a).slice(0, 4)).toBe("350 ");
+    expect(a.events).toEqual([{ action: "command", command: "SITE CPFR /etc/passwd" }]);
+    expect(text(send(s, "SITE CPTO /var/www/html/p.txt\r\n")).slice(0, 4)).toBe("250 ");
+    // 1.3.3c has no mod_copy: SITE CPFR needs a login there.
+    const old = start(entry("proftpd-1.3.3c-freebsd"));
+    expect(text(send(old.s, "SITE CPFR /etc/passwd\r\n")).slice(0, 4)).toBe("530 ");
+  });
+
+  test("Pure-FTPd (captured from Debian 12's pure-ftpd): HTTP verbs get 500 and a hang-up", () => {
+    const { s, greeting } = start(entry("pure-ftpd-debian"));
+    expect(greeting).toContain("220-Local time is now 07:08. Server port: 21.\r\n");
+    expect(text(send(s, "NOOP\r\n"))).toBe("200 Zzz...\r\n");
+    expect(text(send(s, "PWD\r\n"))).toBe("530 You aren't logged in\r\n");
+    const r = send(s, "GET / HTTP/1.0\r\n\r\n");
+    expect(text(r)).toBe("500 HTTP command: [get]\r\n");
+    expect(r.close).toBe(true);
+  });
+
+  test("Pure-FTPd: a line over 4110 bytes gets 421 and a hang-up", () => {
+    const { s } = start(entry("pure-ftpd-debian"));
+    expect(text(send(s, `${"X".repeat(4110)}\r\n`))).toBe("530 You aren't logged in\r\n");
+    const r = send(s, `${"X".repeat(4111)}\r\n`);
+    expect(text(r)).toBe("421 Line too long\r\n");
+    expect(r.close).toBe(true);
+  });
+
+  test("FreeBSD ftpd: 'command not understood' echoes the line; over 510 bytes is 'too long' and the rest is dropped", () => {
+    const { s, greeting } = start(entry("freebsd-ftpd-6.00ls"));
+    expect(greeting).toMatch(/^220 [-.\w]+ FTP server \(Version 6\.00LS\) ready\.\r\n$/);
+    expect(text(send(s, "GET / HTTP/1.0\r\n"))).toBe("500 GET / HTTP/1.0: command not understood.\r\n");
+    expect(text(send(s, "\r\n"))).toBe("500 : command not understood.\r\n");
+    expect(text(send(s, "MAIL x\r\n"))).toBe("502 MAIL command not implemented.\r\n");
+    expect(text(send(s, `NOOP${" ".repeat(504)}\r\n`))).not.toBe("500 Command too long.\r\n");
+    const r = send(s, `${"Y".repeat(700)}\r\nNOOP\r\n`);
+    expect(text(r)).toBe("500 Command too long.\r\n200 NOOP command successful.\r\n");
+    // A line longer than 510 bytes arriving in pieces: one complaint, the rest up to LF ignored.
+    expect(text(send(s, "Z".repeat(600)))).toBe("500 Command too long.\r\n");
+    expect(text(send(s, "Z".repeat(600)))).toBe("");
+    expect(text(send(s, "ZZ\r\nNOOP\r\n"))).toBe("200 NOOP command successful.\r\n");
+  });
+
+  test("FreeBSD ftpd refuses accounts of /etc/ftpusers at USER and has no anonymous account", () => {
+    const { s } = start(entry("freebsd-ftpd-6.00ls"));
+    expect(text(send(s, "USER root\r\n"))).toBe("530 User root access denied.\r\n");
+    expect(text(send(s, "USER anonymous\r\n"))).toBe("530 User anonymous unknown.\r\n");
+    expect(text(send(s, "USER jdoe\r\n"))).toBe("331 Password required for jdoe.\r\n");
+  });
+
+  test("Microsoft ftpd: the NetBIOS-style upper-case name, Windows_NT and the 'cannot log in' refusal", () => {
+    const { s, greeting } = start(entry("microsoft-ftpd-5.0-win2000"));
+    expect(greeting).toMatch(/^220 [A-Z0-9-]+ Microsoft FTP Service \(Version 5\.0\)\.\r\n$/);
+    expect(text(send(s, "SYST\r\n"))).toBe("215 Windows_NT version 5.0\r\n");
+    expect(text(send(s, "FEAT\r\n"))).toBe("500 'FEAT': command not understood.\r\n");
+    send(s, "USER Administrator\r\n");
+    expect(text(send(s, "PASS admin\r\n"))).toBe("530 User Administrator cannot log in.\r\n");
+    const iis6 = start(entry("microsoft-ftpd-iis6-win2003"));
+    expect(iis6.greeting).toBe("220 Microsoft FTP Service\r\n");
+    expect(text(send(iis6.s, "FEAT\r\n"))).toBe("211-FEAT\r\n    SIZE\r\n    MDTM\r\n211 END\r\n");
+  });
+});
