@@ -1,12 +1,277 @@
-// PLACEHOLDER: being written.
-import type { Protocol } from "../types.ts";
+// Fake BitTorrent peer (BEP 3 peer wire protocol). A connection starts with the initiator's handshake:
+// <19>"BitTorrent protocol"<8 reserved><20 info_hash><20 peer_id>. We answer in the claimed client's style
+// (peer-id prefix, reserved bits, extension handshake) and log the info_hash. Some clients also speak HTTP on
+// the peer port (Azureus' tracker/webseed, uTorrent's WebUI) or greet first (Python mainline); old
+// Transmission tells anything else "Nice try...". All of that is per-entry data in the templates.
+import type { Protocol, ProtocolEvent, Reply, SessionContext } from "../types.ts";
+import { concatBytes, toLatin1, utf8 } from "../util/bytes.ts";
+import { fill } from "../util/template.ts";
+
+const PSTR = "BitTorrent protocol";
+const HEADER = Uint8Array.from([19, ...[...PSTR].map((c) => c.charCodeAt(0))]);
+const HANDSHAKE_LEN = 68;
+/** Largest peer message accepted: a 16 KiB block plus headroom, like clients' "message too large" checks. */
+const MAX_MESSAGE = 128 * 1024 + 13;
+/** An HTTP request head larger than this is not a real client's. */
+const MAX_HTTP_HEAD = 8192;
+
+const MSG_EXTENDED = 20;
+const MSG_HAVE_NONE = 0x0f;
+
+const CHARSETS: Record<string, string> = {
+  hex: "0123456789abcdef",
+  alnum: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+  base36: "abcdefghijklmnopqrstuvwxyz0123456789",
+  shadow: "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-",
+};
+
+const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "OPTIONS", "DELETE", "TRACE", "CONNECT"];
+const HTTP_METHOD = new RegExp(`^(?:${HTTP_METHODS.join("|")}) `);
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString("hex");
+}
+
+/** Attacker text for an event, as received but bounded; the event sinks do the escaping. */
+function clip(s: string, max = 256): string {
+  return s.length > max ? s.slice(0, max) : s;
+}
+
+function parseReserved(v: string | undefined): Uint8Array {
+  const out = new Uint8Array(8);
+  const h = (v ?? "").replace(/[^0-9a-fA-F]/g, "");
+  for (let i = 0; i < 8 && 2 * i + 2 <= h.length; i++) out[i] = Number.parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function u32be(n: number): number[] {
+  return [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+}
+
+/** Bencoded string: <length>:<bytes>. */
+function bstr(b: Uint8Array): Uint8Array {
+  return concatBytes([utf8(`${b.length}:`), b]);
+}
+
+/** Finds the string value of a top-level key in a bencoded dictionary, without a full decoder. */
+function bencodedString(d: Uint8Array, key: string): string | undefined {
+  const text = toLatin1(d);
+  const needle = `${key.length}:${key}`;
+  const at = text.indexOf(needle);
+  if (at < 0) return undefined;
+  const m = /^(\d{1,5}):/.exec(text.slice(at + needle.length, at + needle.length + 7));
+  if (!m) return undefined;
+  const start = at + needle.length + m[0].length;
+  const len = Number(m[1]);
+  if (start + len > text.length) return undefined;
+  return text.slice(start, start + len);
+}
 
 export const torrent: Protocol = {
   service: "torrent",
-  start(ctx) {
+  start(ctx: SessionContext) {
+    const t = ctx.entry.templates;
+    const reserved = parseReserved(t.reserved);
+    const greetFirst = t.greeting === "header";
+    const garbageReply = t.garbageReply ?? "";
+    const garbageCheck = Math.max(1, Math.min(20, Number.parseInt(t.garbageCheckBytes ?? "1", 10) || 1));
+    const speaksHttp = t.httpResponse !== undefined;
+    const httpKeepAlive = t.httpKeepAlive === "yes";
+
+    // A client makes its peer id once per run: derive it from the host, not the session.
+    const prefix = t.peerIdPrefix ?? "-BT0000-";
+    const charset = t.peerIdCharset ?? "alnum";
+    const peerId = new Uint8Array(20);
+    for (let i = 0; i < 20; i++) {
+      if (i < prefix.length) peerId[i] = prefix.charCodeAt(i) & 0xff;
+      else if (charset === "binary") peerId[i] = Math.floor(ctx.hostRandom(`peer-id-${i}`) * 256);
+      else {
+        const set = CHARSETS[charset] ?? CHARSETS.alnum!;
+        peerId[i] = set.charCodeAt(Math.floor(ctx.hostRandom(`peer-id-${i}`) * set.length));
+      }
+    }
+
+    let pending: Uint8Array = new Uint8Array(0);
+    let state: "handshake" | "http" | "peer" | "closed" = "handshake";
+    let sentHashAndId = false;
+    let theirReserved = new Uint8Array(8);
+    let httpRequests = 0;
+
+    const supportsLtep = (r: Uint8Array) => (r[5]! & 0x10) !== 0;
+    const supportsFast = (r: Uint8Array) => (r[7]! & 0x04) !== 0;
+
+    const extendedHandshake = (): Uint8Array => {
+      // Keys sorted, as bencoding requires.
+      const parts: Uint8Array[] = [utf8("d1:md")];
+      const msgs = (t.extMessages ?? "ut_pex:1")
+        .split(",")
+        .map((s) => s.trim().split(":"))
+        .filter((kv): kv is [string, string] => kv.length === 2 && /^\w+$/.test(kv[0]!) && /^\d+$/.test(kv[1]!))
+        .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      for (const [k, v] of msgs) parts.push(bstr(utf8(k)), utf8(`i${v}e`));
+      parts.push(utf8(`e1:pi${ctx.localPort}e4:reqqi${Number.parseInt(t.extReqq ?? "255", 10) || 255}e`));
+      if (t.extVersion) parts.push(utf8("1:v"), bstr(utf8(t.extVersion)));
+      const ip = ctx.remoteAddress.split(".").map((x) => Number.parseInt(x, 10));
+      if (ip.length === 4 && ip.every((x) => x >= 0 && x <= 255)) parts.push(utf8("6:yourip"), bstr(Uint8Array.from(ip)));
+      parts.push(utf8("e"));
+      const payload = concatBytes(parts);
+      return Uint8Array.from([...u32be(payload.length + 2), MSG_EXTENDED, 0, ...payload]);
+    };
+
+    /** What follows our handshake: the LTEP handshake and HAVE_NONE when both sides support them. */
+    const afterHandshake = (): Uint8Array[] => {
+      const out: Uint8Array[] = [];
+      if (supportsLtep(reserved) && supportsLtep(theirReserved)) out.push(extendedHandshake());
+      if (supportsFast(reserved) && supportsFast(theirReserved)) out.push(Uint8Array.from([0, 0, 0, 1, MSG_HAVE_NONE]));
+      return out;
+    };
+
+    const handshakeReply = (buf: Uint8Array): Reply => {
+      theirReserved = buf.slice(20, 28);
+      const infoHash = buf.subarray(28, 48);
+      const theirId = buf.subarray(48, 68);
+      const events: ProtocolEvent[] = [
+        { action: "command", command: `handshake info_hash=${hex(infoHash)} peer_id=${clip(toLatin1(theirId))}` },
+      ];
+      const parts: Uint8Array[] = [];
+      if (!greetFirst) parts.push(HEADER, reserved);
+      if (!sentHashAndId) parts.push(infoHash, peerId);
+      sentHashAndId = true;
+      parts.push(...afterHandshake());
+      state = "peer";
+      return { write: concatBytes(parts), events };
+    };
+
+    const httpReply = (head: string): Reply => {
+      httpRequests++;
+      const requestLine = head.split("\r\n", 1)[0] ?? "";
+      const [method = "", path = ""] = requestLine.split(" ");
+      const events: ProtocolEvent[] = [{ action: "command", command: clip(requestLine, 512) }];
+      let status = t.httpResponse ?? "";
+      let body = t.httpBody ?? "";
+      if (t.httpAuthPath && path.startsWith(t.httpAuthPath)) {
+        // WebUI login attempts: log the Basic credentials, never accept them.
+        const auth = /\r\nAuthorization:\s*Basic\s+([A-Za-z0-9+/=]{1,512})/i.exec(head);
+        if (auth) {
+          const decoded = Buffer.from(auth[1]!, "base64").toString("latin1");
+          const colon = decoded.indexOf(":");
+          events.push({
+            action: "login",
+            user: clip(colon >= 0 ? decoded.slice(0, colon) : decoded),
+            password: clip(colon >= 0 ? decoded.slice(colon + 1) : ""),
+          });
+        }
+        status = t.httpAuthResponse ?? status;
+        body = t.httpAuthBody ?? "";
+      }
+      if (method === "HEAD") body = "";
+      const bodyBytes = utf8(body);
+      const values = { length: bodyBytes.length, date: ctx.now().toUTCString(), hostname: ctx.hostname };
+      const write = concatBytes([utf8(fill(status, values)), bodyBytes]);
+      const close = !httpKeepAlive || /\r\nConnection:\s*close/i.test(head) || httpRequests >= 20;
+      return { write, events, ...(close ? { close: true } : {}) };
+    };
+
+    /** Consumes the handshake state; returns undefined when more bytes are needed. */
+    const stepHandshake = (): Reply | undefined => {
+      const b = pending;
+      if (speaksHttp && b[0] !== 19) {
+        // A client with an HTTP side (tracker, WebUI) routes by the first bytes: an HTTP method goes there.
+        const head = toLatin1(b.subarray(0, 8));
+        if (HTTP_METHOD.test(head)) {
+          state = "http";
+          return stepHttp();
+        }
+        if (/^[A-Z]{1,7}$/.test(head) && HTTP_METHODS.some((m) => m.startsWith(head))) return undefined;
+      }
+      if (garbageReply) {
+        // Old Transmission judges the first four bytes at once: "\x13Bit" or "Nice try...".
+        if (b.length < garbageCheck) return undefined;
+        if (!HEADER.subarray(0, garbageCheck).every((v, i) => b[i] === v)) return { write: garbageReply, close: true };
+      }
+      const known = Math.min(b.length, HEADER.length);
+      for (let i = 0; i < known; i++) if (b[i] !== HEADER[i]) return { close: true };
+      if (greetFirst && !sentHashAndId && b.length >= 48) {
+        // Python mainline answers with its info_hash and peer id as soon as it has read the peer's info_hash.
+        sentHashAndId = true;
+        const pre: Reply = { write: concatBytes([b.subarray(28, 48), peerId]) };
+        if (b.length < HANDSHAKE_LEN) return pre;
+        const rest = handshakeReply(b);
+        pending = b.slice(HANDSHAKE_LEN);
+        return merge(pre, rest);
+      }
+      if (b.length < HANDSHAKE_LEN) return undefined;
+      const r = handshakeReply(b);
+      pending = b.slice(HANDSHAKE_LEN);
+      return r;
+    };
+
+    const stepHttp = (): Reply | undefined => {
+      const text = toLatin1(pending.subarray(0, MAX_HTTP_HEAD + 4));
+      const end = text.indexOf("\r\n\r\n");
+      if (end < 0) {
+        if (pending.length > MAX_HTTP_HEAD) return { close: true };
+        return undefined;
+      }
+      const r = httpReply(text.slice(0, end));
+      pending = pending.slice(end + 4);
+      return r;
+    };
+
+    const stepPeer = (): Reply | undefined => {
+      if (pending.length < 4) return undefined;
+      const len = ((pending[0]! << 24) | (pending[1]! << 16) | (pending[2]! << 8) | pending[3]!) >>> 0;
+      if (len > MAX_MESSAGE) return { close: true };
+      if (pending.length < 4 + len) return undefined;
+      const msg = pending.slice(4, 4 + len);
+      pending = pending.slice(4 + len);
+      if (len === 0) return {}; // keep-alive
+      const id = msg[0]!;
+      if (id === MSG_EXTENDED && msg[1] === 0 && supportsLtep(reserved)) {
+        const v = bencodedString(msg.subarray(2), "v");
+        return v !== undefined ? { events: [{ action: "command", command: `extended handshake v=${clip(v, 100)}` }] } : {};
+      }
+      // Choke/unchoke/interested/have/bitfield/request/piece/cancel/port, and the fast-extension set: we stay
+      // choking and silent, as a client does towards a peer it has nothing to give.
+      if (id <= 9 || (supportsFast(reserved) && id >= 0x0d && id <= 0x11) || id === MSG_EXTENDED) return {};
+      return { close: true };
+    };
+
+    const merge = (a: Reply, b: Reply): Reply => {
+      const out: Reply = {};
+      const writes = [a.write, b.write].filter((w): w is Uint8Array | string => w !== undefined).map((w) => (typeof w === "string" ? utf8(w) : w));
+      if (writes.length) out.write = concatBytes(writes);
+      const events = [...(a.events ?? []), ...(b.events ?? [])];
+      if (events.length) out.events = events;
+      if (a.close || b.close) out.close = true;
+      return out;
+    };
+
     return {
-      open: () => (ctx.entry.templates.banner ? { write: ctx.entry.templates.banner } : {}),
-      data: () => ({}),
+      open(): Reply {
+        // Python mainline (and BitTornado) write their protocol header the moment a connection is accepted.
+        return greetFirst ? { write: concatBytes([HEADER, reserved]) } : {};
+      },
+      data(chunk: Uint8Array): Reply {
+        if (state === "closed") return {};
+        const limit = state === "peer" ? MAX_MESSAGE + 4 + 65536 : MAX_HTTP_HEAD + 65536;
+        if (pending.length + chunk.length > limit) {
+          state = "closed";
+          return { close: true };
+        }
+        pending = pending.length === 0 ? chunk.slice() : concatBytes([pending, chunk]);
+        let out: Reply = {};
+        for (let guard = 0; guard < 1000 && pending.length > 0; guard++) {
+          const step = state === "handshake" ? stepHandshake() : state === "http" ? stepHttp() : stepPeer();
+          if (step === undefined) break;
+          out = merge(out, step);
+          if (out.close) {
+            state = "closed";
+            break;
+          }
+        }
+        return out;
+      },
     };
   },
 };

@@ -1,0 +1,241 @@
+import { describe, expect, test } from "bun:test";
+import table from "../../fixtures/services/torrent.json";
+import { validateTable } from "../../src/catalog/validate.ts";
+import { makeContext } from "../../src/protocols/context.ts";
+import { torrent } from "../../src/protocols/torrent.ts";
+import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
+import { toBytes, toLatin1 } from "../../src/util/bytes.ts";
+
+const catalog = validateTable(table, "torrent");
+const NOW = new Date("2024-03-05T07:08:09Z");
+
+function entry(id: string): CatalogEntry {
+  const e = catalog.entries.find((x) => x.id === id);
+  if (!e) throw new Error(`no entry ${id}`);
+  return e;
+}
+
+function start(id: string, seed = "s1", hostSeed = "test"): { s: ProtocolSession; greeting: Reply } {
+  const s = torrent.start(makeContext({ entry: entry(id), hostSeed, sessionSeed: seed, now: () => NOW, localPort: 6881, remoteAddress: "203.0.113.7" }));
+  return { s, greeting: s.open() };
+}
+
+function bytes(r: Reply): Uint8Array {
+  return r.write === undefined ? new Uint8Array(0) : typeof r.write === "string" ? toBytes(r.write) : r.write;
+}
+
+// BEP 3 handshake, built from the spec.
+const PSTR = "\x13BitTorrent protocol";
+const INFO_HASH = Uint8Array.from({ length: 20 }, (_, i) => 0xa0 + i);
+const CLIENT_ID = toBytes("-qB4250-abcdefghijkl");
+function handshake(reserved: number[] = [0, 0, 0, 0, 0, 0, 0, 0]): Uint8Array {
+  return Uint8Array.from([...toBytes(PSTR), ...reserved, ...INFO_HASH, ...CLIENT_ID]);
+}
+// BEP 10 (LTEP) is bit 0x10 of reserved byte 5; BEP 6 (fast) is 0x04 of byte 7; BEP 5 (DHT) is 0x01 of byte 7.
+const LTEP_AND_FAST = [0, 0, 0, 0, 0, 0x10, 0, 0x05];
+
+// nmap-service-probes hard matches: line 270 (NULL), 6399 and 7154 and 9059 (GetRequest).
+const NMAP_NULL_BITTORRENT = /^\x13BitTorrent protocol\0\0\0\0\0\0\0\0/;
+const NMAP_TRANSMISSION = /^Nice try\.\.\.\r\n$/;
+const NMAP_AZUREUS = /^HTTP\/1\.1 \d\d\d (?:[^\r\n]*\r\n(?!\r\n))*?Server: Azureus ([\d.]+)\r\n/s;
+const NMAP_UTORRENT = /^HTTP\/1\.1 400 ERROR\r\nConnection: keep-alive\r\nContent-Length: 15\r\nContent-Type: text\/html\r\n\r\ninvalid request$/;
+const GET_REQUEST = "GET / HTTP/1.0\r\n\r\n";
+
+const PEER_ID_STYLE: Record<string, RegExp> = {
+  "bittorrent-3.4.2-debian": /^M3-4-2--[0-9a-f]{12}$/,
+  "bittornado-0.3.18-freebsd": /^T03I-----[0-9A-Za-z.-]{11}$/,
+  "transmission-0.72-macos": /^-TR0072-[0-9a-z]{12}$/,
+  "transmission-0.72-freebsd": /^-TR0072-[0-9a-z]{12}$/,
+  "azureus-2.5.0.4-windows": /^-AZ2504-[0-9A-Za-z]{12}$/,
+  "azureus-3.0.5.2-debian": /^-AZ3052-[0-9A-Za-z]{12}$/,
+  "vuze-4.3.0.6-macos": /^-AZ4306-[0-9A-Za-z]{12}$/,
+  "utorrent-2.0.2-windows": /^-UT2020-[\s\S]{12}$/,
+};
+
+/** Runs a full client handshake and returns everything the fake peer wrote, greeting included. */
+function fullHandshake(id: string, reserved?: number[], hostSeed = "test"): { out: Uint8Array; reply: Reply; s: ProtocolSession } {
+  const { s, greeting } = start(id, "s1", hostSeed);
+  const reply = s.data(handshake(reserved));
+  const out = Uint8Array.from([...bytes(greeting), ...bytes(reply)]);
+  return { out, reply, s };
+}
+
+describe("torrent: the peer handshake", () => {
+  test("every entry answers a valid handshake with the same info_hash and a peer id in its client's style", () => {
+    for (const e of catalog.entries) {
+      const { out, reply } = fullHandshake(e.id);
+      expect(reply.close).toBeFalsy();
+      expect(toLatin1(out.subarray(0, 20))).toBe(PSTR);
+      expect([...out.subarray(28, 48)]).toEqual([...INFO_HASH]);
+      const peerId = toLatin1(out.subarray(48, 68));
+      expect(PEER_ID_STYLE[e.id]).toBeDefined();
+      expect(peerId).toMatch(PEER_ID_STYLE[e.id]!);
+      expect(reply.events).toEqual([
+        { action: "command", command: `handshake info_hash=${Buffer.from(INFO_HASH).toString("hex")} peer_id=-qB4250-abcdefghijkl` },
+      ]);
+    }
+  });
+
+  test("reserved bits are the claimed client's: none for mainline and old Transmission, Azureus messaging for Azureus, LTEP+fast+DHT for uTorrent", () => {
+    const reservedOf = (id: string) => [...fullHandshake(id).out.subarray(20, 28)];
+    expect(reservedOf("bittorrent-3.4.2-debian")).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(reservedOf("transmission-0.72-macos")).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(reservedOf("azureus-2.5.0.4-windows")[0]! & 0x80).toBe(0x80);
+    const ut = reservedOf("utorrent-2.0.2-windows");
+    expect(ut[5]! & 0x10).toBe(0x10);
+    expect(ut[7]! & 0x05).toBe(0x05);
+  });
+
+  test("a client's peer id is stable across connections to the same host and differs between hosts", () => {
+    const idOf = (host: string) => toLatin1(fullHandshake("azureus-2.5.0.4-windows", undefined, host).out.subarray(48, 68));
+    expect(idOf("host-a")).toBe(idOf("host-a"));
+    expect(idOf("host-a")).not.toBe(idOf("host-b"));
+  });
+
+  test("the handshake split into single bytes gives the same answer", () => {
+    const whole = fullHandshake("azureus-3.0.5.2-debian", LTEP_AND_FAST).out;
+    const { s } = start("azureus-3.0.5.2-debian");
+    const parts: number[] = [];
+    for (const b of handshake(LTEP_AND_FAST)) {
+      const r = s.data(Uint8Array.of(b));
+      expect(r.close).toBeFalsy();
+      parts.push(...bytes(r));
+    }
+    expect(parts).toEqual([...whole]);
+  });
+
+  test("with LTEP on both sides an extended handshake follows, with the client's name; with fast, HAVE_NONE", () => {
+    const { out } = fullHandshake("utorrent-2.0.2-windows", LTEP_AND_FAST);
+    const rest = out.subarray(68);
+    const len = (rest[0]! << 24) | (rest[1]! << 16) | (rest[2]! << 8) | rest[3]!;
+    expect(rest[4]).toBe(20); // extended message
+    expect(rest[5]).toBe(0); // extended handshake
+    const dict = toLatin1(rest.subarray(6, 4 + len));
+    expect(dict.startsWith("d") && dict.endsWith("e")).toBe(true);
+    expect(dict).toContain("1:md");
+    expect(dict).toContain("6:ut_pexi1e");
+    expect(dict).toContain("1:pi6881e");
+    // "µTorrent 2.0.2" is 15 bytes in UTF-8 (µ = C2 B5).
+    expect(dict).toContain("1:v15:\xc2\xb5Torrent 2.0.2");
+    expect(dict).toContain("6:yourip4:\xcb\x00\x71\x07"); // 203.0.113.7
+    expect([...rest.subarray(4 + len)]).toEqual([0, 0, 0, 1, 0x0f]);
+    // A peer without LTEP gets nothing after the handshake.
+    expect(fullHandshake("utorrent-2.0.2-windows").out.length).toBe(68);
+  });
+
+  test("after the handshake, messages are length-prefixed; the peer's extended handshake names its client", () => {
+    const { s } = fullHandshake("utorrent-2.0.2-windows", LTEP_AND_FAST);
+    expect(s.data(Uint8Array.of(0, 0, 0, 0)).close).toBeFalsy(); // keep-alive
+    expect(s.data(Uint8Array.of(0, 0, 0, 1, 2)).close).toBeFalsy(); // interested
+    const dict = "d1:md11:ut_metadatai1ee1:v13:qBittorrent/4e";
+    const msg = toBytes(`\0\0\0${String.fromCharCode(dict.length + 2)}\x14\0${dict}`);
+    expect(s.data(msg).events).toEqual([{ action: "command", command: "extended handshake v=qBittorrent/4" }]);
+    // A message claiming 2 GiB is not waited for.
+    expect(s.data(Uint8Array.of(0x7f, 0xff, 0xff, 0xff)).close).toBe(true);
+  });
+
+  test("a wrong protocol string, or bytes that are no handshake, close the connection silently", () => {
+    for (const id of ["azureus-2.5.0.4-windows", "utorrent-2.0.2-windows", "bittorrent-3.4.2-debian"]) {
+      const bad = handshake();
+      bad[19] = "X".charCodeAt(0);
+      const r = start(id).s.data(bad);
+      expect(r.close).toBe(true);
+      expect(bytes(r).length).toBe(0);
+      const junk = start(id).s.data(toBytes("\r\n\r\n"));
+      expect(junk.close).toBe(true);
+      expect(bytes(junk).length).toBe(0);
+    }
+  });
+
+  test("random binary garbage never throws and answers stay small", () => {
+    let state = 99;
+    const rand = () => (state = (state * 1103515245 + 12345) & 0x7fffffff) & 0xff;
+    for (let i = 0; i < 300; i++) {
+      const { s } = start(catalog.entries[i % catalog.entries.length]!.id, `g${i}`);
+      for (let k = 0; k < 5; k++) {
+        const chunk = Uint8Array.from({ length: 1 + (rand() % 300) }, rand);
+        if (k === 0 && i % 3 === 0) chunk.set(handshake().subarray(0, Math.min(68, chunk.length)));
+        const r = s.data(chunk);
+        expect(bytes(r).length).toBeLessThan(2048);
+        if (r.close) break;
+      }
+    }
+  });
+});
+
+describe("torrent: what nmap sees", () => {
+  test("mainline and BitTornado write their header on connect, as nmap's NULL-probe rule expects", () => {
+    for (const id of ["bittorrent-3.4.2-debian", "bittornado-0.3.18-freebsd"]) {
+      const { greeting } = start(id);
+      const g = toLatin1(bytes(greeting));
+      expect(g.length).toBe(28);
+      expect(NMAP_NULL_BITTORRENT.test(g)).toBe(true);
+      expect(entry(id).product).toBe("Bittorrent P2P client");
+      expect(entry(id).version).toBe("");
+    }
+  });
+
+  test("mainline sends its info_hash and peer id as soon as it has read the peer's info_hash", () => {
+    const { s } = start("bittorrent-3.4.2-debian");
+    const first = s.data(handshake().subarray(0, 48));
+    expect([...bytes(first).subarray(0, 20)]).toEqual([...INFO_HASH]);
+    expect(bytes(first).length).toBe(40);
+    const rest = s.data(handshake().subarray(48));
+    expect(bytes(rest).length).toBe(0);
+    expect(rest.events?.[0]?.command).toContain("handshake info_hash=a0a1a2");
+  });
+
+  test("old Transmission answers nmap's GetRequest with 'Nice try...' and hangs up", () => {
+    for (const id of ["transmission-0.72-macos", "transmission-0.72-freebsd"]) {
+      const { s, greeting } = start(id);
+      expect(greeting.write).toBeUndefined();
+      expect(s.data(toBytes("GET")).write).toBeUndefined(); // it judges after four bytes
+      const r = s.data(toBytes(GET_REQUEST.slice(3)));
+      expect(NMAP_TRANSMISSION.test(toLatin1(bytes(r)))).toBe(true);
+      expect(r.close).toBe(true);
+      expect(entry(id).product).toBe("Transmission Bittorrent client");
+    }
+  });
+
+  test("Azureus answers HTTP with its Server header; nmap reads the version the entry claims", () => {
+    const azureus = catalog.entries.filter((e) => e.product === "Azureus Bittorrent tracker httpd");
+    expect(azureus.length).toBeGreaterThanOrEqual(2);
+    for (const e of azureus) {
+      const { s } = start(e.id);
+      const r = s.data(toBytes(GET_REQUEST));
+      const text = toLatin1(bytes(r));
+      const m = NMAP_AZUREUS.exec(text);
+      expect(m?.[1]).toBe(e.version);
+      const [head, body] = text.split("\r\n\r\n") as [string, string];
+      expect(head).toContain(`\r\nContent-Length: ${body.length}`);
+      expect(r.close).toBe(true);
+      expect(r.events).toEqual([{ action: "command", command: "GET / HTTP/1.0" }]);
+    }
+  });
+
+  test("uTorrent's WebUI says 'invalid request' to GET / and keeps the connection open", () => {
+    const { s } = start("utorrent-2.0.2-windows");
+    const r = s.data(toBytes(GET_REQUEST));
+    expect(NMAP_UTORRENT.test(toLatin1(bytes(r)))).toBe(true);
+    expect(r.close).toBeFalsy();
+    expect(entry("utorrent-2.0.2-windows").ostype).toBe("Windows");
+  });
+
+  test("uTorrent WebUI logins are logged with the Basic credentials and always refused", () => {
+    const { s } = start("utorrent-2.0.2-windows");
+    const auth = Buffer.from("admin:hunter2").toString("base64");
+    const r = s.data(toBytes(`GET /gui/ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${auth}\r\n\r\n`));
+    const text = toLatin1(bytes(r));
+    expect(text.startsWith("HTTP/1.1 401 ")).toBe(true);
+    expect(text).toContain('WWW-Authenticate: Basic realm="uTorrent"');
+    expect(r.events).toContainEqual({ action: "login", user: "admin", password: "hunter2" });
+  });
+
+  test("an endless HTTP head is cut off", () => {
+    const { s } = start("azureus-2.5.0.4-windows");
+    expect(s.data(toBytes("GET /")).close).toBeFalsy();
+    const r = s.data(new Uint8Array(20000).fill(0x41));
+    expect(r.close).toBe(true);
+    expect(bytes(r).length).toBe(0);
+  });
+});
