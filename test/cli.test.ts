@@ -45,7 +45,9 @@ describe("micetrap <service>", () => {
     expect(login.user.name).toBe("admin");
     expect(login.micetrap.login.password).toBe("hunter2");
     expect(login.event.outcome).toBe("failure");
-    const data = events.filter((e) => e.event.action === "data");
+    const data = events.filter((e) => e.event.action === "data" && e.micetrap.payload.direction === "inbound");
+    const answered = events.filter((e) => e.event.action === "data" && e.micetrap.payload.direction === "outbound");
+    expect(Buffer.from(answered[0].micetrap.payload.base64, "base64").toString()).toMatch(/^220[ -]/);
     const sent = Buffer.concat(data.map((e) => Buffer.from(e.micetrap.payload.base64, "base64"))).toString();
     expect(sent).toBe("USER admin\r\nPASS hunter2\r\nQUIT\r\n");
     for (const e of events) {

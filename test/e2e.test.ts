@@ -61,8 +61,13 @@ describe.if(hasNmap)("real nmap -sV against the compiled binary", () => {
     const entry = allEntries().find((e) => e.id === claim[2])!;
     expect(row?.product).toBe(entry.product);
     expect(row?.version).toBe(entry.version);
-    const actions = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l).event.action);
+    const events = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const actions = events.map((e) => e.event.action);
     expect(actions[0]).toBe("listening");
     for (const a of ["connection", "data", "close"]) expect(actions).toContain(a);
+    // nmap hard-matches an ftp greeting and hangs up without a word: the data logged is the greeting it read.
+    const greeting = events.find((e) => e.event.action === "data")!;
+    expect(greeting.micetrap.payload.direction).toBe("outbound");
+    expect(Buffer.from(greeting.micetrap.payload.base64, "base64").toString()).toMatch(/^220[ -]/);
   }, 180_000);
 });

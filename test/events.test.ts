@@ -36,6 +36,9 @@ describe("ECS documents", () => {
     expect(get(doc, "micetrap.payload.base64")).toBe("R0VUABv/DQo=");
     expect(get(doc, "micetrap.payload.text")).toBe("GET\\x00\\x1b\\xff\\r\\n");
     expect(get(doc, "micetrap.payload.truncated")).toBe(5);
+    expect(get(doc, "micetrap.payload.direction")).toBe("inbound");
+    const answer = toEcs({ ...base, action: "data", sessionId: "s1", source: src, direction: "out", payload: bytes } as TrapEvent);
+    expect(get(answer, "micetrap.payload.direction")).toBe("outbound");
   });
 
   test("a login is a failed authentication; the password stays in micetrap's namespace", () => {

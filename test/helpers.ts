@@ -18,6 +18,10 @@ export class MemorySink implements EventSink {
   of(action: TrapEvent["action"]): TrapEvent[] {
     return this.events.filter((e) => e.action === action);
   }
+  /** Data events of one direction: "in" is what the peer sent, "out" what the trap answered. */
+  data(direction: "in" | "out"): TrapEvent[] {
+    return this.events.filter((e) => e.action === "data" && e.direction === direction);
+  }
 }
 
 export function startTestTrap(entry: CatalogEntry, limits: Partial<Limits> = {}): { trap: Trap; sink: MemorySink } {

@@ -27,11 +27,13 @@ export class ConsoleSink implements EventSink {
         this.log.info(`${tag}Incoming connection from ${peer(e)}`);
         return;
       case "data": {
+        if (e.direction === "out" && !this.verbose) return; // the trap's own answers: only when asked
         const bytes = e.payload ?? new Uint8Array(0);
         const cut = bytes.length > CONSOLE_PAYLOAD_MAX;
         const text = escapeBytes(bytes, CONSOLE_PAYLOAD_MAX);
         const more = cut ? ` …(${bytes.length} bytes, ${bytes.length - CONSOLE_PAYLOAD_MAX} not shown)` : "";
-        this.log.info(`${tag}${peer(e)} sent ${bytes.length} bytes: ${text}${more}`);
+        const verb = e.direction === "out" ? "was answered" : "sent";
+        this.log.info(`${tag}${peer(e)} ${verb} ${bytes.length} bytes: ${text}${more}`);
         return;
       }
       case "login":

@@ -68,6 +68,7 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
   const m = doc.micetrap as Record<string, unknown>;
   if (e.payload) {
     m.payload = {
+      direction: e.direction === "out" ? "outbound" : "inbound",
       base64: Buffer.from(e.payload).toString("base64"),
       text: escapeBytes(e.payload),
       length: e.payload.length,

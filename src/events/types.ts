@@ -12,6 +12,8 @@ export interface TrapEvent {
   sessionId?: string;
   source?: { ip: string; port: number };
   destination: { ip?: string; port: number };
+  /** data: "in" for bytes the peer sent, "out" for what the trap answered. */
+  direction?: "in" | "out";
   /** data: the exact bytes kept (after the per-session cap). */
   payload?: Uint8Array;
   /** data: bytes received but not kept because the session's cap was reached. */

@@ -56,6 +56,7 @@ interface Session {
   bytesOut: number;
   kept: number;
   notKept: number;
+  keptOut: number;
   pendingOut: Uint8Array[];
   pendingBytes: number;
   closing: boolean;
@@ -157,6 +158,7 @@ export class Trap {
       bytesOut: 0,
       kept: 0,
       notKept: 0,
+      keptOut: 0,
       pendingOut: [],
       pendingBytes: 0,
       closing: false,
@@ -185,6 +187,7 @@ export class Trap {
         action: "data",
         sessionId: s.id,
         source: { ip: s.remoteIp, port: s.remotePort },
+        direction: "in",
         payload: new Uint8Array(kept),
         ...(chunk.length > kept.length ? { truncated: chunk.length - kept.length } : {}),
       });
@@ -231,6 +234,20 @@ export class Trap {
     if (bytes.length === 0) return;
     this.o.onExchange?.(s.id, "out", bytes, performance.now() - s.started);
     s.bytesOut += bytes.length;
+    // What the trap answered is evidence too (which face a scanner saw); kept under the same cap.
+    const room = Math.max(0, this.limits.keepBytes - s.keptOut);
+    if (room > 0) {
+      const kept = bytes.length > room ? bytes.subarray(0, room) : bytes;
+      s.keptOut += kept.length;
+      this.event({
+        action: "data",
+        sessionId: s.id,
+        source: { ip: s.remoteIp, port: s.remotePort },
+        direction: "out",
+        payload: new Uint8Array(kept),
+        ...(bytes.length > kept.length ? { truncated: bytes.length - kept.length } : {}),
+      });
+    }
     if (s.pendingBytes > 0) {
       this.queue(socket, bytes);
       return;

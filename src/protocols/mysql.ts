@@ -174,7 +174,7 @@ export const mysql: Protocol = {
 
     let expectSeq = 1;
     let state: "handshake" | "switch" | "done" = "handshake";
-    let header = new Uint8Array(0);
+    let header: Uint8Array = new Uint8Array(0);
     let need = -1; // payload bytes still to come for the current packet; -1 while reading a header
     let body: Uint8Array[] = [];
     let kept = 0;
