@@ -1,13 +1,25 @@
 // The command line as users meet it: the real CLI in a child process, real sockets, real files.
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { chmodSync, copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { allEntries, serviceTable } from "../src/catalog/index.ts";
-import { BUN, ROOT, connect, runCli, startProcess, tempDir, withTimeout } from "./helpers.ts";
+import { BUN, buildBinary, connect, runCli, startProcess, tempDir, withTimeout } from "./helpers.ts";
 
 const isRoot = process.getuid?.() === 0;
-/** As root, run as nobody so that binding a privileged port really fails. */
-const unprivileged = (cmd: string[]) => (isRoot ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...cmd] : cmd);
+
+/**
+ * The CLI as an unprivileged user: as root, the compiled binary is copied into a folder anyone may
+ * enter and run as nobody (the checkout itself may sit in a folder nobody can read), so binding a
+ * privileged port really fails.
+ */
+async function unprivilegedCli(): Promise<string[]> {
+  const bin = await buildBinary();
+  if (!isRoot) return [bin];
+  const dir = tempDir("micetrap-nobody-");
+  chmodSync(dir, 0o755);
+  copyFileSync(bin, join(dir, "micetrap"));
+  return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", join(dir, "micetrap")];
+}
 
 function expectOneLineError(r: { code: number | null; stdout: string; stderr: string }, pattern: RegExp) {
   expect(r.code).not.toBe(0);
@@ -92,7 +104,7 @@ describe("micetrap <service>", () => {
   });
 
   test("no port and no privilege: a random free port, and it says why", async () => {
-    const t = await startProcess(unprivileged([BUN, join(ROOT, "src/cli.ts"), "ftp", "--host", "127.0.0.1"]), { cwd: "/tmp" });
+    const t = await startProcess([...(await unprivilegedCli()), "ftp", "--host", "127.0.0.1"], { cwd: "/tmp" });
     expect(t.port).toBeGreaterThan(1023);
     await t.waitForOutput(/usual port is not available: 21 \((needs root|in use)/);
     await t.stop();
@@ -125,7 +137,7 @@ describe("bad input: one line, non-zero exit, no stack trace", () => {
   });
   test("a privileged port without the right to bind it says how", async () => {
     const r = await (async () => {
-      const proc = Bun.spawn(unprivileged([BUN, join(ROOT, "src/cli.ts"), "ftp", "21", "--host", "127.0.0.1"]), { cwd: "/tmp", stdout: "pipe", stderr: "pipe" });
+      const proc = Bun.spawn([...(await unprivilegedCli()), "ftp", "21", "--host", "127.0.0.1"], { cwd: "/tmp", stdout: "pipe", stderr: "pipe" });
       const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
       return { code: await proc.exited, stdout, stderr };
     })();
