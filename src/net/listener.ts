@@ -178,25 +178,31 @@ export class Trap {
     if (!s || s.closing) return;
     s.bytesIn += chunk.length;
     this.o.onExchange?.(s.id, "in", chunk, performance.now() - s.started);
-    const room = Math.max(0, this.limits.keepBytes - s.kept);
-    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    s.kept += kept.length;
-    s.notKept += chunk.length - kept.length;
-    if (kept.length > 0) {
-      this.event({
-        action: "data",
-        sessionId: s.id,
-        source: { ip: s.remoteIp, port: s.remotePort },
-        direction: "in",
-        payload: new Uint8Array(kept),
-        ...(chunk.length > kept.length ? { truncated: chunk.length - kept.length } : {}),
-      });
-    }
+    s.notKept += chunk.length - this.keep(s, "in", chunk);
     if (s.bytesIn > this.limits.maxBytesIn) {
       this.finish(socket, "input cap reached");
       return;
     }
     this.apply(socket, () => s.protocol.data(chunk));
+  }
+
+  /** Logs a data event for what still fits under the session's cap in that direction; returns bytes kept. */
+  private keep(s: Session, direction: "in" | "out", bytes: Uint8Array): number {
+    const used = direction === "in" ? s.kept : s.keptOut;
+    const room = Math.max(0, this.limits.keepBytes - used);
+    const kept = bytes.length > room ? bytes.subarray(0, room) : bytes;
+    if (kept.length === 0) return 0;
+    if (direction === "in") s.kept += kept.length;
+    else s.keptOut += kept.length;
+    this.event({
+      action: "data",
+      sessionId: s.id,
+      source: { ip: s.remoteIp, port: s.remotePort },
+      direction,
+      payload: new Uint8Array(kept),
+      ...(bytes.length > kept.length ? { truncated: bytes.length - kept.length } : {}),
+    });
+    return kept.length;
   }
 
   /** Runs a protocol step; a throwing protocol costs one session, never the process. */
@@ -235,19 +241,7 @@ export class Trap {
     this.o.onExchange?.(s.id, "out", bytes, performance.now() - s.started);
     s.bytesOut += bytes.length;
     // What the trap answered is evidence too (which face a scanner saw); kept under the same cap.
-    const room = Math.max(0, this.limits.keepBytes - s.keptOut);
-    if (room > 0) {
-      const kept = bytes.length > room ? bytes.subarray(0, room) : bytes;
-      s.keptOut += kept.length;
-      this.event({
-        action: "data",
-        sessionId: s.id,
-        source: { ip: s.remoteIp, port: s.remotePort },
-        direction: "out",
-        payload: new Uint8Array(kept),
-        ...(bytes.length > kept.length ? { truncated: bytes.length - kept.length } : {}),
-      });
-    }
+    this.keep(s, "out", bytes);
     if (s.pendingBytes > 0) {
       this.queue(socket, bytes);
       return;
