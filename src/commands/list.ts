@@ -1,10 +1,7 @@
 // `micetrap list`: the catalog, for people (a table) and for scripts (--json).
 import { defineCommand } from "citty";
-import { allEntries, resolveService } from "../catalog/index.ts";
-import { UserError } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { SERVICES } from "../types.ts";
-import { parseOs } from "./serve.ts";
+import { selectEntries } from "./serve.ts";
 
 export const listCommand = defineCommand({
   meta: { name: "list", description: "list the banner catalog" },
@@ -14,16 +11,7 @@ export const listCommand = defineCommand({
     service: { type: "string", description: "only entries of this service", valueHint: "NAME" },
   },
   run({ args }) {
-    let entries = allEntries();
-    if (args.service !== undefined) {
-      const service = resolveService(args.service);
-      if (!service) throw new UserError(`unknown service "${args.service}": expected one of ${SERVICES.join(", ")}`);
-      entries = entries.filter((e) => e.service === service);
-    }
-    if (args.os !== undefined) {
-      const os = parseOs(args.os);
-      entries = entries.filter((e) => e.os === os);
-    }
+    const entries = selectEntries(args);
     if (args.json) {
       const rows = entries.map((e) => ({
         service: e.service,

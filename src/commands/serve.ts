@@ -1,7 +1,7 @@
 // `micetrap <service> [port]`: choose the fake product, bind the port(s), serve until a signal.
 import { defineCommand } from "citty";
 import type { ConsolaInstance } from "consola/core";
-import { resolveService, serviceTable, findEntry, isOsFamily } from "../catalog/index.ts";
+import { allEntries, resolveService, serviceTable, findEntry, isOsFamily } from "../catalog/index.ts";
 import { chooseEntry } from "../catalog/choose.ts";
 import { hostOsFamily, hostSeed } from "../catalog/host.ts";
 import { UserError, parsePort } from "../errors.ts";
@@ -11,7 +11,7 @@ import type { EventSink, TrapEvent } from "../events/types.ts";
 import { createLogger, type Verbosity } from "../log.ts";
 import { Trap } from "../net/listener.ts";
 import { dropPrivileges, lookupAccount, type Account } from "../net/privileges.ts";
-import { OS_FAMILIES, type CatalogEntry, type OsFamily, type ServiceName } from "../types.ts";
+import { OS_FAMILIES, SERVICES, type CatalogEntry, type OsFamily, type ServiceName } from "../types.ts";
 
 export const serveArgs = {
   port: { type: "positional", required: false, description: "TCP port (default: the usual port if allowed, else a random free one; 0 = random)" },
@@ -43,6 +43,26 @@ export function parseOs(text: string | undefined): OsFamily {
   const os = text.toLowerCase();
   if (!isOsFamily(os)) throw new UserError(`unknown OS family "${text}": expected one of ${OS_FAMILIES.join(", ")}`);
   return os;
+}
+
+/** The entries a command works on: --service, --os and --banner narrow the whole catalog. */
+export function selectEntries(o: { service?: string; os?: string; banner?: string }): CatalogEntry[] {
+  let entries = allEntries();
+  if (o.service !== undefined) {
+    const service = resolveService(o.service);
+    if (!service) throw new UserError(`unknown service "${o.service}": expected one of ${SERVICES.join(", ")}`);
+    entries = entries.filter((e) => e.service === service);
+  }
+  if (o.os !== undefined) {
+    const os = parseOs(o.os);
+    entries = entries.filter((e) => e.os === os);
+  }
+  if (o.banner !== undefined) {
+    const entry = findEntry(o.banner);
+    if (!entry) throw new UserError(`unknown banner "${o.banner}": run \`micetrap list\` for the ids`);
+    entries = entries.filter((e) => e === entry);
+  }
+  return entries;
 }
 
 /** The entry a trap shows: pinned by --banner, or the seeded, OS-fitting choice. */

@@ -1,0 +1,102 @@
+// One catalog entry against the nmap model: the verdict, and when it is wrong, what would help fix it.
+import type { CatalogEntry } from "../types.ts";
+import { toLatin1 } from "../util/bytes.ts";
+import { escapeBytes } from "../util/escape.ts";
+import { entryConnector } from "./drive.ts";
+import type { ScanResult, Scanner } from "./engine.ts";
+import type { VersionInfo } from "./match.ts";
+
+export interface CheckVerdict {
+  entry: string;
+  service: string;
+  port: number;
+  intensity: number;
+  ok: boolean;
+  claimed: { product: string; version: string; info: string; ostype: string };
+  nmap: VersionInfo & { state: ScanResult["state"]; probe: string; line: number };
+  /** What real nmap would spend waiting on silent steps, in milliseconds. */
+  estimatedMs: number;
+  steps: { probe: string; reused: boolean; sent: string; received: string; closed: boolean; match?: string }[];
+  /** When not ok: the match lines that claim this product, nearest first. */
+  nearest?: { line: number; probe: string; service: string; soft: boolean; pattern: string }[];
+}
+
+const SHOW = 300;
+
+export function checkEntry(scanner: Scanner, entry: CatalogEntry, o: { port: number; intensity: number; hostSeed: string }): CheckVerdict {
+  const r = scanner.scan(entryConnector(entry, { hostSeed: o.hostSeed, port: o.port, now: new Date("2026-01-01T00:00:00Z") }), {
+    port: o.port,
+    intensity: o.intensity,
+  });
+  const claimed = { product: entry.product, version: entry.version, info: entry.info ?? "", ostype: entry.ostype ?? "" };
+  const ok = r.state === "matched" && r.product === claimed.product && r.version === claimed.version && r.info === claimed.info && r.ostype === claimed.ostype;
+  const verdict: CheckVerdict = {
+    entry: entry.id,
+    service: entry.service,
+    port: o.port,
+    intensity: o.intensity,
+    ok,
+    claimed,
+    nmap: {
+      state: r.state,
+      service: r.service,
+      product: r.product,
+      version: r.version,
+      info: r.info,
+      hostname: r.hostname,
+      ostype: r.ostype,
+      devicetype: r.devicetype,
+      cpe: r.cpe,
+      probe: r.probe,
+      line: r.line,
+    },
+    estimatedMs: r.estimatedMs,
+    steps: r.steps.map((s) => ({
+      probe: s.probe,
+      reused: s.reused,
+      sent: escapeBytes(s.sent, SHOW),
+      received: escapeBytes(s.received, SHOW) + (s.received.length > SHOW ? `…(${s.received.length} bytes)` : ""),
+      closed: s.closed,
+      ...(s.match ? { match: `${s.match.soft ? "softmatch" : "match"} ${s.match.service} line ${s.match.line} (${s.match.probe})` } : {}),
+    })),
+  };
+  if (!ok) verdict.nearest = nearestLines(scanner, entry, r);
+  return verdict;
+}
+
+/**
+ * Lines whose product template names the claimed product, nearest first: lines whose pattern matches a
+ * response the entry gave (the fields are what differ), then lines of probes that got an answer.
+ */
+function nearestLines(scanner: Scanner, entry: CatalogEntry, r: ScanResult) {
+  const responses = r.steps.filter((s) => s.received.length > 0).map((s) => ({ probe: s.probe, text: toLatin1(s.received) }));
+  const answered = new Set(responses.map((x) => x.probe));
+  const want = entry.product.toLowerCase();
+  const candidates = scanner.file.probes.flatMap((p) =>
+    p.matches
+      .filter((m) => (m.templates.p ?? "").toLowerCase().includes(want))
+      .map((m) => {
+        const matchesAnswer = responses.some((x) => m.regex?.test(x.text));
+        const rank = (matchesAnswer ? 0 : answered.has(p.name) ? 2 : 4) + ((m.templates.p ?? "").toLowerCase() === want ? 0 : 1);
+        return { m, rank };
+      }),
+  );
+  candidates.sort((a, b) => a.rank - b.rank || a.m.line - b.m.line);
+  return candidates.slice(0, 3).map(({ m }) => ({ line: m.line, probe: m.probe, service: m.service, soft: m.soft, pattern: m.pattern.slice(0, 200) }));
+}
+
+export function formatCheckRow(v: CheckVerdict, verbose: boolean): string {
+  const said = v.nmap.state === "matched" || v.nmap.state === "softmatched"
+    ? [v.nmap.service + ":", v.nmap.product, v.nmap.version, v.nmap.info && `(${v.nmap.info})`, v.nmap.ostype && `[${v.nmap.ostype}]`].filter(Boolean).join(" ")
+    : v.nmap.state;
+  const where = v.nmap.line ? ` via ${v.nmap.probe} line ${v.nmap.line}` : "";
+  let text = `${v.ok ? "ok  " : "FAIL"} ${v.entry.padEnd(30)} port ${String(v.port).padEnd(5)} ${said}${where} (~${(v.estimatedMs / 1000).toFixed(1)} s in nmap)`;
+  if (!v.ok) {
+    text += `\n     claimed: ${[v.claimed.product, v.claimed.version, v.claimed.info && `(${v.claimed.info})`, v.claimed.ostype && `[${v.claimed.ostype}]`].filter(Boolean).join(" ")}`;
+    for (const n of v.nearest ?? []) text += `\n     nearest: line ${n.line} (${n.probe}) ${n.soft ? "softmatch" : "match"} ${n.service} m|${n.pattern}|`;
+  }
+  if (verbose || !v.ok) {
+    for (const s of v.steps) text += `\n       ${s.probe}${s.reused ? " (same connection)" : ""}: sent "${s.sent}" got "${s.received}"${s.closed ? " [closed]" : ""}${s.match ? ` -> ${s.match}` : ""}`;
+  }
+  return text;
+}
