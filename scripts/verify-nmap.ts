@@ -17,7 +17,9 @@ export interface Verdict {
   ip: string;
   port: number;
   expected: { product: string; version: string; info: string; ostype: string };
-  got: { product: string; version: string; info: string; ostype: string; name: string; state: string } | undefined;
+  got:
+    | { product: string; version: string; info: string; ostype: string; name: string; state: string; hostname: string; devicetype: string; cpe: string[] }
+    | undefined;
   ok: boolean;
 }
 
@@ -95,7 +97,17 @@ export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; 
     const verdicts = traps.map((t): Verdict => {
       const r = find(t.ip, t.port);
       const expected = { product: t.entry.product, version: t.entry.version, info: t.entry.info ?? "", ostype: t.entry.ostype ?? "" };
-      const got = r && { product: r.product, version: r.version, info: r.extrainfo, ostype: r.ostype, name: r.name, state: r.state };
+      const got = r && {
+        product: r.product,
+        version: r.version,
+        info: r.extrainfo,
+        ostype: r.ostype,
+        name: r.name,
+        state: r.state,
+        hostname: r.hostname,
+        devicetype: r.devicetype,
+        cpe: r.cpe,
+      };
       const ok =
         got !== undefined &&
         got.product === expected.product &&

@@ -2,7 +2,11 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { allEntries } from "../src/catalog/index.ts";
+import { allEntries, findEntry } from "../src/catalog/index.ts";
+import { hostSeed } from "../src/catalog/host.ts";
+import { checkEntry } from "../src/nmap/check.ts";
+import { Scanner } from "../src/nmap/engine.ts";
+import { loadProbeFile } from "../src/nmap/probes.ts";
 import { parseNmapXml } from "../scripts/lib/nmap-xml.ts";
 import type { Verdict } from "../scripts/verify-nmap.ts";
 import { BUN, ROOT, buildBinary, startProcess, tempDir } from "./helpers.ts";
@@ -34,12 +38,30 @@ function expectAllExact(r: { verdicts: Verdict[]; table: string }, label: string
   expect(bad.map((v) => v.entry)).toEqual([]);
 }
 
+const scanner = hasNmap ? new Scanner(loadProbeFile()) : undefined;
+
+/** The model must say what real nmap said, field by field, for the very same entry and port. */
+function expectModelAgrees(r: { verdicts: Verdict[] }, label: string) {
+  const disagreements: string[] = [];
+  for (const v of r.verdicts) {
+    const entry = findEntry(v.entry)!;
+    const model = checkEntry(scanner!, entry, { port: v.port, intensity: 7, hostSeed: hostSeed() }).nmap;
+    const fromModel = { service: model.service, product: model.product, version: model.version, info: model.info, hostname: model.hostname, ostype: model.ostype, devicetype: model.devicetype, cpe: model.cpe };
+    const fromNmap = { service: v.got?.name, product: v.got?.product, version: v.got?.version, info: v.got?.info, hostname: v.got?.hostname, ostype: v.got?.ostype, devicetype: v.got?.devicetype, cpe: v.got?.cpe };
+    if (JSON.stringify(fromModel) !== JSON.stringify(fromNmap))
+      disagreements.push(`${v.entry} port ${v.port}\n  model ${JSON.stringify(fromModel)}\n  nmap  ${JSON.stringify(fromNmap)}`);
+  }
+  if (disagreements.length) console.error(`${label}: micetrap check and real nmap disagree:\n${disagreements.join("\n")}`);
+  expect(disagreements).toEqual([]);
+}
+
 describe.if(hasNmap)("real nmap -sV against the compiled binary", () => {
   test("every catalog entry, on a random high port, is reported exactly as claimed (one nmap run)", async () => {
     const r = await runVerify([]);
     console.log(`nmap -sV over ${r.verdicts.length} high ports: ${r.seconds.toFixed(1)} s`);
     expect(r.verdicts.length).toBe(allEntries().length);
     expectAllExact(r, "high ports");
+    expectModelAgrees(r, "high ports");
   }, 600_000);
 
   test.if(canUnshare)("every catalog entry, on its usual ports in a private network namespace, is reported exactly as claimed", async () => {
@@ -48,6 +70,7 @@ describe.if(hasNmap)("real nmap -sV against the compiled binary", () => {
     console.log(`nmap -sV over ${r.verdicts.length} usual ports: ${r.seconds.toFixed(1)} s`);
     expect(r.verdicts.length).toBe(allEntries().reduce((n, e) => n + e.ports.length, 0));
     expectAllExact(r, "usual ports");
+    expectModelAgrees(r, "usual ports");
   }, 600_000);
 
   test("nmap's connections leave listening, connection, data and close events in the log", async () => {

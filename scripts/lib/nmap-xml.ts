@@ -10,6 +10,7 @@ export interface NmapService {
   extrainfo: string;
   ostype: string;
   hostname: string;
+  devicetype: string;
   method: string;
   cpe: string[];
 }
@@ -50,6 +51,7 @@ export function parseNmapXml(xml: string): NmapService[] {
         extrainfo: svc.extrainfo ?? "",
         ostype: svc.ostype ?? "",
         hostname: svc.hostname ?? "",
+        devicetype: svc.devicetype ?? "",
         method: svc.method ?? "",
         cpe,
       });
