@@ -3,6 +3,8 @@
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import { checkCommand } from "./commands/check.ts";
 import { listCommand } from "./commands/list.ts";
+import { recordCommand } from "./commands/record.ts";
+import { replayCommand } from "./commands/replay.ts";
 import { serviceCommand } from "./commands/serve.ts";
 import { SERVICE_ALIASES } from "./catalog/index.ts";
 import { UserError } from "./errors.ts";
@@ -14,7 +16,7 @@ const aliasesOf = (service: string) => Object.keys(SERVICE_ALIASES).filter((a) =
 
 const serviceCommands = Object.fromEntries(SERVICES.map((s) => [s, serviceCommand(s, aliasesOf(s))]));
 
-const subCommands: Record<string, CommandDef<any>> = { ...serviceCommands, list: listCommand, check: checkCommand };
+const subCommands: Record<string, CommandDef<any>> = { ...serviceCommands, list: listCommand, check: checkCommand, record: recordCommand, replay: replayCommand };
 
 export const main = defineCommand({
   meta: {
@@ -50,7 +52,7 @@ export async function runCli(rawArgs: string[]): Promise<void> {
   // citty would throw its own error with a stack trace for these; say it in one line instead.
   if (!first.startsWith("-") && !knownCommand(first)) {
     throw new UserError(
-      `unknown service or command "${first}": expected one of ${[...SERVICES, ...Object.keys(SERVICE_ALIASES)].join(", ")}, or list, check`,
+      `unknown service or command "${first}": expected one of ${[...SERVICES, ...Object.keys(SERVICE_ALIASES)].join(", ")}, or list, check, record, replay`,
     );
   }
   const resolved = Object.hasOwn(SERVICE_ALIASES, first) ? [SERVICE_ALIASES[first]!, ...rawArgs.slice(1)] : rawArgs;

@@ -10,6 +10,8 @@ import { JsonlSink } from "../events/jsonl.ts";
 import type { EventSink, TrapEvent } from "../events/types.ts";
 import { createLogger, type Verbosity } from "../log.ts";
 import { Trap } from "../net/listener.ts";
+import { loadProbeFile, type ProbeFile } from "../nmap/probes.ts";
+import { Recorder } from "../transcripts/recorder.ts";
 import { dropPrivileges, lookupAccount, type Account } from "../net/privileges.ts";
 import { OS_FAMILIES, SERVICES, type CatalogEntry, type OsFamily, type ServiceName } from "../types.ts";
 
@@ -36,7 +38,12 @@ export interface ServeOptions {
   user?: string;
   quiet?: boolean;
   verbose?: boolean;
+  /** `micetrap record`: keep every session as a transcript under outDir. */
+  record?: { outDir: string; note?: string; probes?: string };
 }
+
+/** Recordings use a fixed default seed: fixtures must not carry the recording host's machine id. */
+export const RECORD_SEED = "micetrap-record";
 
 export function parseOs(text: string | undefined): OsFamily {
   if (text === undefined) return hostOsFamily();
@@ -118,8 +125,8 @@ export async function serve(o: ServeOptions): Promise<void> {
   const verbosity: Verbosity = o.quiet ? "quiet" : o.verbose ? "verbose" : "normal";
   const log = createLogger(verbosity);
   const explicitPort = o.port !== undefined && o.port !== "" ? parsePort(o.port) : undefined;
-  const entry = resolveEntry(o.service, o);
-  const seed = o.seed ?? hostSeed();
+  const seed = o.seed ?? (o.record ? RECORD_SEED : hostSeed());
+  const entry = resolveEntry(o.service, { ...o, seed });
   const sinks: EventSink[] = [new ConsoleSink(log, o.verbose === true)];
   if (o.log !== undefined) {
     if (o.log === "") throw new UserError("--log needs a file name");
@@ -133,7 +140,23 @@ export async function serve(o: ServeOptions): Promise<void> {
   const isRoot = process.getuid?.() === 0;
   const account: Account | undefined = isRoot && o.user !== "root" ? lookupAccount(o.user ?? "nobody") : undefined;
   const sink = new FanOut(sinks);
-  const make = (port: number) => (host: string) => new Trap({ entry, hostname: host, port, hostSeed: seed, sink });
+  let recorder: Recorder | undefined;
+  if (o.record) {
+    let probes: ProbeFile | undefined;
+    try {
+      probes = loadProbeFile(o.record.probes);
+    } catch (err) {
+      if (o.record.probes !== undefined) throw new UserError((err as Error).message);
+      log.warn(`${(err as Error).message}; requests will not be named after nmap probes`);
+    }
+    try {
+      recorder = new Recorder(entry, seed, o.record.outDir, probes, o.record.note);
+    } catch (err) {
+      throw new UserError((err as Error).message);
+    }
+  }
+  const make = (port: number) => (host: string) =>
+    new Trap({ entry, hostname: host, port, hostSeed: seed, sink, ...(recorder ? { observer: recorder } : {}) });
   const shownHost = o.host ?? "all interfaces";
 
   const traps: Trap[] = [];
@@ -180,9 +203,10 @@ export async function serve(o: ServeOptions): Promise<void> {
   for (const t of traps) log.info(`Fake ${o.service} service listening on port ${t.port}...`);
   log.info(describeEntry(entry));
   if (note) log.info(note);
+  if (recorder) log.info(`Recording every session to ${recorder.path}`);
   if (account) log.info(`Running as ${account.name} (uid ${account.uid}) after binding.`);
   else if (isRoot) log.warn("Running as root: every attacker byte is handled with full rights (--user root).");
-  installShutdown(traps, sink, log);
+  installShutdown(traps, sink, log, () => recorder?.close());
 }
 
 export function describeEntry(e: CatalogEntry): string {
@@ -190,18 +214,38 @@ export function describeEntry(e: CatalogEntry): string {
   return `Pretending to be ${what}${e.info ? ` (${e.info})` : ""} [entry ${e.id}, os ${e.os}]`;
 }
 
-function installShutdown(traps: Trap[], sink: EventSink, log: ConsolaInstance): void {
+function installShutdown(traps: Trap[], sink: EventSink, log: ConsolaInstance, afterStop: () => void): void {
   let done = false;
   const stop = (signal: string) => {
     if (done) return;
     done = true;
     log.info(`Received ${signal}: closing ${traps.reduce((n, t) => n + t.activeSessions, 0)} session(s) and stopping.`);
     for (const t of traps) t.stop();
+    afterStop();
     sink.close();
     process.exit(0);
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+type ParsedServeArgs = { [K in keyof typeof serveArgs]?: string | boolean | undefined };
+
+/** ServeOptions from parsed arguments (citty leaves absent options undefined). */
+export function serveOptions(service: ServiceName, args: ParsedServeArgs): ServeOptions {
+  const text = (k: keyof typeof serveArgs) => (typeof args[k] === "string" ? { [k]: args[k] as string } : {});
+  return {
+    service,
+    ...text("port"),
+    ...text("host"),
+    ...text("seed"),
+    ...text("os"),
+    ...text("banner"),
+    ...text("log"),
+    ...text("user"),
+    quiet: args.quiet === true,
+    verbose: args.verbose === true,
+  };
 }
 
 export function serviceCommand(service: ServiceName, aliases: string[] = []) {
@@ -212,19 +256,7 @@ export function serviceCommand(service: ServiceName, aliases: string[] = []) {
       ...(aliases.length ? { alias: aliases } : {}),
     },
     args: serveArgs,
-    run: ({ args }) =>
-      serve({
-        service,
-        ...(args.port !== undefined ? { port: args.port } : {}),
-        ...(args.host !== undefined ? { host: args.host } : {}),
-        ...(args.seed !== undefined ? { seed: args.seed } : {}),
-        ...(args.os !== undefined ? { os: args.os } : {}),
-        ...(args.banner !== undefined ? { banner: args.banner } : {}),
-        ...(args.log !== undefined ? { log: args.log } : {}),
-        ...(args.user !== undefined ? { user: args.user } : {}),
-        quiet: args.quiet === true,
-        verbose: args.verbose === true,
-      }),
+    run: ({ args }) => serve(serveOptions(service, args)),
   });
 }
 

@@ -36,16 +36,23 @@ export interface TrapOptions {
   hostSeed: string;
   sink: EventSink;
   limits?: Partial<Limits>;
-  /** Called for each closed session; tests and `record` hook here. */
-  onSessionEnd?: (info: SessionRecord) => void;
-  /** Called with every exchange, for `record`. */
-  onExchange?: (sessionId: string, direction: "in" | "out", bytes: Uint8Array, atMs: number) => void;
+  /** Watches every session (`micetrap record`); may fix a session's randomness and clock. */
+  observer?: SessionObserver;
 }
 
-export interface SessionRecord {
+export interface SessionStart {
   id: string;
-  bytesIn: number;
-  bytesOut: number;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+export interface SessionObserver {
+  start(info: SessionStart): { sessionSeed?: string; now?: () => Date } | undefined;
+  /** Bytes the protocol was given ("in") or wrote ("out"), with milliseconds since accept. */
+  exchange(id: string, direction: "in" | "out", bytes: Uint8Array, atMs: number): void;
+  end(id: string, reason: string): void;
 }
 
 interface Session {
@@ -142,13 +149,23 @@ export class Trap {
     }
     const id = newSessionId();
     const remoteIp = normalizeIp(socket.remoteAddress);
-    const ctx = makeContext({
-      entry: this.entry,
-      hostSeed: this.o.hostSeed,
+    const where: SessionStart = {
+      id,
       localAddress: normalizeIp(socket.localAddress ?? this.o.hostname),
       localPort: this.port,
       remoteAddress: remoteIp,
       remotePort: socket.remotePort,
+    };
+    const fixed = this.o.observer?.start(where);
+    const ctx = makeContext({
+      entry: this.entry,
+      hostSeed: this.o.hostSeed,
+      localAddress: where.localAddress,
+      localPort: where.localPort,
+      remoteAddress: where.remoteAddress,
+      remotePort: where.remotePort,
+      ...(fixed?.sessionSeed !== undefined ? { sessionSeed: fixed.sessionSeed } : {}),
+      ...(fixed?.now !== undefined ? { now: fixed.now } : {}),
     });
     const session: Session = {
       id,
@@ -177,12 +194,13 @@ export class Trap {
     const s = socket.data;
     if (!s || s.closing) return;
     s.bytesIn += chunk.length;
-    this.o.onExchange?.(s.id, "in", chunk, performance.now() - s.started);
     s.notKept += chunk.length - this.keep(s, "in", chunk);
     if (s.bytesIn > this.limits.maxBytesIn) {
       this.finish(socket, "input cap reached");
       return;
     }
+    // Recorded only when the protocol really gets it, so a replay feeds exactly what it saw.
+    this.o.observer?.exchange(s.id, "in", chunk, performance.now() - s.started);
     this.apply(socket, () => s.protocol.data(chunk));
   }
 
@@ -238,7 +256,7 @@ export class Trap {
   private send(socket: Socket<Session>, bytes: Uint8Array): void {
     const s = socket.data;
     if (bytes.length === 0) return;
-    this.o.onExchange?.(s.id, "out", bytes, performance.now() - s.started);
+    this.o.observer?.exchange(s.id, "out", bytes, performance.now() - s.started);
     s.bytesOut += bytes.length;
     // What the trap answered is evidence too (which face a scanner saw); kept under the same cap.
     this.keep(s, "out", bytes);
@@ -303,7 +321,7 @@ export class Trap {
       reason: s.reason ?? "peer closed",
       ...(s.notKept > 0 ? { truncated: s.notKept } : {}),
     });
-    this.o.onSessionEnd?.({ id: s.id, bytesIn: s.bytesIn, bytesOut: s.bytesOut });
+    this.o.observer?.end(s.id, s.reason ?? "peer closed");
   }
 
   /** Stops accepting, closes every session (each gets its close event), and releases the port. */
