@@ -2,14 +2,37 @@
 // real `nmap -sV --version-all` and then `nmap -sV -sC` (one run each over all entries, loopback only).
 // Run it when a change to the answers is intended; review the diff; commit the new transcripts.
 //
-//   bun scripts/record-transcripts.ts [--out fixtures/transcripts] [--service S]
+// As root it records on the usual ports (nmap picks probes and scripts by port: the SMB scripts only run
+// on 139/445), inside a network namespace of its own where those ports are free, one loopback address
+// per entry. Otherwise, on random high ports of 127.0.0.1.
+//
+//   bun scripts/record-transcripts.ts [--out fixtures/transcripts] [--service S] [--high-ports]
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { allEntries } from "../src/catalog/index.ts";
 
 const ROOT = join(import.meta.dir, "..");
-const { values } = parseArgs({ options: { out: { type: "string", default: join(ROOT, "fixtures/transcripts") }, service: { type: "string" } } });
+const { values } = parseArgs({
+  options: {
+    out: { type: "string", default: join(ROOT, "fixtures/transcripts") },
+    service: { type: "string" },
+    "high-ports": { type: "boolean", default: false },
+    "in-netns": { type: "boolean", default: false },
+  },
+});
+
+const isRoot = process.getuid?.() === 0;
+if (isRoot && !values["high-ports"] && !values["in-netns"]) {
+  // Start again inside a fresh network namespace (only loopback, brought up) and stop here.
+  const args = process.argv.slice(2);
+  const r = Bun.spawnSync(
+    ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", process.execPath, import.meta.path, "--in-netns", ...args],
+    { stdout: "inherit", stderr: "inherit" },
+  );
+  process.exit(r.exitCode ?? 1);
+}
+const usualPorts = values["in-netns"] === true;
 const SCANS = [
   ["-sV", "--version-all"],
   ["-sV", "-sC"],
@@ -24,8 +47,10 @@ const entries = allEntries().filter((e) => !values.service || e.service === valu
 for (const e of entries) rmSync(join(values.out!, e.service, `${e.id}.json`), { force: true });
 
 const traps = await Promise.all(
-  entries.map(async (e) => {
-    const proc = Bun.spawn([bin, "record", e.service, "0", "--host", "127.0.0.1", "--banner", e.id, "--out", values.out!, "--note", NOTE], {
+  entries.map(async (e, i) => {
+    // Usual ports: no port argument binds the service's usual ports; each entry on its own address.
+    const where = usualPorts ? ["--host", `127.0.1.${i + 1}`] : ["0", "--host", "127.0.0.1"];
+    const proc = Bun.spawn([bin, "record", e.service, ...where, "--banner", e.id, "--out", values.out!, "--note", NOTE], {
       stdout: "pipe",
       stderr: "inherit",
     });
@@ -37,12 +62,14 @@ const traps = await Promise.all(
       if (done) break;
       out += new TextDecoder().decode(value);
       const m = /listening on port (\d+)\.\.\./.exec(out);
-      if (m) {
+      // With the usual ports, wait for the line that follows the last listening line.
+      if (m && /Pretending to be/.test(out)) {
         reader.releaseLock();
         (async () => {
           for await (const _ of proc.stdout as ReadableStream<Uint8Array>);
         })().catch(() => {});
-        return { e, proc, port: Number(m[1]) };
+        const ports = [...out.matchAll(/listening on port (\d+)\.\.\./g)].map((x) => Number(x[1]));
+        return { e, proc, ports, ip: usualPorts ? `127.0.1.${i + 1}` : "127.0.0.1" };
       }
     }
     proc.kill("SIGKILL");
@@ -50,11 +77,12 @@ const traps = await Promise.all(
   }),
 );
 
-const ports = traps.map((t) => t.port).join(",");
+const ports = [...new Set(traps.flatMap((t) => t.ports))].sort((a, b) => a - b).join(",");
+const targets = [...new Set(traps.map((t) => t.ip))];
 for (const scan of SCANS) {
   const started = performance.now();
-  const nmap = Bun.spawnSync(["nmap", ...scan, "-Pn", "-n", "-p", ports, "127.0.0.1"], { stdout: "pipe", stderr: "pipe", timeout: 20 * 60 * 1000 });
-  console.log(`nmap ${scan.join(" ")} over ${traps.length} ports: exit ${nmap.exitCode}, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const nmap = Bun.spawnSync(["nmap", ...scan, "-Pn", "-n", "-p", ports, ...targets], { stdout: "pipe", stderr: "pipe", timeout: 20 * 60 * 1000 });
+  console.log(`nmap ${scan.join(" ")} over ${traps.length} traps (ports ${ports}): exit ${nmap.exitCode}, ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 for (const t of traps) t.proc.kill("SIGTERM");
 await Promise.all(traps.map((t) => t.proc.exited));
