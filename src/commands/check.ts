@@ -6,14 +6,13 @@ import { createLogger } from "../log.ts";
 import { checkEntry, formatCheckRow, type CheckVerdict } from "../nmap/check.ts";
 import { DEFAULT_PROBES_FILE, loadProbeFile } from "../nmap/probes.ts";
 import { Scanner } from "../nmap/engine.ts";
-import { selectEntries } from "./serve.ts";
+import { selectArgs, selectEntries } from "./serve.ts";
 
 export const checkCommand = defineCommand({
   meta: { name: "check", description: "play nmap's version detection against every catalog entry, in memory" },
   args: {
     json: { type: "boolean", description: "print a JSON array of verdicts" },
-    service: { type: "string", description: "only this service", valueHint: "NAME" },
-    banner: { type: "string", description: "only this entry", valueHint: "ID" },
+    ...selectArgs,
     intensity: { type: "string", description: "nmap --version-intensity, 0-9 (default 7)", valueHint: "N" },
     port: { type: "string", description: "scan as if on this port (default: each entry's usual ports)", valueHint: "PORT" },
     probes: { type: "string", description: `nmap-service-probes to use (default ${DEFAULT_PROBES_FILE})`, valueHint: "FILE" },

@@ -1,14 +1,13 @@
 // `micetrap list`: the catalog, for people (a table) and for scripts (--json).
 import { defineCommand } from "citty";
 import { createLogger } from "../log.ts";
-import { selectEntries } from "./serve.ts";
+import { selectArgs, selectEntries } from "./serve.ts";
 
 export const listCommand = defineCommand({
   meta: { name: "list", description: "list the banner catalog" },
   args: {
     json: { type: "boolean", description: "print a JSON array" },
-    os: { type: "string", description: "only entries of this OS family", valueHint: "FAMILY" },
-    service: { type: "string", description: "only entries of this service", valueHint: "NAME" },
+    ...selectArgs,
   },
   run({ args }) {
     const entries = selectEntries(args);

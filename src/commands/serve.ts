@@ -52,6 +52,13 @@ export function parseOs(text: string | undefined): OsFamily {
   return os;
 }
 
+/** The options of selectEntries, for commands that take them. */
+export const selectArgs = {
+  service: { type: "string", description: "only entries of this service", valueHint: "NAME" },
+  os: { type: "string", description: "only entries of this OS family", valueHint: "FAMILY" },
+  banner: { type: "string", description: "only this entry", valueHint: "ID" },
+} as const;
+
 /** The entries a command works on: --service, --os and --banner narrow the whole catalog. */
 export function selectEntries(o: { service?: string; os?: string; banner?: string }): CatalogEntry[] {
   let entries = allEntries();

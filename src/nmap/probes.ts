@@ -76,6 +76,8 @@ export interface ProbeFile {
   counts: { probes: number; matches: number; softmatches: number };
 }
 
+const C_ESCAPES: Record<string, number> = { "0": 0, a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
+
 /** Decodes a probe string (q|…|) the way nmap does: C escapes, \xHH, \0. */
 export function unescapeProbeString(text: string): Uint8Array {
   const out: number[] = [];
@@ -86,31 +88,12 @@ export function unescapeProbeString(text: string): Uint8Array {
       continue;
     }
     const e = text[++i];
+    const simple = e === undefined ? undefined : C_ESCAPES[e];
+    if (simple !== undefined) {
+      out.push(simple);
+      continue;
+    }
     switch (e) {
-      case "0":
-        out.push(0);
-        break;
-      case "a":
-        out.push(7);
-        break;
-      case "b":
-        out.push(8);
-        break;
-      case "f":
-        out.push(12);
-        break;
-      case "n":
-        out.push(10);
-        break;
-      case "r":
-        out.push(13);
-        break;
-      case "t":
-        out.push(9);
-        break;
-      case "v":
-        out.push(11);
-        break;
       case "x": {
         const hex = text.slice(i + 1, i + 3);
         if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new Error(`bad \\x escape in probe string`);
