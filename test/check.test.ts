@@ -1,12 +1,16 @@
 // The contributors' guard: every catalog entry must be reported exactly as claimed by the nmap model,
 // on its usual ports and on a high port, or this fails with what would help fix it.
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { allEntries } from "../src/catalog/index.ts";
 import { checkEntry, formatCheckRow } from "../src/nmap/check.ts";
 import { Scanner } from "../src/nmap/engine.ts";
 import { DEFAULT_PROBES_FILE, loadProbeFile } from "../src/nmap/probes.ts";
-import { runCli } from "./helpers.ts";
+import { transcriptFiles } from "../src/commands/replay.ts";
+import { entryConnector } from "../src/nmap/drive.ts";
+import { parseTranscript } from "../src/transcripts/format.ts";
+import { ROOT, runCli } from "./helpers.ts";
 
 describe.if(existsSync(DEFAULT_PROBES_FILE))("micetrap check", () => {
   const scanner = new Scanner(loadProbeFile());
@@ -48,5 +52,38 @@ describe.if(existsSync(DEFAULT_PROBES_FILE))("micetrap check", () => {
     const r = await runCli(["check", "--probes", "/nonexistent/nmap-service-probes"]);
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim()).toMatch(/^error: cannot read \/nonexistent\/nmap-service-probes \(ENOENT\): install nmap, or give --probes FILE$/);
+  });
+});
+
+describe.if(existsSync(DEFAULT_PROBES_FILE))("no answer of ours is one of nmap's honeypot fingerprints", () => {
+  const file = loadProbeFile();
+  const HONEYPOT = /honeypot|honeyd|dionaea|cowrie|kojoney|kippo|nepenthes|sshtroll|honeytrap/i;
+  const honeyLines = file.probes.flatMap((p) => p.matches).filter((m) => m.service === "honeypot" || HONEYPOT.test(m.templates.p ?? ""));
+
+  test("nmap's file names honeypots (the guard has something to guard against)", () => {
+    expect(honeyLines.length).toBeGreaterThan(10);
+  });
+
+  test("every answer to every probe, at --version-all, on usual and high ports, and every recorded session", () => {
+    const scanner = new Scanner(file);
+    const hits: string[] = [];
+    const screen = (where: string, bytes: Uint8Array) => {
+      const text = Buffer.from(bytes).toString("latin1");
+      for (const m of honeyLines) if (m.regex?.test(text)) hits.push(`${where} looks like line ${m.line} (${m.templates.p})`);
+    };
+    for (const entry of allEntries()) {
+      for (const port of [...entry.ports, 47123]) {
+        const r = scanner.scan(entryConnector(entry, { hostSeed: "guard", port }), { port, intensity: 9 });
+        for (const s of r.steps) screen(`${entry.id} port ${port} ${s.probe}`, s.received);
+      }
+    }
+    for (const f of transcriptFiles(join(ROOT, "fixtures/transcripts"))) {
+      const t = parseTranscript(readFileSync(f, "utf8"), f);
+      for (const s of t.sessions) {
+        const out = Buffer.concat(s.exchanges.filter((x) => x.dir === "out").map((x) => Buffer.from(x.base64, "base64")));
+        screen(`${t.entry} recorded session ${s.id}`, out);
+      }
+    }
+    expect(hits).toEqual([]);
   });
 });
