@@ -57,8 +57,23 @@ describe("seeded choice", () => {
     }
   });
 
-  test("an OS family with no entry still gets a face from the whole table", () => {
-    expect(pool.map((e) => e.id)).toContain(chooseEntry(pool, "x", "macos").id);
+  test("an OS family with no entry gets its nearest kin, never a face of the other kind of OS", () => {
+    for (let i = 0; i < 200; i++) {
+      expect(chooseEntry(pool, `k${i}`, "macos").os).toBe("debian"); // macos → freebsd (none) → debian
+      expect(chooseEntry(pool, `k${i}`, "freebsd").os).toBe("debian");
+    }
+    const unixOnly = [fakeEntry("u", "debian")];
+    expect(chooseEntry(unixOnly, "x", "windows").id).toBe("u"); // nothing else at all: still a face
+    const windowsAndRhel = [fakeEntry("w", "windows"), fakeEntry("r", "rhel")];
+    for (let i = 0; i < 200; i++) expect(chooseEntry(windowsAndRhel, `k${i}`, "macos").id).toBe("r");
+  });
+
+  test("every service has a face of the host's own kind for every OS family", () => {
+    for (const s of SERVICES) {
+      for (const os of ["debian", "rhel", "freebsd", "macos"] as const) {
+        for (let i = 0; i < 50; i++) expect(chooseEntry(serviceTable(s).entries, `h${i}`, os).os).not.toBe("windows");
+      }
+    }
   });
 
   test("different seeds spread over the entries, in proportion to weight", () => {
