@@ -59,6 +59,33 @@ describe("trap over TCP", () => {
     expect(sink.of("close")[0]?.reason).toBe("idle timeout");
   }, 15_000);
 
+  test("a client that keeps talking outlives the idle timeout", async () => {
+    // Bun checks socket timers on a seconds-coarse tick; 4 s is long enough to behave as set.
+    const { trap: t, sink } = trap(ftpEntry, { idleSeconds: 4 });
+    const c = await connect(t.port);
+    await c.waitFor((s) => s.startsWith("220"));
+    for (let i = 0; i < 18; i++) {
+      c.send("NOOP\r\n");
+      await sleep(500);
+    }
+    expect(c.isClosed()).toBe(false); // 9 s of traffic against a 4 s idle timeout
+    c.send("QUIT\r\n");
+    await withTimeout(c.closed, 3000, "QUIT");
+    await sleep(20);
+    expect(sink.of("close")[0]?.reason).toBe("closed by service");
+  }, 15_000);
+
+  test("a session past its time cap is ended at its next byte", async () => {
+    const { trap: t, sink } = trap(ftpEntry, { maxSessionSeconds: 1 });
+    const c = await connect(t.port);
+    await c.waitFor((s) => s.startsWith("220"));
+    await sleep(1100);
+    c.send("NOOP\r\n");
+    await withTimeout(c.closed, 3000, "time cap");
+    await sleep(20);
+    expect(sink.of("close")[0]?.reason).toBe("session time cap reached");
+  });
+
   test("bytes past the keep cap are counted, not kept; past the input cap the session ends", async () => {
     const { trap: t, sink } = trap(ftpEntry, { keepBytes: 1000, maxBytesIn: 50_000 });
     const c = await connect(t.port);

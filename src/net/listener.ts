@@ -19,6 +19,8 @@ export interface Limits {
   maxPendingOut: number;
   /** Sessions at once per listener; more are refused at once. */
   maxSessions: number;
+  /** Longest life of one session, however active: a drip-feeding client ends here. */
+  maxSessionSeconds: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -27,6 +29,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxBytesIn: 1024 * 1024,
   maxPendingOut: 256 * 1024,
   maxSessions: 1024,
+  maxSessionSeconds: 3600,
 };
 
 export interface TrapOptions {
@@ -194,6 +197,12 @@ export class Trap {
     const s = socket.data;
     if (!s || s.closing) return;
     s.bytesIn += chunk.length;
+    // Bun's socket timeout does not restart on traffic: restart it, so only silence ends a session.
+    socket.timeout(this.limits.idleSeconds);
+    if (performance.now() - s.started > this.limits.maxSessionSeconds * 1000) {
+      this.finish(socket, "session time cap reached");
+      return;
+    }
     s.notKept += chunk.length - this.keep(s, "in", chunk);
     if (s.bytesIn > this.limits.maxBytesIn) {
       this.finish(socket, "input cap reached");
