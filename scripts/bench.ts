@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { startTrapProcess } from "./lib/trap-process.ts";
 
 const { values } = parseArgs({ options: { sessions: { type: "string", default: "2000" }, idle: { type: "string", default: "1000" }, runs: { type: "string", default: "5" } } });
 const SESSIONS = Math.min(20000, Number(values.sessions));
@@ -49,23 +50,8 @@ interface Proc {
 }
 
 async function start(cmd: string[]): Promise<Proc> {
-  const t0 = performance.now();
-  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "ignore", env: {} });
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  let out = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${cmd[0]} exited: ${out}`);
-    out += new TextDecoder().decode(value);
-    const m = /listening on port (\d+)/.exec(out);
-    if (m) {
-      reader.releaseLock();
-      (async () => {
-        for await (const _ of proc.stdout as ReadableStream<Uint8Array>);
-      })().catch(() => {});
-      return { proc, port: Number(m[1]), startedMs: performance.now() - t0 };
-    }
-  }
+  const t = await startTrapProcess(cmd, { env: {}, stderr: "ignore" });
+  return { proc: t.proc, port: t.ports[0]!, startedMs: t.startedMs };
 }
 
 async function stop(p: Proc) {

@@ -11,6 +11,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { allEntries } from "../src/catalog/index.ts";
+import { startTrapProcess } from "./lib/trap-process.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const { values } = parseArgs({
@@ -50,30 +51,12 @@ const traps = await Promise.all(
   entries.map(async (e, i) => {
     // Usual ports: no port argument binds the service's usual ports; each entry on its own address.
     const where = usualPorts ? ["--host", `127.0.1.${i + 1}`] : ["0", "--host", "127.0.0.1"];
-    const proc = Bun.spawn([bin, "record", e.service, ...where, "--banner", e.id, "--out", values.out!, "--note", NOTE], {
-      stdout: "pipe",
+    // With the usual ports, wait for the line that follows the last listening line.
+    const t = await startTrapProcess([bin, "record", e.service, ...where, "--banner", e.id, "--out", values.out!, "--note", NOTE], {
+      until: /Pretending to be/,
       stderr: "inherit",
     });
-    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-    let out = "";
-    const deadline = Date.now() + 15000;
-    while (Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += new TextDecoder().decode(value);
-      const m = /listening on port (\d+)\.\.\./.exec(out);
-      // With the usual ports, wait for the line that follows the last listening line.
-      if (m && /Pretending to be/.test(out)) {
-        reader.releaseLock();
-        (async () => {
-          for await (const _ of proc.stdout as ReadableStream<Uint8Array>);
-        })().catch(() => {});
-        const ports = [...out.matchAll(/listening on port (\d+)\.\.\./g)].map((x) => Number(x[1]));
-        return { e, proc, ports, ip: usualPorts ? `127.0.1.${i + 1}` : "127.0.0.1" };
-      }
-    }
-    proc.kill("SIGKILL");
-    throw new Error(`${e.id}: recorder did not start: ${out}`);
+    return { e, proc: t.proc, ports: t.ports, ip: usualPorts ? `127.0.1.${i + 1}` : "127.0.0.1" };
   }),
 );
 

@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { allEntries } from "../src/catalog/index.ts";
 import type { CatalogEntry } from "../src/types.ts";
 import { parseNmapXml, type NmapService } from "./lib/nmap-xml.ts";
+import { startTrapProcess } from "./lib/trap-process.ts";
 
 export interface Verdict {
   entry: string;
@@ -42,30 +43,8 @@ interface Running {
 }
 
 async function startAndWait(entry: CatalogEntry, ip: string, port: number): Promise<Running> {
-  const proc = Bun.spawn([values.binary!, entry.service, String(port), "--host", ip, "--banner", entry.id], {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const decoder = new TextDecoder();
-  let out = "";
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  const deadline = Date.now() + 15000;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out += decoder.decode(value);
-    const m = /listening on port (\d+)\.\.\./.exec(out);
-    if (m) {
-      reader.releaseLock();
-      // Keep draining so a chatty trap never blocks on a full pipe.
-      (async () => {
-        for await (const _ of proc.stdout as ReadableStream<Uint8Array>);
-      })().catch(() => {});
-      return { entry, ip, port: Number(m[1]), proc };
-    }
-  }
-  proc.kill("SIGKILL");
-  throw new Error(`${entry.id}: trap did not start on ${ip}:${port}: ${out} ${await new Response(proc.stderr).text()}`);
+  const t = await startTrapProcess([values.binary!, entry.service, String(port), "--host", ip, "--banner", entry.id]);
+  return { entry, ip, port: t.ports[0]!, proc: t.proc };
 }
 
 export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; nmapCommand: string }> {
