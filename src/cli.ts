@@ -6,12 +6,12 @@ import { listCommand } from "./commands/list.ts";
 import { recordCommand } from "./commands/record.ts";
 import { replayCommand } from "./commands/replay.ts";
 import { serviceCommand } from "./commands/serve.ts";
-import { SERVICE_ALIASES } from "./catalog/index.ts";
 import { UserError } from "./errors.ts";
 import { cliLog } from "./log.ts";
-import { SERVICES } from "./types.ts";
+import { SERVICES, serviceAliases } from "./services/index.ts";
 import { VERSION } from "./version.ts";
 
+const SERVICE_ALIASES = serviceAliases();
 const aliasesOf = (service: string) => Object.keys(SERVICE_ALIASES).filter((a) => SERVICE_ALIASES[a] === service);
 
 const serviceCommands = Object.fromEntries(SERVICES.map((s) => [s, serviceCommand(s, aliasesOf(s))]));

@@ -1,14 +1,15 @@
 // Shared shapes: a catalog entry (data from fixtures/services/*.json) and the protocol contract.
+import type { Schema } from "./services/schema.ts";
 
 /** OS families a fake service can belong to. The host's own family decides which entries fit. */
 export const OS_FAMILIES = ["debian", "rhel", "freebsd", "macos", "windows"] as const;
 export type OsFamily = (typeof OS_FAMILIES)[number];
 
-export const SERVICES = ["ftp", "http", "mysql", "samba", "torrent"] as const;
-export type ServiceName = (typeof SERVICES)[number];
+/** A service's name as the registry (src/services/index.ts) lists it: "ftp", "http", … */
+export type ServiceName = string;
 
 /** One fake product/version. Everything nmap should report is stated here, so tests compare against data. */
-export interface CatalogEntry {
+export interface CatalogEntry<T = unknown> {
   id: string;
   service: ServiceName;
   /** What `nmap -sV` reports as product (p/) — exactly. */
@@ -27,15 +28,8 @@ export interface CatalogEntry {
   weight: number;
   /** Why this version is attractive to an attacker (CVE ids and the like); documentation only. */
   notes?: string;
-  /** Protocol-specific response templates and settings. */
-  templates: Record<string, string>;
-}
-
-export interface ServiceTable {
-  service: ServiceName;
-  /** The usual ports: bound when no port is given and the process may bind them. */
-  defaultPorts: number[];
-  entries: CatalogEntry[];
+  /** The service's response templates and settings, parsed against its schema (src/services/<name>/templates.ts). */
+  templates: T;
 }
 
 /** Something a protocol noticed that deserves its own event (a login attempt, a command). */
@@ -56,8 +50,8 @@ export interface Reply {
 export const NO_REPLY: Reply = Object.freeze({});
 
 /** What a protocol may know about its session. Randomness and time come from here, so replays are exact. */
-export interface SessionContext {
-  entry: CatalogEntry;
+export interface SessionContext<T = unknown> {
+  entry: CatalogEntry<T>;
   /** Random bytes for this session (salts, ids). Seeded in tests and replays, crypto-random when serving. */
   random(n: number): Uint8Array;
   /** Stable per-host random source: fake hostnames, workgroups… the same on every connection. */
@@ -78,7 +72,21 @@ export interface ProtocolSession {
   data(chunk: Uint8Array): Reply;
 }
 
-export interface Protocol {
-  service: ServiceName;
-  start(ctx: SessionContext): ProtocolSession;
+/**
+ * Everything a service is in code: its name and aliases, its usual ports, the typed schema of its
+ * templates, its session logic and its fuzz seeds. Its banner table is data in fixtures/services/.
+ */
+export interface ServiceModule<T = any> {
+  name: ServiceName;
+  /** Other names the CLI accepts ("smb" for samba). */
+  aliases: string[];
+  transport: "tcp";
+  /** The usual ports: bound when no port is given and the process may bind them. */
+  defaultPorts: number[];
+  templates: Schema<T>;
+  /** The raw banner table (fixtures/services/<name>.json), validated by the catalog at load. */
+  table: unknown;
+  start(ctx: SessionContext<T>): ProtocolSession;
+  /** Real request prefixes the fuzzer extends with random bytes. */
+  fuzzPrefixes: string[];
 }

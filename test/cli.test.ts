@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { allEntries, serviceTable } from "../src/catalog/index.ts";
+import { allEntries, serviceEntries } from "../src/catalog/index.ts";
 import { BUN, buildBinary, connect, runCli, startProcess, tempDir, withTimeout } from "./helpers.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -46,7 +46,7 @@ describe("micetrap <service>", () => {
     await t.waitForOutput(/Pretending to be/);
     expect(t.lines()[1]).toMatch(/^Pretending to be .+ \[entry [a-z0-9._-]+, os [a-z]+\]$/);
     const id = /\[entry ([^,]+),/.exec(t.lines()[1]!)![1]!;
-    expect(serviceTable("ftp").entries.map((e) => e.id)).toContain(id);
+    expect(serviceEntries("ftp").map((e) => e.id)).toContain(id);
     expect(await t.stop("SIGTERM")).toBe(0);
 
     const events = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
@@ -146,7 +146,7 @@ describe("bad input: one line, non-zero exit, no stack trace", () => {
   test("unknown --os and --banner, and a banner of another service", async () => {
     expectOneLineError(await runCli(["ftp", "0", "--os", "beos"]), /unknown OS family "beos": expected one of debian, rhel, freebsd, macos, windows/);
     expectOneLineError(await runCli(["ftp", "0", "--banner", "nope"]), /unknown banner "nope"/);
-    const httpId = serviceTable("http").entries[0]!.id;
+    const httpId = serviceEntries("http")[0]!.id;
     expectOneLineError(await runCli(["ftp", "0", "--banner", httpId]), new RegExp(`is a http entry, not ftp`));
   });
   test("an unwritable log file", async () => {

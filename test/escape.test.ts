@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { escapeBytes, escapeText } from "../src/util/escape.ts";
-import { LineBuffer, ByteBuffer, toBytes, toLatin1 } from "../src/util/bytes.ts";
+import { toBytes, toLatin1 } from "../src/wire/bytes.ts";
+import { LineSplitter } from "../src/wire/lines.ts";
 
 describe("escaping attacker bytes", () => {
   test("control characters, escape sequences and high bytes never pass through", () => {
@@ -25,24 +26,21 @@ describe("bounded buffers", () => {
     expect(toBytes(toLatin1(all))).toEqual(all);
   });
   test("lines split over chunks are joined; CRLF and LF both end a line", () => {
-    const lb = new LineBuffer(100);
-    expect(lb.push(toBytes("US"))).toEqual([]);
-    expect(lb.push(toBytes("ER a\r\nPA"))).toEqual([{ line: "USER a", overlong: false }]);
-    expect(lb.push(toBytes("SS b\n"))).toEqual([{ line: "PASS b", overlong: false }]);
+    const lines = new LineSplitter(100, "split");
+    expect(lines.push(toBytes("US"))).toEqual([]);
+    expect(lines.push(toBytes("ER a\r\nPA"))).toEqual([{ text: "USER a", tooLong: false }]);
+    expect(lines.push(toBytes("SS b\n"))).toEqual([{ text: "PASS b", tooLong: false }]);
   });
-  test("a line without end is cut at the cap instead of growing", () => {
-    const lb = new LineBuffer(16);
-    const out = lb.push(toBytes("A".repeat(1000)));
-    expect(out).toEqual([{ line: "A".repeat(16), overlong: true }]);
-    expect(lb.push(toBytes("B\n"))).toEqual([{ line: "B", overlong: false }]);
-  });
-  test("ByteBuffer keeps at most its cap and counts the rest", () => {
-    const bb = new ByteBuffer(10);
-    bb.push(new Uint8Array(6));
-    bb.push(new Uint8Array(6));
-    expect(bb.length).toBe(10);
-    expect(bb.dropped).toBe(2);
-    bb.consume(4);
-    expect(bb.length).toBe(6);
+  test("a line without end is cut at the cap instead of growing, and its rest is split, skipped or ends reading", () => {
+    const split = new LineSplitter(16, "split");
+    expect(split.push(toBytes("A".repeat(20) + "\n"))).toEqual([
+      { text: "A".repeat(16), tooLong: true },
+      { text: "AAAA", tooLong: false },
+    ]);
+    const skip = new LineSplitter(16, "skip");
+    expect(skip.push(toBytes("A".repeat(1000)))).toEqual([{ text: "A".repeat(16), tooLong: true }]);
+    expect(skip.push(toBytes("AAA\nB\n"))).toEqual([{ text: "B", tooLong: false }]);
+    const close = new LineSplitter(16, "close");
+    expect(close.push(toBytes("A".repeat(40) + "\nB\n"))).toEqual([{ text: "A".repeat(16), tooLong: true }]);
   });
 });

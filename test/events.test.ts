@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { serviceTable } from "../src/catalog/index.ts";
+import { serviceEntries } from "../src/catalog/index.ts";
 import { toEcs } from "../src/events/ecs.ts";
 import type { TrapEvent } from "../src/events/types.ts";
 
-const entry = serviceTable("ftp").entries[0]!;
+const entry = serviceEntries("ftp")[0]!;
 const base = { time: new Date("2026-01-02T03:04:05.678Z"), service: "ftp" as const, entry, destination: { port: 2121 } };
 const src = { ip: "203.0.113.9", port: 51234 };
 

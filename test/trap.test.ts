@@ -1,11 +1,11 @@
 // Integration: the real listener on 127.0.0.1, real TCP clients, the real protocols.
 import { afterEach, describe, expect, test } from "bun:test";
-import { serviceTable } from "../src/catalog/index.ts";
+import { serviceEntries } from "../src/catalog/index.ts";
 import type { Trap } from "../src/net/listener.ts";
-import { SERVICES } from "../src/types.ts";
+import { SERVICES } from "../src/services/index.ts";
 import { connect, sleep, startTestTrap, withTimeout } from "./helpers.ts";
 
-const ftpEntry = serviceTable("ftp").entries[0]!;
+const ftpEntry = serviceEntries("ftp")[0]!;
 const running: Trap[] = [];
 afterEach(() => {
   while (running.length) running.pop()!.stop();
@@ -133,7 +133,7 @@ describe("trap over TCP", () => {
     let seed = 12345;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
     for (const service of SERVICES) {
-      for (const entry of serviceTable(service).entries) {
+      for (const entry of serviceEntries(service)) {
         const { trap: t, sink } = trap(entry, { idleSeconds: 2 });
         const clients = await Promise.all(Array.from({ length: 8 }, () => connect(t.port)));
         for (const c of clients) {

@@ -1,34 +1,32 @@
-// The banner catalog: fixtures/services/*.json, bundled into the executable at build time.
-import ftpTable from "../../fixtures/services/ftp.json";
-import httpTable from "../../fixtures/services/http.json";
-import mysqlTable from "../../fixtures/services/mysql.json";
-import sambaTable from "../../fixtures/services/samba.json";
-import torrentTable from "../../fixtures/services/torrent.json";
-import { OS_FAMILIES, SERVICES, type CatalogEntry, type OsFamily, type ServiceName, type ServiceTable } from "../types.ts";
+// The banner catalog: fixtures/services/*.json (bundled into the executable at build time through the
+// service modules), each entry parsed against its service's schema once, on first use.
+import { SERVICE_MODULES, serviceModule } from "../services/index.ts";
+import { OS_FAMILIES, type CatalogEntry, type OsFamily, type ServiceName } from "../types.ts";
 import { validateTable } from "./validate.ts";
 
-export const SERVICE_ALIASES: Record<string, ServiceName> = { smb: "samba", bittorrent: "torrent" };
+export { resolveService } from "../services/index.ts";
 
-const TABLES: Record<ServiceName, ServiceTable> = {
-  ftp: validateTable(ftpTable, "ftp"),
-  http: validateTable(httpTable, "http"),
-  mysql: validateTable(mysqlTable, "mysql"),
-  samba: validateTable(sambaTable, "samba"),
-  torrent: validateTable(torrentTable, "torrent"),
-};
+let tables: Map<ServiceName, CatalogEntry[]> | undefined;
 
-export function serviceTable(service: ServiceName): ServiceTable {
-  return TABLES[service];
+function loaded(): Map<ServiceName, CatalogEntry[]> {
+  tables ??= new Map(SERVICE_MODULES.map((m) => [m.name, validateTable(m.table, m)]));
+  return tables;
+}
+
+/** The entries of one service. */
+export function serviceEntries(service: ServiceName): CatalogEntry[] {
+  const entries = loaded().get(service);
+  if (!entries) throw new Error(`no banner table for service "${service}"`);
+  return entries;
+}
+
+/** The usual ports of a service: bound when no port is given. */
+export function defaultPorts(service: ServiceName): number[] {
+  return serviceModule(service).defaultPorts;
 }
 
 export function allEntries(): CatalogEntry[] {
-  return SERVICES.flatMap((s) => TABLES[s].entries);
-}
-
-export function resolveService(name: string): ServiceName | undefined {
-  const lower = name.toLowerCase();
-  if ((SERVICES as readonly string[]).includes(lower)) return lower as ServiceName;
-  return SERVICE_ALIASES[lower];
+  return [...loaded().values()].flat();
 }
 
 export function findEntry(id: string): CatalogEntry | undefined {

@@ -1,39 +1,61 @@
-// The tables are data, and data can be wrong: check their shape once, at start-up, with a clear message.
-import { OS_FAMILIES, type CatalogEntry, type ServiceName, type ServiceTable } from "../types.ts";
+// The tables are data, and data can be wrong: every entry is parsed once, at start-up, against the entry
+// shape and its service's template schema. An unknown, missing or mistyped key fails with one line that
+// names the file, the entry and the key.
+import type { Field } from "../services/schema.ts";
+import { SchemaError, optional, schema, t } from "../services/schema.ts";
+import { OS_FAMILIES, type CatalogEntry, type ServiceModule } from "../types.ts";
 
-function fail(where: string, what: string): never {
-  throw new Error(`banner table ${where}: ${what}`);
-}
+const ports: Field<number[]> = {
+  kind: "list of ports",
+  doc: "the product's usual ports",
+  optional: false,
+  parse(v, p) {
+    if (!Array.isArray(v) || v.length === 0) throw new SchemaError(p, "expected a non-empty list of ports");
+    return v.map((x, i) => t.int("port", 1, 65535).parse(x, `${p}[${i}]`));
+  },
+};
 
-function isPort(n: unknown): n is number {
-  return typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 65535;
-}
+const positive: Field<number> = {
+  kind: "number above 0",
+  doc: "relative chance of being drawn",
+  optional: false,
+  parse(v, p) {
+    if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) throw new SchemaError(p, `expected a number above 0, got ${JSON.stringify(v)}`);
+    return v;
+  },
+};
 
-export function validateTable(raw: unknown, service: ServiceName): ServiceTable {
-  const where = `fixtures/services/${service}.json`;
-  if (typeof raw !== "object" || raw === null) fail(where, "not an object");
-  const t = raw as Record<string, unknown>;
-  if (t.service !== service) fail(where, `"service" must be "${service}"`);
-  if (!Array.isArray(t.defaultPorts) || !t.defaultPorts.every(isPort)) fail(where, "bad defaultPorts");
-  if (!Array.isArray(t.entries) || t.entries.length === 0) fail(where, "no entries");
+/** Everything of an entry but its templates (which its service's schema parses). */
+const entryShape = schema({
+  id: t.text("unique id, lowercase", /^[a-z0-9][a-z0-9._-]*$/, "lowercase [a-z0-9._-]"),
+  product: t.text("nmap's product (p/), exactly", /./, "a product name"),
+  version: t.text("nmap's version (v/), exactly; \"\" when nmap shows none"),
+  info: optional(t.text("nmap's extra info (i/)")),
+  ostype: optional(t.text("nmap's OS type (o/)")),
+  os: t.oneOf("OS family", OS_FAMILIES),
+  cpe: t.list("nmap's CPEs"),
+  ports,
+  weight: positive,
+  notes: optional(t.text("why this version tempts an attacker")),
+  templates: { kind: "object", doc: "the service's templates", optional: false, parse: (v) => v },
+});
+
+export function validateTable<T>(raw: unknown, module: ServiceModule<T>): CatalogEntry<T>[] {
+  const where = `fixtures/services/${module.name}.json`;
+  if (typeof raw !== "object" || raw === null) throw new SchemaError(where, "not an object");
+  const table = raw as Record<string, unknown>;
+  for (const key of Object.keys(table))
+    if (key !== "service" && key !== "entries") throw new SchemaError(`${where}: ${key}`, "unknown key (a table has service and entries)");
+  if (table.service !== module.name) throw new SchemaError(`${where}: service`, `must be "${module.name}"`);
+  if (!Array.isArray(table.entries) || table.entries.length === 0) throw new SchemaError(`${where}: entries`, "expected a non-empty list");
   const seen = new Set<string>();
-  const entries = t.entries.map((raw: unknown, i: number): CatalogEntry => {
-    const e = raw as Record<string, unknown>;
-    const at = `${where} entry ${i}`;
-    if (typeof e.id !== "string" || !/^[a-z0-9][a-z0-9._-]*$/.test(e.id)) fail(at, "id must be lowercase [a-z0-9._-]");
-    if (seen.has(e.id)) fail(at, `duplicate id ${e.id}`);
+  return table.entries.map((rawEntry: unknown, i: number): CatalogEntry<T> => {
+    const id = (rawEntry as { id?: unknown } | null)?.id;
+    const at = `${where}: entry ${typeof id === "string" ? id : `#${i + 1}`}`;
+    const e = entryShape.parse(rawEntry, `${at}:`);
+    if (seen.has(e.id)) throw new SchemaError(`${at}: id`, "duplicate id");
     seen.add(e.id);
-    if (typeof e.product !== "string" || e.product === "") fail(at, "product missing");
-    if (typeof e.version !== "string") fail(at, "version missing");
-    if (!(OS_FAMILIES as readonly string[]).includes(e.os as string)) fail(at, `os must be one of ${OS_FAMILIES.join(", ")}`);
-    if (!Array.isArray(e.cpe) || !e.cpe.every((c) => typeof c === "string")) fail(at, "cpe must be a list");
-    if (!Array.isArray(e.ports) || !e.ports.every(isPort)) fail(at, "bad ports");
-    if (typeof e.weight !== "number" || !(e.weight > 0)) fail(at, "weight must be > 0");
-    if (typeof e.templates !== "object" || e.templates === null) fail(at, "templates missing");
-    for (const [k, v] of Object.entries(e.templates)) if (typeof v !== "string") fail(at, `template ${k} is not a string`);
-    for (const k of ["info", "ostype", "notes"] as const)
-      if (e[k] !== undefined && typeof e[k] !== "string") fail(at, `${k} must be a string`);
-    return { ...(e as unknown as CatalogEntry), service };
+    const templates = module.templates.parse(e.templates, `${at}: templates`);
+    return { ...e, service: module.name, templates } as CatalogEntry<T>;
   });
-  return { service, defaultPorts: t.defaultPorts as number[], entries };
 }

@@ -1,15 +1,25 @@
 // `micetrap list`: the catalog, for people (a table) and for scripts (--json).
 import { defineCommand } from "citty";
+import { resolveService } from "../catalog/index.ts";
+import { UserError } from "../errors.ts";
 import { createLogger } from "../log.ts";
+import { serviceModule } from "../services/index.ts";
 import { selectArgs, selectEntries } from "./serve.ts";
 
 export const listCommand = defineCommand({
   meta: { name: "list", description: "list the banner catalog" },
   args: {
     json: { type: "boolean", description: "print a JSON array" },
+    keys: { type: "boolean", description: "print the template keys of --service (their types and meaning)" },
     ...selectArgs,
   },
   run({ args }) {
+    if (args.keys) {
+      const service = args.service === undefined ? undefined : resolveService(args.service);
+      if (!service) throw new UserError("--keys needs --service NAME");
+      process.stdout.write(serviceModule(service).templates.describe().join("\n") + "\n");
+      return;
+    }
     const entries = selectEntries(args);
     if (args.json) {
       const rows = entries.map((e) => ({

@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import { resolveService } from "../catalog/index.ts";
 import { UserError } from "../errors.ts";
 import { DEFAULT_PROBES_FILE } from "../nmap/probes.ts";
-import { SERVICES } from "../types.ts";
+import { SERVICES } from "../services/index.ts";
 import { RECORD_SEED, serve, serveArgs, serveOptions } from "./serve.ts";
 
 const { port, ...options } = serveArgs;

@@ -1,7 +1,7 @@
 // `micetrap <service> [port]`: choose the fake product, bind the port(s), serve until a signal.
 import { defineCommand } from "citty";
 import type { ConsolaInstance } from "consola/core";
-import { allEntries, resolveService, serviceTable, findEntry, isOsFamily } from "../catalog/index.ts";
+import { allEntries, defaultPorts, findEntry, isOsFamily, resolveService, serviceEntries } from "../catalog/index.ts";
 import { chooseEntry } from "../catalog/choose.ts";
 import { hostOsFamily, hostSeed } from "../catalog/host.ts";
 import { UserError, parsePort } from "../errors.ts";
@@ -13,7 +13,8 @@ import { Trap } from "../net/listener.ts";
 import { loadProbeFile, type ProbeFile } from "../nmap/probes.ts";
 import { Recorder } from "../transcripts/recorder.ts";
 import { dropPrivileges, lookupAccount, type Account } from "../net/privileges.ts";
-import { OS_FAMILIES, SERVICES, type CatalogEntry, type OsFamily, type ServiceName } from "../types.ts";
+import { SERVICES } from "../services/index.ts";
+import { OS_FAMILIES, type CatalogEntry, type OsFamily, type ServiceName } from "../types.ts";
 
 export const serveArgs = {
   port: { type: "positional", required: false, description: "TCP port (default: the usual port if allowed, else a random free one; 0 = random)" },
@@ -87,7 +88,7 @@ export function resolveEntry(service: ServiceName, o: { banner?: string; seed?: 
     if (entry.service !== service) throw new UserError(`banner "${o.banner}" is a ${entry.service} entry, not ${service}`);
     return entry;
   }
-  return chooseEntry(serviceTable(service).entries, o.seed ?? hostSeed(), parseOs(o.os));
+  return chooseEntry(serviceEntries(service), o.seed ?? hostSeed(), parseOs(o.os));
 }
 
 class FanOut implements EventSink {
@@ -177,7 +178,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       }
     } else {
       const refused: string[] = [];
-      for (const port of serviceTable(o.service).defaultPorts) {
+      for (const port of defaultPorts(o.service)) {
         try {
           traps.push(startTrap(make(port), o.host));
         } catch (err) {

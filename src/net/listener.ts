@@ -2,11 +2,11 @@
 // Everything a peer does is bounded here: bytes kept, bytes accepted, time idle, sessions at once.
 import type { Socket, TCPSocketListener } from "bun";
 import type { EventSink, TrapEvent } from "../events/types.ts";
-import { makeContext } from "../protocols/context.ts";
-import { protocolFor } from "../protocols/index.ts";
+import { makeContext } from "../services/context.ts";
+import { startSession } from "../services/index.ts";
 import type { CatalogEntry, ProtocolSession, Reply } from "../types.ts";
 import { cliLog } from "../log.ts";
-import { toBytes } from "../util/bytes.ts";
+import { toBytes } from "../wire/bytes.ts";
 
 export interface Limits {
   /** Seconds without any byte from the peer before the session is closed. */
@@ -172,7 +172,7 @@ export class Trap {
     });
     const session: Session = {
       id,
-      protocol: protocolFor(this.entry.service).start(ctx),
+      protocol: startSession(ctx),
       started: performance.now(),
       bytesIn: 0,
       bytesOut: 0,

@@ -1,6 +1,6 @@
 // One catalog entry against the nmap model: the verdict, and when it is wrong, what would help fix it.
 import type { CatalogEntry } from "../types.ts";
-import { toLatin1 } from "../util/bytes.ts";
+import { toLatin1 } from "../wire/bytes.ts";
 import { escapeBytes } from "../util/escape.ts";
 import { entryConnector } from "./drive.ts";
 import type { ScanResult, Scanner } from "./engine.ts";

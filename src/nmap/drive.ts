@@ -1,8 +1,8 @@
 // Drives a catalog entry's protocol as the engine's Connection: the same code a socket drives.
-import { makeContext } from "../protocols/context.ts";
-import { protocolFor } from "../protocols/index.ts";
+import { makeContext } from "../services/context.ts";
+import { startSession } from "../services/index.ts";
 import type { CatalogEntry, Reply } from "../types.ts";
-import { toBytes } from "../util/bytes.ts";
+import { toBytes } from "../wire/bytes.ts";
 import type { Connection, StepResult } from "./engine.ts";
 
 function result(reply: Reply): StepResult {
@@ -20,7 +20,7 @@ export interface DriveOptions {
 export function entryConnector(entry: CatalogEntry, o: DriveOptions): () => Connection {
   let n = 0;
   return () => {
-    const session = protocolFor(entry.service).start(
+    const session = startSession(
       makeContext({
         entry,
         hostSeed: o.hostSeed,

@@ -1,6 +1,6 @@
 // nmap's version detection, played in memory against a protocol: the same probe order, connection reuse,
 // fallback chain and soft/hard match rules as nmap 7.93's service_scan.cc, without sockets or waiting.
-import { concatBytes, toLatin1 } from "../util/bytes.ts";
+import { concatBytes, toLatin1 } from "../wire/bytes.ts";
 import { firstMatch, type VersionInfo } from "./match.ts";
 import type { MatchLine, Probe, ProbeFile } from "./probes.ts";
 

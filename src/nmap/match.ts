@@ -1,5 +1,5 @@
 // Matching a response against match lines, and filling the version fields the way nmap does.
-import { toLatin1 } from "../util/bytes.ts";
+import { toLatin1 } from "../wire/bytes.ts";
 import { unescapeProbeString, type MatchLine } from "./probes.ts";
 
 export interface VersionInfo {

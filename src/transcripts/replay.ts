@@ -1,8 +1,8 @@
 // Replays recorded sessions against today's protocol code and reports where the answers differ.
-import { makeContext } from "../protocols/context.ts";
-import { protocolFor } from "../protocols/index.ts";
+import { makeContext } from "../services/context.ts";
+import { startSession } from "../services/index.ts";
 import type { CatalogEntry, Reply } from "../types.ts";
-import { concatBytes, toBytes } from "../util/bytes.ts";
+import { concatBytes, toBytes } from "../wire/bytes.ts";
 import { escapeBytes } from "../util/escape.ts";
 import type { Transcript, TranscriptSession } from "./format.ts";
 
@@ -42,7 +42,7 @@ function around(bytes: Uint8Array, at: number): string {
 
 function replaySession(entry: CatalogEntry, t: Transcript, s: TranscriptSession, diffs: ReplayDiff[]): number {
   const clock = new Date(s.clock);
-  const proto = protocolFor(entry.service).start(
+  const proto = startSession(
     makeContext({
       entry,
       hostSeed: t.hostSeed,

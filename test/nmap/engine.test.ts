@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { Scanner, type Connection } from "../../src/nmap/engine.ts";
 import { parseProbeFile } from "../../src/nmap/probes.ts";
-import { toBytes, toLatin1 } from "../../src/util/bytes.ts";
+import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
 
 const FILE = parseProbeFile(
   [

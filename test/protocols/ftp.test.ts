@@ -1,21 +1,21 @@
 import { describe, expect, test } from "bun:test";
-import table from "../../fixtures/services/ftp.json";
-import { validateTable } from "../../src/catalog/validate.ts";
-import { makeContext } from "../../src/protocols/context.ts";
-import { ftp } from "../../src/protocols/ftp.ts";
+import { serviceEntries } from "../../src/catalog/index.ts";
+import { makeContext } from "../../src/services/context.ts";
+import { ftp } from "../../src/services/ftp/index.ts";
+import type { FtpTemplates } from "../../src/services/ftp/templates.ts";
 import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
-import { toBytes, toLatin1 } from "../../src/util/bytes.ts";
+import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
 
-const catalog = validateTable(table, "ftp");
+const catalog = { entries: serviceEntries("ftp") as CatalogEntry<FtpTemplates>[], defaultPorts: ftp.defaultPorts };
 const NOW = new Date(2024, 2, 5, 7, 8, 9);
 
-function entry(id: string): CatalogEntry {
+function entry(id: string): CatalogEntry<FtpTemplates> {
   const e = catalog.entries.find((x) => x.id === id);
   if (!e) throw new Error(`no entry ${id}`);
   return e;
 }
 
-function start(e: CatalogEntry, remoteAddress = "198.51.100.7"): { s: ProtocolSession; greeting: string } {
+function start(e: CatalogEntry<FtpTemplates>, remoteAddress = "198.51.100.7"): { s: ProtocolSession; greeting: string } {
   const s = ftp.start(makeContext({ entry: e, hostSeed: "test", sessionSeed: "s1", now: () => NOW, localPort: 21, localAddress: "192.0.2.10", remoteAddress }));
   return { s, greeting: text(s.open()) };
 }

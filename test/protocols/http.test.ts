@@ -1,17 +1,17 @@
 import { describe, expect, test } from "bun:test";
-import table from "../../fixtures/services/http.json";
-import { validateTable } from "../../src/catalog/validate.ts";
-import { makeContext } from "../../src/protocols/context.ts";
-import { http } from "../../src/protocols/http.ts";
+import { serviceEntries } from "../../src/catalog/index.ts";
+import { makeContext } from "../../src/services/context.ts";
+import { http } from "../../src/services/http/index.ts";
+import type { HttpTemplates } from "../../src/services/http/templates.ts";
 import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
-import { toBytes, toLatin1 } from "../../src/util/bytes.ts";
+import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
 
-const catalog = validateTable(table, "http");
+const catalog = { entries: serviceEntries("http") as CatalogEntry<HttpTemplates>[], defaultPorts: http.defaultPorts };
 const NOW = new Date("2024-03-05T07:08:09Z");
 // RFC 7231 IMF-fixdate of NOW, written out by hand.
 const NOW_HTTP = "Tue, 05 Mar 2024 07:08:09 GMT";
 
-function entry(id: string): CatalogEntry {
+function entry(id: string): CatalogEntry<HttpTemplates> {
   const e = catalog.entries.find((x) => x.id === id);
   if (!e) throw new Error(`no entry ${id}`);
   return e;

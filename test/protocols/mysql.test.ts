@@ -1,12 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import table from "../../fixtures/services/mysql.json";
-import { validateTable } from "../../src/catalog/validate.ts";
-import { makeContext } from "../../src/protocols/context.ts";
-import { mysql } from "../../src/protocols/mysql.ts";
+import { serviceEntries } from "../../src/catalog/index.ts";
+import { makeContext } from "../../src/services/context.ts";
+import { mysql } from "../../src/services/mysql/index.ts";
+import type { MysqlTemplates } from "../../src/services/mysql/templates.ts";
 import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
-import { toBytes, toLatin1 } from "../../src/util/bytes.ts";
+import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
 
-const catalog = validateTable(table, "mysql");
+const catalog = { entries: serviceEntries("mysql") as CatalogEntry<MysqlTemplates>[], defaultPorts: mysql.defaultPorts };
 
 // Capability flags, from the MySQL client/server protocol documentation.
 const LONG_PASSWORD = 0x1;
@@ -17,13 +17,13 @@ const SECURE_CONNECTION = 0x8000;
 const PLUGIN_AUTH = 0x80000;
 const PLUGIN_AUTH_LENENC = 0x200000;
 
-function entry(id: string): CatalogEntry {
+function entry(id: string): CatalogEntry<MysqlTemplates> {
   const e = catalog.entries.find((x) => x.id === id);
   if (!e) throw new Error(`no entry ${id}`);
   return e;
 }
 
-function start(e: CatalogEntry, remoteAddress = "127.0.0.1", sessionSeed = "s1"): { s: ProtocolSession; greeting: Uint8Array } {
+function start(e: CatalogEntry<MysqlTemplates>, remoteAddress = "127.0.0.1", sessionSeed = "s1"): { s: ProtocolSession; greeting: Uint8Array } {
   const s = mysql.start(makeContext({ entry: e, hostSeed: "test", sessionSeed, now: () => new Date("2024-03-05T07:08:09Z"), remoteAddress }));
   const w = s.open().write;
   return { s, greeting: typeof w === "string" ? toBytes(w) : (w ?? new Uint8Array(0)) };
@@ -140,7 +140,7 @@ describe("every mysql entry", () => {
 
   for (const e of catalog.entries) {
     describe(e.id, () => {
-      const layout = e.templates.layout ?? "";
+      const layout = e.templates.layout;
 
       test("greets with a protocol-10 packet whose fields are well formed", () => {
         const { greeting } = start(e);

@@ -1,17 +1,17 @@
 import { describe, expect, test } from "bun:test";
-import table from "../../fixtures/services/samba.json";
-import { validateTable } from "../../src/catalog/validate.ts";
-import { makeContext } from "../../src/protocols/context.ts";
-import { samba } from "../../src/protocols/samba.ts";
+import { serviceEntries } from "../../src/catalog/index.ts";
+import { makeContext } from "../../src/services/context.ts";
+import { samba } from "../../src/services/samba/index.ts";
+import type { SambaTemplates } from "../../src/services/samba/templates.ts";
 import type { CatalogEntry, ProtocolEvent, ProtocolSession, Reply } from "../../src/types.ts";
-import { toBytes, toLatin1 } from "../../src/util/bytes.ts";
+import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
 
-const catalog = validateTable(table, "samba");
+const catalog = { entries: serviceEntries("samba") as CatalogEntry<SambaTemplates>[], defaultPorts: samba.defaultPorts };
 const NOW = new Date("2024-03-05T07:08:09Z");
 // 2024-03-05T07:08:09Z as a Windows FILETIME, computed by hand: (1709622489 s + 11644473600 s) * 10^7.
 const NOW_FILETIME = 133540960890000000n;
 
-function entry(id: string): CatalogEntry {
+function entry(id: string): CatalogEntry<SambaTemplates> {
   const e = catalog.entries.find((x) => x.id === id);
   if (!e) throw new Error(`no entry ${id}`);
   return e;
@@ -129,7 +129,7 @@ function events(r: Reply, action: ProtocolEvent["action"]): ProtocolEvent[] {
 }
 
 describe("samba: the NegProt nmap fingerprints", () => {
-  const smb1Entries = catalog.entries.filter((e) => e.templates.smb1 !== "no");
+  const smb1Entries = catalog.entries.filter((e) => e.templates.smb1);
 
   test("every SMB1 persona answers SMBProgNeg the way nmap's Samba rules read it", () => {
     expect(smb1Entries.length).toBeGreaterThanOrEqual(4);

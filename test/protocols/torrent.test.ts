@@ -1,15 +1,15 @@
 import { describe, expect, test } from "bun:test";
-import table from "../../fixtures/services/torrent.json";
-import { validateTable } from "../../src/catalog/validate.ts";
-import { makeContext } from "../../src/protocols/context.ts";
-import { torrent } from "../../src/protocols/torrent.ts";
+import { serviceEntries } from "../../src/catalog/index.ts";
+import { makeContext } from "../../src/services/context.ts";
+import { torrent } from "../../src/services/torrent/index.ts";
+import type { TorrentTemplates } from "../../src/services/torrent/templates.ts";
 import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
-import { toBytes, toLatin1 } from "../../src/util/bytes.ts";
+import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
 
-const catalog = validateTable(table, "torrent");
+const catalog = { entries: serviceEntries("torrent") as CatalogEntry<TorrentTemplates>[], defaultPorts: torrent.defaultPorts };
 const NOW = new Date("2024-03-05T07:08:09Z");
 
-function entry(id: string): CatalogEntry {
+function entry(id: string): CatalogEntry<TorrentTemplates> {
   const e = catalog.entries.find((x) => x.id === id);
   if (!e) throw new Error(`no entry ${id}`);
   return e;

@@ -2,8 +2,8 @@
 import type { CatalogEntry, SessionContext } from "../types.ts";
 import { cryptoBytes, hashUnit, seededBytes } from "../util/random.ts";
 
-export interface ContextOptions {
-  entry: CatalogEntry;
+export interface ContextOptions<T = unknown> {
+  entry: CatalogEntry<T>;
   /** The host seed: decides persona details (hostname, workgroup) that must not change between connections. */
   hostSeed: string;
   /** When set, per-session randomness is derived from it (replays, tests); otherwise crypto-random. */
@@ -25,7 +25,7 @@ export function fakeHostname(hostSeed: string): string {
   return hashUnit(hostSeed, "host-shape") < 0.5 ? `${a}${String(n).padStart(2, "0")}` : a === b ? `${a}${n}` : `${a}-${b}`;
 }
 
-export function makeContext(o: ContextOptions): SessionContext {
+export function makeContext<T>(o: ContextOptions<T>): SessionContext<T> {
   return {
     entry: o.entry,
     random: o.sessionSeed !== undefined ? seededBytes(o.sessionSeed) : cryptoBytes,

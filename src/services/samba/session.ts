@@ -1,8 +1,12 @@
 // Fake Samba smbd. Client-first: NetBIOS session framing (RFC 1002), the SMB1 NEGOTIATE answer that nmap's
 // SMBProgNeg probe fingerprints, NTLMSSP session setup (to log names and crackable responses), and SMB2 for
 // the Samba 4 personas. Field values follow smbd's own negprot/sesssetup code; the persona is data (templates).
-import type { Protocol, ProtocolEvent, Reply, SessionContext } from "../types.ts";
-import { concatBytes, toLatin1 } from "../util/bytes.ts";
+import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import { ByteWriter, clip, concatBytes, decodeUtf16, filetime, latin1Bytes, rd16, rd32, rd64, startsWithBytes, toLatin1, utf16 } from "../../wire/bytes.ts";
+import { negTokenInit, negTokenResp } from "../../wire/der.ts";
+import { mergeReplies } from "../../wire/reply.ts";
+import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth, type NtlmAuth, type NtlmIdentity } from "../../wire/ntlmssp.ts";
+import type { SambaTemplates } from "./templates.ts";
 
 // NetBIOS session service packet types.
 const NBSS_MESSAGE = 0x00;
@@ -74,10 +78,6 @@ const SMB2_CAP_LARGE_MTU = 0x04;
 const SMB2_CAP_MULTI_CHANNEL = 0x08;
 const SMB2_CAP_ENCRYPTION = 0x40;
 
-const OID_SPNEGO = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
-const OID_NTLMSSP = [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a];
-const NTLMSSP_SIGNATURE = [0x4e, 0x54, 0x4c, 0x4d, 0x53, 0x53, 0x50, 0x00];
-
 // Dialects smbd knows, most preferred first (smbd's supported_protocols[] order). level decides the reply layout.
 type Level = "smb2ff" | "smb2002" | "nt1" | "lanman" | "coreplus" | "core";
 const SMB1_DIALECTS: [string, Level][] = [
@@ -96,129 +96,7 @@ const SMB1_DIALECTS: [string, Level][] = [
   ["PC NETWORK PROGRAM 1.0", "core"],
 ];
 
-// ---------------------------------------------------------------------------------------------------------
-// Little-endian byte helpers.
-
-class Out {
-  private readonly b: number[] = [];
-  get length(): number {
-    return this.b.length;
-  }
-  u8(v: number): this {
-    this.b.push(v & 0xff);
-    return this;
-  }
-  u16(v: number): this {
-    this.b.push(v & 0xff, (v >>> 8) & 0xff);
-    return this;
-  }
-  u32(v: number): this {
-    this.b.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
-    return this;
-  }
-  u64(v: bigint): this {
-    for (let i = 0n; i < 8n; i++) this.b.push(Number((v >> (8n * i)) & 0xffn));
-    return this;
-  }
-  bytes(v: ArrayLike<number>): this {
-    for (let i = 0; i < v.length; i++) this.b.push(v[i]! & 0xff);
-    return this;
-  }
-  zeros(n: number): this {
-    for (let i = 0; i < n; i++) this.b.push(0);
-    return this;
-  }
-  set8(at: number, v: number): void {
-    this.b[at] = v & 0xff;
-  }
-  set16(at: number, v: number): void {
-    this.b[at] = v & 0xff;
-    this.b[at + 1] = (v >>> 8) & 0xff;
-  }
-  done(): Uint8Array {
-    return Uint8Array.from(this.b);
-  }
-}
-
-function rd16(b: Uint8Array, o: number): number {
-  return o + 2 <= b.length ? b[o]! | (b[o + 1]! << 8) : 0;
-}
-function rd32(b: Uint8Array, o: number): number {
-  return o + 4 <= b.length ? (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0 : 0;
-}
-function rd64(b: Uint8Array, o: number): bigint {
-  return o + 8 <= b.length ? BigInt(rd32(b, o)) | (BigInt(rd32(b, o + 4)) << 32n) : 0n;
-}
-function startsWith(b: Uint8Array, at: number, magic: number[]): boolean {
-  if (at + magic.length > b.length) return false;
-  return magic.every((v, i) => b[at + i] === v);
-}
-function indexOfBytes(b: Uint8Array, needle: number[]): number {
-  outer: for (let i = 0; i + needle.length <= b.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (b[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
-
-function utf16(s: string): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out.push(c & 0xff, c >>> 8);
-  }
-  return out;
-}
-function latin1Bytes(s: string): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i) & 0xff);
-  return out;
-}
-function decodeUtf16(b: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i + 1 < b.length; i += 2) s += String.fromCharCode(b[i]! | (b[i + 1]! << 8));
-  return s;
-}
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
-}
-/** Attacker text for an event, as received but bounded; the event sinks do the escaping. */
-function clip(s: string, max = 256): string {
-  return s.length > max ? s.slice(0, max) : s;
-}
-
-/** Windows FILETIME: 100 ns ticks since 1601-01-01. */
-function filetime(d: Date): bigint {
-  return BigInt(d.getTime()) * 10000n + 116444736000000000n;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// DER pieces for SPNEGO (RFC 4178) as smbd emits them.
-
-function der(tag: number, body: number[]): number[] {
-  const n = body.length;
-  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >>> 8, n & 0xff];
-  return [tag, ...len, ...body];
-}
-function oid(v: number[]): number[] {
-  return der(0x06, v);
-}
-/** negTokenInit offering NTLMSSP, with smbd's hint name in the [3] slot ("NONE", "not_defined_in_RFC4178@please_ignore"). */
-function negTokenInit(hint: string): number[] {
-  const inner = [...der(0xa0, der(0x30, oid(OID_NTLMSSP)))];
-  if (hint) inner.push(...der(0xa3, der(0x30, der(0xa0, der(0x1b, latin1Bytes(hint))))));
-  return der(0x60, [...oid(OID_SPNEGO), ...der(0xa0, der(0x30, inner))]);
-}
-/** negTokenResp: state 0 accept-completed, 1 accept-incomplete, 2 reject. */
-function negTokenResp(state: number, token?: Uint8Array): number[] {
-  const inner = [...der(0xa0, der(0x0a, [state]))];
-  if (token) inner.push(...der(0xa1, oid(OID_NTLMSSP)), ...der(0xa2, der(0x04, [...token])));
-  return der(0xa1, der(0x30, inner));
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// NTLMSSP (MS-NLMP): the server's CHALLENGE and the parts of the client's AUTHENTICATE worth logging.
-
+/** What smbd says about itself, from the templates and the host. */
 interface Persona {
   workgroup: string;
   netbiosName: string;
@@ -228,84 +106,6 @@ interface Persona {
   /** "6.1.0" for Samba 4 (sent as the NTLMSSP version field), "" for Samba 3 which sends none. */
   ntlmVersion: string;
 }
-
-function ntlmChallenge(p: Persona, clientFlags: number, challenge: Uint8Array, now: Date): Uint8Array {
-  const unicode = (clientFlags & 0x1) !== 0 || (clientFlags & 0x2) === 0;
-  const withVersion = p.ntlmVersion !== "";
-  // Echo what the client may ask for; always: request target, NTLM, always sign, target type server, target info.
-  let flags = (clientFlags & (0x2 | 0x10 | 0x20 | 0x80000 | 0x20000000 | 0x40000000 | 0x80000000)) | 0x4 | 0x200 | 0x8000 | 0x20000 | 0x800000;
-  flags |= unicode ? 0x1 : 0;
-  if (unicode) flags &= ~0x2;
-  if (withVersion) flags |= 0x02000000;
-  const enc = (s: string) => (unicode ? utf16(s) : latin1Bytes(s));
-  const targetName = enc(p.netbiosName);
-  const av = new Out();
-  const pair = (id: number, v: ArrayLike<number>) => av.u16(id).u16(v.length).bytes(v);
-  pair(2, utf16(p.netbiosName));
-  pair(1, utf16(p.netbiosName));
-  pair(4, utf16(""));
-  pair(3, utf16(p.dnsName));
-  if (withVersion) pair(7, new Out().u64(filetime(now)).done());
-  pair(0, []);
-  const info = av.done();
-  const head = withVersion ? 56 : 48;
-  const m = new Out().bytes(NTLMSSP_SIGNATURE).u32(2);
-  m.u16(targetName.length).u16(targetName.length).u32(head);
-  m.u32(flags >>> 0).bytes(challenge).zeros(8);
-  m.u16(info.length).u16(info.length).u32(head + targetName.length);
-  if (withVersion) {
-    const [maj = 6, min = 1, build = 0] = p.ntlmVersion.split(".").map((x) => Number.parseInt(x, 10) || 0);
-    m.u8(maj).u8(min).u16(build).zeros(3).u8(15);
-  }
-  return m.bytes(targetName).bytes(info).done();
-}
-
-interface NtlmAuth {
-  user: string;
-  domain: string;
-  workstation: string;
-  lm: Uint8Array;
-  nt: Uint8Array;
-}
-
-function ntlmField(msg: Uint8Array, at: number): Uint8Array | undefined {
-  const len = rd16(msg, at);
-  const off = rd32(msg, at + 4);
-  if (len === 0) return new Uint8Array(0);
-  if (off + len > msg.length || len > 4096) return undefined;
-  return msg.subarray(off, off + len);
-}
-
-function parseNtlmAuth(msg: Uint8Array): NtlmAuth | undefined {
-  if (msg.length < 52) return undefined;
-  const flags = msg.length >= 64 ? rd32(msg, 60) : 0x1;
-  const lm = ntlmField(msg, 12);
-  const nt = ntlmField(msg, 20);
-  const dom = ntlmField(msg, 28);
-  const user = ntlmField(msg, 36);
-  const ws = ntlmField(msg, 44);
-  if (!lm || !nt || !dom || !user || !ws) return undefined;
-  const text = (b: Uint8Array) => ((flags & 0x1) !== 0 ? decodeUtf16(b) : toLatin1(b));
-  return { user: text(user), domain: text(dom), workstation: text(ws), lm, nt };
-}
-
-/** The AUTHENTICATE response in hashcat/John "NetNTLM" form, the reason a honeypot keeps the challenge. */
-function netNtlmLine(a: NtlmAuth, challenge: Uint8Array): string {
-  if (a.nt.length > 24) {
-    return `${a.user}::${a.domain}:${hex(challenge)}:${hex(a.nt.subarray(0, 16))}:${hex(a.nt.subarray(16))}`;
-  }
-  return `${a.user}::${a.domain}:${hex(a.lm)}:${hex(a.nt)}:${hex(challenge)}`;
-}
-
-/** Finds the NTLMSSP message inside a SPNEGO token (or a raw one) without a full ASN.1 parser. */
-function ntlmFromBlob(blob: Uint8Array): { msg: Uint8Array; type: number } | undefined {
-  const at = indexOfBytes(blob, NTLMSSP_SIGNATURE);
-  if (at < 0 || at + 12 > blob.length) return undefined;
-  const msg = blob.subarray(at);
-  return { msg, type: rd32(msg, 8) };
-}
-
-// ---------------------------------------------------------------------------------------------------------
 
 function nbss(type: number, payload: Uint8Array, wide = false): Uint8Array {
   const n = payload.length;
@@ -401,36 +201,40 @@ export function netbiosName(hostname: string): string {
   return name.slice(0, 15) || "SAMBA";
 }
 
-export const samba: Protocol = {
-  service: "samba",
-  start(ctx: SessionContext) {
+export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession {
     const t = ctx.entry.templates;
     const persona: Persona = {
-      workgroup: (t.workgroup ?? "WORKGROUP").toUpperCase(), // smbd upper-cases its workgroup
+      workgroup: t.workgroup.toUpperCase(), // smbd upper-cases its workgroup
       netbiosName: netbiosName(ctx.hostname),
       dnsName: ctx.hostname.toLowerCase(),
-      nativeOs: t.nativeOs ?? "Unix",
-      nativeLanMan: t.nativeLanMan ?? "Samba",
-      ntlmVersion: t.ntlmVersion ?? "",
+      nativeOs: t.nativeOs,
+      nativeLanMan: t.nativeLanMan,
+      ntlmVersion: t.ntlmVersion,
     };
-    const smb1Enabled = (t.smb1 ?? "yes") !== "no";
-    const smb2Dialects = (t.smb2Dialects ?? "")
-      .split(",")
+    const ntlmId: NtlmIdentity = {
+      netbiosName: persona.netbiosName,
+      netbiosDomain: persona.netbiosName, // a standalone smbd names itself as the domain
+      dnsName: persona.dnsName,
+      dnsDomain: "",
+      version: persona.ntlmVersion,
+    };
+    const smb1Enabled = t.smb1;
+    const smb2Dialects = t.smb2Dialects
       .map((d) => parseHexInt(d, 0))
       .filter((d) => d > 0)
       .sort((a, b) => b - a);
     const smb2Enabled = smb2Dialects.length > 0;
-    const capabilities = parseHexInt(t.capabilities, 0x0080f3fd);
-    const securityMode = parseHexInt(t.securityMode, 0x03);
-    const maxMpx = parseHexInt(t.maxMpx, 50);
-    const maxBuffer = parseHexInt(t.maxBuffer, 16644);
-    const tzMinutes = Number.parseInt(t.timezoneMinutes ?? "0", 10) || 0;
-    const pushServerName = (t.negprotServerName ?? "no") === "yes";
-    const spnegoHint = t.spnegoHint ?? "";
-    const smb2Caps = parseHexInt(t.smb2Capabilities, SMB2_CAP_DFS | SMB2_CAP_LEASING | SMB2_CAP_LARGE_MTU);
-    const smb2MaxSize = parseHexInt(t.smb2MaxSize, 8 * 1024 * 1024);
+    const capabilities = t.capabilities;
+    const securityMode = t.securityMode;
+    const maxMpx = t.maxMpx;
+    const maxBuffer = t.maxBuffer;
+    const tzMinutes = t.timezoneMinutes;
+    const pushServerName = t.negprotServerName;
+    const spnegoHint = t.spnegoHint;
+    const smb2Caps = t.smb2Capabilities;
+    const smb2MaxSize = t.smb2MaxSize;
     // What smbd does with an unknown user: "guest" under "map to guest = bad user" (Debian's default), else fail.
-    const badUserIsGuest = (t.badUser ?? "fail") === "guest";
+    const badUserIsGuest = t.badUser === "guest";
 
     // smbd forks per connection: the session key is the child's pid, a little higher each time.
     const pidBase = 1200 + Math.floor(ctx.hostRandom("smbd-pid") * 20000);
@@ -460,8 +264,8 @@ export const samba: Protocol = {
 
     // ------------------------------------------------------------------------------------------ SMB1
 
-    const smb1Header = (req: Smb1Req, status: number, flags2: number, cmd = req.cmd, uidOut = req.uid, tidOut = req.tid): Out =>
-      new Out()
+    const smb1Header = (req: Smb1Req, status: number, flags2: number, cmd = req.cmd, uidOut = req.uid, tidOut = req.tid): ByteWriter =>
+      new ByteWriter()
         .bytes([0xff, 0x53, 0x4d, 0x42])
         .u8(cmd)
         .u32(status)
@@ -478,7 +282,7 @@ export const samba: Protocol = {
     const replyFlags2 = (req: Smb1Req): number =>
       commonFlags2 | (req.flags2 & (FLAGS2_UNICODE | FLAGS2_SIGNATURES | FLAGS2_SIGNATURES_REQUIRED));
 
-    const smb1Frame = (o: Out): Uint8Array => nbss(NBSS_MESSAGE, o.done());
+    const smb1Frame = (o: ByteWriter): Uint8Array => nbss(NBSS_MESSAGE, o.done());
 
     const smb1Error = (req: Smb1Req, status: number): Uint8Array =>
       smb1Frame(smb1Header(req, status, replyFlags2(req)).u8(0).u16(0));
@@ -625,7 +429,7 @@ export const samba: Protocol = {
         if (ntlm.type === 1) {
           uid = newUid();
           challenge = newChallenge();
-          const type2 = ntlmChallenge(persona, rd32(ntlm.msg, 12), challenge, ctx.now());
+          const type2 = ntlmChallenge(ntlmId, rd32(ntlm.msg, 12), challenge, ctx.now());
           const out = spnego ? Uint8Array.from(negTokenResp(1, type2)) : type2;
           return { write: sessionSetupReply(req, STATUS_MORE_PROCESSING, 0, out) };
         }
@@ -655,8 +459,8 @@ export const samba: Protocol = {
         if (acct.text !== "" || oemLen > 1 || uniLen > 0) {
           events.push({ action: "login", user: clip(user), ...(plaintext !== undefined ? { password: clip(plaintext) } : {}) });
           if (plaintext === undefined && challenge.length === 8) {
-            const line = netNtlmLine({ user: acct.text, domain: dom.text, workstation: "", lm: oem, nt: uni }, challenge);
-            events.push({ action: "command", command: `SMB1 SESSION_SETUP netntlm ${clip(line, 1024)}` });
+            const line = netNtlmHash({ user: acct.text, domain: dom.text, workstation: "", lm: oem, nt: uni }, challenge)?.hash;
+            if (line) events.push({ action: "command", command: `SMB1 SESSION_SETUP netntlm ${clip(line, 1024)}` });
           }
         }
         events.push({ action: "command", command: `SMB1 SESSION_SETUP client os="${clip(os.text, 80)}" lanman="${clip(lanman.text, 80)}"` });
@@ -686,9 +490,8 @@ export const samba: Protocol = {
     const authEvents = (proto: string, a: NtlmAuth): ProtocolEvent[] => {
       const user = a.domain ? `${a.domain}\\${a.user}` : a.user;
       const events: ProtocolEvent[] = [{ action: "login", user: clip(user) }];
-      if (a.nt.length > 0 && challenge.length === 8) {
-        events.push({ action: "command", command: `${proto} SESSION_SETUP netntlm ${clip(netNtlmLine(a, challenge), 2048)}` });
-      }
+      const line = netNtlmHash(a, challenge)?.hash;
+      if (line) events.push({ action: "command", command: `${proto} SESSION_SETUP netntlm ${clip(line, 2048)}` });
       if (a.workstation) events.push({ action: "command", command: `${proto} SESSION_SETUP workstation=${clip(a.workstation, 80)}` });
       return events;
     };
@@ -763,8 +566,8 @@ export const samba: Protocol = {
 
     // ------------------------------------------------------------------------------------------ SMB2
 
-    const smb2Header = (req: Smb2Req | undefined, command: number, status: number, credits: number, sid = sessionId, tree = 0): Out =>
-      new Out()
+    const smb2Header = (req: Smb2Req | undefined, command: number, status: number, credits: number, sid = sessionId, tree = 0): ByteWriter =>
+      new ByteWriter()
         .bytes([0xfe, 0x53, 0x4d, 0x42])
         .u16(64)
         .u16(req?.creditCharge ?? 0)
@@ -779,7 +582,7 @@ export const samba: Protocol = {
         .u64(sid)
         .zeros(16);
 
-    const smb2Frame = (o: Out): Uint8Array => nbss(NBSS_MESSAGE, o.done(), true);
+    const smb2Frame = (o: ByteWriter): Uint8Array => nbss(NBSS_MESSAGE, o.done(), true);
 
     const smb2Error = (req: Smb2Req, status: number, sid = sessionId): Uint8Array =>
       smb2Frame(smb2Header(req, req.command, status, 1, sid, req.treeId).u16(9).u16(0).u32(0).u8(0));
@@ -794,7 +597,7 @@ export const samba: Protocol = {
       else if (d < 0x0311) caps |= SMB2_CAP_ENCRYPTION;
       if (d < 0x0300) caps &= ~SMB2_CAP_MULTI_CHANNEL;
       const maxSize = d === 0x0202 ? 0x10000 : smb2MaxSize;
-      const blob = negTokenInit(t.smb2SpnegoHint ?? "not_defined_in_RFC4178@please_ignore");
+      const blob = negTokenInit(t.smb2SpnegoHint);
       const guid = new Array<number>(16).fill(0);
       latin1Bytes(persona.netbiosName.toLowerCase()).slice(0, 16).forEach((c, i) => (guid[i] = c));
       const o = smb2Header(req, SMB2_NEGOTIATE, STATUS_OK, 1, 0n);
@@ -842,7 +645,7 @@ export const samba: Protocol = {
           at = (at + 8 + len + 7) & ~7;
         }
         if (!sawSha512) return { write: smb2Error(req, STATUS_INVALID_PARAMETER, 0n), close: true, events };
-        const c = new Out();
+        const c = new ByteWriter();
         c.u16(1).u16(38).u32(0).u16(1).u16(32).u16(1).bytes(ctx.random(32));
         if (cipher >= 0) {
           while (c.length % 8 !== 0) c.u8(0);
@@ -876,7 +679,7 @@ export const samba: Protocol = {
           sessionId = BigInt((r[0]! | (r[1]! << 8) | (r[2]! << 16) | ((r[3]! & 0x7f) << 24)) >>> 0) || 1n;
         }
         challenge = newChallenge();
-        const type2 = ntlmChallenge(persona, rd32(ntlm.msg, 12), challenge, ctx.now());
+        const type2 = ntlmChallenge(ntlmId, rd32(ntlm.msg, 12), challenge, ctx.now());
         return { write: reply(STATUS_MORE_PROCESSING, 0, spnego ? Uint8Array.from(negTokenResp(1, type2)) : type2) };
       }
       if (ntlm.type === 3) {
@@ -966,12 +769,12 @@ export const samba: Protocol = {
     const handleFrame = (type: number, body: Uint8Array): Reply => {
       switch (type) {
         case NBSS_MESSAGE:
-          if (startsWith(body, 0, [0xff, 0x53, 0x4d, 0x42]) && smb1Enabled) return handleSmb1(body);
-          if (startsWith(body, 0, [0xff, 0x53, 0x4d, 0x42])) {
+          if (startsWithBytes(body, 0, [0xff, 0x53, 0x4d, 0x42]) && smb1Enabled) return handleSmb1(body);
+          if (startsWithBytes(body, 0, [0xff, 0x53, 0x4d, 0x42])) {
             // SMB1 switched off: only a negprot is answered (with "no dialect", or SMB2 if offered).
             return dialect === "none" ? handleSmb1(body) : { close: true };
           }
-          if (startsWith(body, 0, [0xfe, 0x53, 0x4d, 0x42]) && smb2Enabled) return handleSmb2(body);
+          if (startsWithBytes(body, 0, [0xfe, 0x53, 0x4d, 0x42]) && smb2Enabled) return handleSmb2(body);
           return { close: true };
         case NBSS_REQUEST:
           // Called/calling names are not checked: smbd answers any session request positively, once.
@@ -985,22 +788,13 @@ export const samba: Protocol = {
       }
     };
 
-    const merge = (into: Reply, r: Reply): void => {
-      if (r.write !== undefined) {
-        const w = typeof r.write === "string" ? Uint8Array.from(latin1Bytes(r.write)) : r.write;
-        into.write = into.write === undefined ? w : concatBytes([into.write as Uint8Array, w]);
-      }
-      if (r.events?.length) into.events = [...(into.events ?? []), ...r.events];
-      if (r.close) into.close = true;
-    };
-
     return {
       open(): Reply {
         return {}; // SMB is client-first: smbd says nothing until spoken to
       },
       data(chunk: Uint8Array): Reply {
         if (closed) return {};
-        const out: Reply = {};
+        let out: Reply = {};
         if (pending.length + chunk.length > MAX_PENDING + 65536) {
           closed = true;
           return { close: true };
@@ -1028,8 +822,8 @@ export const samba: Protocol = {
               break;
             }
             if (pending.length >= 8) {
-              const smb1 = startsWith(pending, 4, [0xff, 0x53, 0x4d, 0x42]);
-              const smb2 = startsWith(pending, 4, [0xfe, 0x53, 0x4d, 0x42]) && smb2Enabled;
+              const smb1 = startsWithBytes(pending, 4, [0xff, 0x53, 0x4d, 0x42]);
+              const smb2 = startsWithBytes(pending, 4, [0xfe, 0x53, 0x4d, 0x42]) && smb2Enabled;
               if (!smb1 && !smb2) {
                 out.close = true;
                 break;
@@ -1039,11 +833,10 @@ export const samba: Protocol = {
           if (pending.length < 4 + len) break;
           const body = pending.slice(4, 4 + len);
           pending = pending.slice(4 + len);
-          merge(out, handleFrame(type, body));
+          out = mergeReplies(out, handleFrame(type, body));
         }
         if (out.close) closed = true;
         return out;
       },
     };
-  },
-};
+}

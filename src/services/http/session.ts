@@ -1,36 +1,11 @@
 // A fake HTTP/1.x origin server: Apache, nginx, IIS or lighttpd, whichever the catalog entry claims.
 // HTTP is client-first: open() says nothing. Requests are parsed with hard caps; every response is
 // assembled from the entry's templates, so the header order, wording and pages are data.
-//
-// Templates (all strings; {{name}} placeholders are filled per response):
-//   server            Server header value ("Apache/2.2.22 (Debian)")
-//   methods           "GET=page HEAD=page POST=page OPTIONS=options TRACE=trace PUT=405 *=501"
-//                     actions: page (serve, or 404), static405 (405, or 404), options, trace, or a status code
-//   index_paths       paths that serve the default page ("/ /index.html")
-//   path_case         "insensitive" for servers on case-insensitive file systems (IIS)
-//   page_status       status of the default page ("200 OK"; CentOS answers "403 Forbidden")
-//   head_page, body_page          header lines and body of the default page
-//   head_options, head_trace      OPTIONS / TRACE responses (absent: the method is not special)
-//   head_error        header lines of generated error pages
-//   head_<code>, status_<code>, body_<code>, body_<code>_<kind>   per-status overrides;
-//                     kind is verb | url | version | header | host | length
-//   body_error        fallback error body ({{code}}, {{reason}})
-//   allow_line        filled into {{allow}} of 405/501 responses
-//   conn_close, conn_keepalive, conn_keepalive_10   the Connection lines (absent keep-alive: always close)
-//   version_style     "fixed" (always HTTP/1.1) or "echo" (answer in the request's version, lighttpd)
-//   blank_lines       "skip" (wait past empty lines, like Apache/nginx) or "reject" (400 at once)
-//   method_chars      "upper" (nginx: A-Z and _ only) or "token" (any RFC 7230 token)
-//   eager             "yes": reject a bad method/URI byte as soon as it arrives, without waiting for the line
-//   lenient_protocol  "yes": an unknown protocol token is taken as HTTP/1.0 (Apache before 2.4.25)
-//   http09            "serve" (a request line without version gets a bare body) or "reject"
-//   long_line_status  status for an over-long request line ("414" or "400")
-//   page_mtime        fixed Last-Modified of the page, or page_mtime_range "YYYY-MM-DD..YYYY-MM-DD"
-//   etag              ETag format: {{inode_hex}} {{size_hex}} {{mtime_hex}} {{mtime_us_hex}} {{hash_dec}} {{iis_filetime}} {{iis_change}}
-//   Also everywhere: {{server}} {{hostname}} {{local_ip}} {{local_host}} {{date}} {{servername}} {{port}}
-//   {{length}} {{connection}} {{lastmod}} {{etag}} {{allow}} {{method}} {{path}} (the last two HTML-escaped).
-import type { Protocol, ProtocolEvent, Reply, SessionContext } from "../types.ts";
-import { toLatin1, utf8 } from "../util/bytes.ts";
-import { fill } from "../util/template.ts";
+// The template keys and their meaning are in templates.ts.
+import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import { fill } from "../../util/template.ts";
+import { toLatin1, utf8 } from "../../wire/bytes.ts";
+import type { HttpTemplates } from "./templates.ts";
 
 /** Longest request line kept (Apache's LimitRequestLine is 8190). */
 export const MAX_LINE = 8190;
@@ -165,10 +140,10 @@ interface PageFacts {
   etag: string;
 }
 
-function pageFacts(ctx: SessionContext, t: Record<string, string>, body: string, now: Date): PageFacts {
+function pageFacts(ctx: SessionContext, t: HttpTemplates, body: string, now: Date): PageFacts {
   let mtime: Date;
-  const fixed = t.page_mtime ? Date.parse(t.page_mtime) : NaN;
-  const range = /^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$/.exec(t.page_mtime_range ?? "");
+  const fixed = t.pageMtime ? Date.parse(t.pageMtime) : NaN;
+  const range = /^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$/.exec(t.pageMtimeRange ?? "");
   if (!Number.isNaN(fixed)) mtime = new Date(fixed);
   else if (range) {
     const from = Date.parse(range[1]! + "T00:00:00Z");
@@ -180,13 +155,13 @@ function pageFacts(ctx: SessionContext, t: Record<string, string>, body: string,
   const seconds = Math.floor(mtime.getTime() / 1000);
   mtime = new Date(seconds * 1000);
   const usFraction = Math.floor(ctx.hostRandom("page-mtime-us") * 1_000_000);
-  const mtimeUs = BigInt(seconds) * 1_000_000n + BigInt(t.page_mtime ? 0 : usFraction);
+  const mtimeUs = BigInt(seconds) * 1_000_000n + BigInt(t.pageMtime ? 0 : usFraction);
   // Windows FILETIME (100 ns since 1601); IIS prints its bytes little-endian, each in unpadded hex.
   const filetime = (BigInt(seconds) + 11_644_473_600n) * 10_000_000n;
   let iisFiletime = "";
   for (let i = 0n; i < 8n; i++) iisFiletime += ((filetime >> (8n * i)) & 0xffn).toString(16);
   const size = body.length;
-  const etag = fill(t.etag ?? "", {
+  const etag = fill(t.etag, {
     inode_hex: (0x20000 + Math.floor(ctx.hostRandom("inode") * 0xfffff)).toString(16),
     size_hex: size.toString(16),
     mtime_hex: seconds.toString(16),
@@ -203,35 +178,29 @@ function wire(text: string): string {
   return /^[\x00-\x7f]*$/.test(text) ? text : toLatin1(utf8(text));
 }
 
-export const http: Protocol = {
-  service: "http",
-  start(ctx) {
+export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
     const t = ctx.entry.templates;
-    const tpl = (key: string): string | undefined => (Object.hasOwn(t, key) ? t[key] : undefined);
-    const echoVersion = t.version_style === "echo";
-    const skipBlank = t.blank_lines !== "reject";
-    const upperMethods = t.method_chars === "upper";
-    const eager = t.eager === "yes";
-    const lenient = t.lenient_protocol === "yes";
+    const echoVersion = t.versionStyle === "echo";
+    const skipBlank = t.blankLines !== "reject";
+    const upperMethods = t.methodChars === "upper";
+    const eager = t.eager;
+    const lenient = t.lenientProtocol;
     const serve09 = t.http09 !== "reject";
-    const caseless = t.path_case === "insensitive";
-    const longLineStatus = Number(t.long_line_status ?? "414") || 414;
-
-    const methodTable = new Map<string, string>();
-    for (const pair of (t.methods ?? "GET=page HEAD=page POST=page *=501").split(/\s+/)) {
-      const eq = pair.indexOf("=");
-      if (eq > 0) methodTable.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    const indexPaths = new Set((t.index_paths ?? "/").split(/\s+/).filter(Boolean).map((p) => (caseless ? p.toLowerCase() : p)));
+    const caseless = t.caseInsensitivePaths;
+    const longLineStatus = t.longLineStatus;
+    const statusText = (code: number): string | undefined => t.statusLines[String(code)];
+    const errorHeadFor = (code: number): string => t.errorHeads[String(code)] ?? t.errorHead;
+    const methodTable = new Map(Object.entries(t.methods));
+    const indexPaths = new Set(t.indexPaths.map((p) => (caseless ? p.toLowerCase() : p)));
 
     const local = {
       hostname: ctx.hostname,
       local_ip: ctx.localAddress,
       // The address as a URL host: IPv6 needs brackets.
       local_host: ctx.localAddress.includes(":") ? `[${ctx.localAddress}]` : ctx.localAddress,
-      server: t.server ?? "",
+      server: t.server,
     };
-    const page = pageFacts(ctx, t, fill(wire(t.body_page ?? ""), local), ctx.now());
+    const page = pageFacts(ctx, t, fill(wire(t.pageBody), local), ctx.now());
 
     let buf = "";
     let blankLines = 0;
@@ -243,7 +212,7 @@ export const http: Protocol = {
 
     function statusLine(code: number, version: number, status?: string): string {
       const v = echoVersion ? (version === 11 ? "HTTP/1.1" : "HTTP/1.0") : "HTTP/1.1";
-      return `${v} ${status ?? tpl(`status_${code}`) ?? `${code} ${REASONS[code] ?? "Unknown"}`}\r\n`;
+      return `${v} ${status ?? statusText(code) ?? `${code} ${REASONS[code] ?? "Unknown"}`}\r\n`;
     }
 
     function vars(req: Request | undefined, extra: Record<string, string | number>): Record<string, string | number> {
@@ -265,13 +234,13 @@ export const http: Protocol = {
     }
 
     function connectionLines(keep: boolean, version: number): string {
-      if (!keep) return tpl("conn_close") ?? "Connection: close\r\n";
-      const ka = (version === 10 ? tpl("conn_keepalive_10") : undefined) ?? tpl("conn_keepalive") ?? "";
+      if (!keep) return t.connectionClose;
+      const ka = (version === 10 ? t.connectionKeepAlive10 : undefined) ?? t.connectionKeepAlive ?? "";
       return fill(ka, { kamax: MAX_REQUESTS - requests + 1 });
     }
 
     function wantsKeepAlive(req: Request): boolean {
-      if (tpl("conn_keepalive") === undefined || requests >= MAX_REQUESTS) return false;
+      if (t.connectionKeepAlive === undefined || requests >= MAX_REQUESTS) return false;
       const conn = (req.headers.get("connection") ?? "").toLowerCase();
       if (req.version === 11) return !/\bclose\b/.test(conn);
       return req.version === 10 && /\bkeep-alive\b/.test(conn);
@@ -284,8 +253,8 @@ export const http: Protocol = {
     }
 
     function errorBody(code: number, kind: ErrorKind, req: Request | undefined, version: number): string {
-      const bodyTpl = tpl(`body_${code}_${kind}`) ?? tpl(`body_${code}`) ?? tpl("body_error") ?? "";
-      const reason = (tpl(`status_${code}`) ?? `${code} ${REASONS[code] ?? ""}`).replace(/^\d+ /, "");
+      const bodyTpl = t.errorBodies[`${code} ${kind}`] ?? t.errorBodies[String(code)] ?? t.errorBody;
+      const reason = (statusText(code) ?? `${code} ${REASONS[code] ?? ""}`).replace(/^\d+ /, "");
       // Template text becomes bytes first; the request's own bytes (a decoded path) go in as they came.
       return fill(wire(bodyTpl), vars(req, { code, reason, version: version === 11 ? "HTTP/1.1" : "HTTP/1.0" }));
     }
@@ -293,8 +262,8 @@ export const http: Protocol = {
     function errorResponse(code: number, kind: ErrorKind, req: Request | undefined, keep: boolean): string {
       const version = req?.version ?? 10;
       const body = errorBody(code, kind, req, version);
-      const head = tpl(`head_${code}`) ?? tpl("head_error") ?? "";
-      const allow = code === 405 || code === 501 ? (tpl("allow_line") ?? "") : "";
+      const head = errorHeadFor(code);
+      const allow = code === 405 || code === 501 ? t.allowLine : "";
       if (version === 9) return body;
       return respond(code, head, body, req, keep, req?.method === "HEAD", version, { allow });
     }
@@ -323,18 +292,18 @@ export const http: Protocol = {
       if (action === "page" || action === "static405") {
         if (!exists) return { out: errorResponse(404, "generic", req, keep), keep };
         if (action === "static405") return { out: errorResponse(405, "generic", req, keep), keep };
-        if (tpl("body_416") !== undefined && hugeRange(req)) return { out: errorResponse(416, "generic", req, false), keep: false };
+        if (t.errorBodies["416"] !== undefined && hugeRange(req)) return { out: errorResponse(416, "generic", req, false), keep: false };
         const v = vars(req, { length: page.body.length, connection: connectionLines(keep, req.version) });
-        const line = statusLine(200, req.version, t.page_status ?? "200 OK");
-        return { out: line + fill(t.head_page ?? "", v) + "\r\n" + (headOnly ? "" : page.body), keep };
+        const line = statusLine(200, req.version, t.pageStatus);
+        return { out: line + fill(t.pageHead, v) + "\r\n" + (headOnly ? "" : page.body), keep };
       }
-      if (action === "options" && tpl("head_options") !== undefined) {
-        return { out: respond(200, t.head_options!, "", req, keep, true, req.version), keep };
+      if (action === "options" && t.optionsHead !== undefined) {
+        return { out: respond(200, t.optionsHead, "", req, keep, true, req.version), keep };
       }
-      if (action === "trace" && tpl("head_trace") !== undefined) {
+      if (action === "trace" && t.traceHead !== undefined) {
         // The request echoed back as message/http; without framing, the end of the body is the close.
         const v = vars(req, { connection: connectionLines(false, req.version) });
-        return { out: statusLine(200, req.version) + fill(t.head_trace!, v) + "\r\n" + req.head, keep: false };
+        return { out: statusLine(200, req.version) + fill(t.traceHead, v) + "\r\n" + req.head, keep: false };
       }
       const code = Number(action) || 501;
       return { out: errorResponse(code, "generic", req, keep && code < 500), keep: keep && code < 500 };
@@ -549,5 +518,4 @@ export const http: Protocol = {
         return run();
       },
     };
-  },
-};
+}

@@ -3,9 +3,11 @@
 // (peer-id prefix, reserved bits, extension handshake) and log the info_hash. Some clients also speak HTTP on
 // the peer port (Azureus' tracker/webseed, uTorrent's WebUI) or greet first (Python mainline); old
 // Transmission tells anything else "Nice try...". All of that is per-entry data in the templates.
-import type { Protocol, ProtocolEvent, Reply, SessionContext } from "../types.ts";
-import { concatBytes, toLatin1, utf8 } from "../util/bytes.ts";
-import { fill } from "../util/template.ts";
+import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import { fill } from "../../util/template.ts";
+import { clip, concatBytes, hex, toLatin1, utf8 } from "../../wire/bytes.ts";
+import { mergeReplies } from "../../wire/reply.ts";
+import type { TorrentTemplates } from "./templates.ts";
 
 const PSTR = "BitTorrent protocol";
 const HEADER = Uint8Array.from([19, ...[...PSTR].map((c) => c.charCodeAt(0))]);
@@ -27,22 +29,6 @@ const CHARSETS: Record<string, string> = {
 
 const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "OPTIONS", "DELETE", "TRACE", "CONNECT"];
 const HTTP_METHOD = new RegExp(`^(?:${HTTP_METHODS.join("|")}) `);
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
-}
-
-/** Attacker text for an event, as received but bounded; the event sinks do the escaping. */
-function clip(s: string, max = 256): string {
-  return s.length > max ? s.slice(0, max) : s;
-}
-
-function parseReserved(v: string | undefined): Uint8Array {
-  const out = new Uint8Array(8);
-  const h = (v ?? "").replace(/[^0-9a-fA-F]/g, "");
-  for (let i = 0; i < 8 && 2 * i + 2 <= h.length; i++) out[i] = Number.parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
 
 function u32be(n: number): number[] {
   return [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
@@ -67,20 +53,18 @@ function bencodedString(d: Uint8Array, key: string): string | undefined {
   return text.slice(start, start + len);
 }
 
-export const torrent: Protocol = {
-  service: "torrent",
-  start(ctx: SessionContext) {
+export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSession {
     const t = ctx.entry.templates;
-    const reserved = parseReserved(t.reserved);
-    const greetFirst = t.greeting === "header";
-    const garbageReply = t.garbageReply ?? "";
-    const garbageCheck = Math.max(1, Math.min(20, Number.parseInt(t.garbageCheckBytes ?? "1", 10) || 1));
+    const reserved = t.reserved;
+    const greetFirst = t.greetFirst;
+    const garbageReply = t.garbageReply;
+    const garbageCheck = t.garbageCheckBytes;
     const speaksHttp = t.httpResponse !== undefined;
-    const httpKeepAlive = t.httpKeepAlive === "yes";
+    const httpKeepAlive = t.httpKeepAlive;
 
     // A client makes its peer id once per run: derive it from the host, not the session.
-    const prefix = t.peerIdPrefix ?? "-BT0000-";
-    const charset = t.peerIdCharset ?? "alnum";
+    const prefix = t.peerIdPrefix;
+    const charset = t.peerIdCharset;
     const peerId = new Uint8Array(20);
     for (let i = 0; i < 20; i++) {
       if (i < prefix.length) peerId[i] = prefix.charCodeAt(i) & 0xff;
@@ -103,13 +87,9 @@ export const torrent: Protocol = {
     const extendedHandshake = (): Uint8Array => {
       // Keys sorted, as bencoding requires.
       const parts: Uint8Array[] = [utf8("d1:md")];
-      const msgs = (t.extMessages ?? "ut_pex:1")
-        .split(",")
-        .map((s) => s.trim().split(":"))
-        .filter((kv): kv is [string, string] => kv.length === 2 && /^\w+$/.test(kv[0]!) && /^\d+$/.test(kv[1]!))
-        .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      const msgs = Object.entries(t.extMessages).sort((a, b) => (a[0] < b[0] ? -1 : 1));
       for (const [k, v] of msgs) parts.push(bstr(utf8(k)), utf8(`i${v}e`));
-      parts.push(utf8(`e1:pi${ctx.localPort}e4:reqqi${Number.parseInt(t.extReqq ?? "255", 10) || 255}e`));
+      parts.push(utf8(`e1:pi${ctx.localPort}e4:reqqi${t.extReqq}e`));
       if (t.extVersion) parts.push(utf8("1:v"), bstr(utf8(t.extVersion)));
       const ip = ctx.remoteAddress.split(".").map((x) => Number.parseInt(x, 10));
       if (ip.length === 4 && ip.every((x) => x >= 0 && x <= 255)) parts.push(utf8("6:yourip"), bstr(Uint8Array.from(ip)));
@@ -148,7 +128,7 @@ export const torrent: Protocol = {
       const [method = "", path = ""] = requestLine.split(" ");
       const events: ProtocolEvent[] = [{ action: "command", command: clip(requestLine, 512) }];
       let status = t.httpResponse ?? "";
-      let body = t.httpBody ?? "";
+      let body = t.httpBody;
       if (t.httpAuthPath && path.startsWith(t.httpAuthPath)) {
         // WebUI login attempts: log the Basic credentials, never accept them.
         const auth = /\r\nAuthorization:\s*Basic\s+([A-Za-z0-9+/=]{1,512})/i.exec(head);
@@ -162,7 +142,7 @@ export const torrent: Protocol = {
           });
         }
         status = t.httpAuthResponse ?? status;
-        body = t.httpAuthBody ?? "";
+        body = t.httpAuthBody;
       }
       if (method === "HEAD") body = "";
       const bodyBytes = utf8(body);
@@ -198,7 +178,7 @@ export const torrent: Protocol = {
         if (b.length < HANDSHAKE_LEN) return pre;
         const rest = handshakeReply(b);
         pending = b.slice(HANDSHAKE_LEN);
-        return merge(pre, rest);
+        return mergeReplies(pre, rest);
       }
       if (b.length < HANDSHAKE_LEN) return undefined;
       const r = handshakeReply(b);
@@ -237,16 +217,6 @@ export const torrent: Protocol = {
       return { close: true };
     };
 
-    const merge = (a: Reply, b: Reply): Reply => {
-      const out: Reply = {};
-      const writes = [a.write, b.write].filter((w): w is Uint8Array | string => w !== undefined).map((w) => (typeof w === "string" ? utf8(w) : w));
-      if (writes.length) out.write = concatBytes(writes);
-      const events = [...(a.events ?? []), ...(b.events ?? [])];
-      if (events.length) out.events = events;
-      if (a.close || b.close) out.close = true;
-      return out;
-    };
-
     return {
       open(): Reply {
         // Python mainline (and BitTornado) write their protocol header the moment a connection is accepted.
@@ -264,7 +234,7 @@ export const torrent: Protocol = {
         for (let guard = 0; guard < 1000 && pending.length > 0; guard++) {
           const step = state === "handshake" ? stepHandshake() : state === "http" ? stepHttp() : stepPeer();
           if (step === undefined) break;
-          out = merge(out, step);
+          out = mergeReplies(out, step);
           if (out.close) {
             state = "closed";
             break;
@@ -273,5 +243,4 @@ export const torrent: Protocol = {
         return out;
       },
     };
-  },
-};
+}

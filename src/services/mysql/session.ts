@@ -1,21 +1,10 @@
 // MySQL/MariaDB connection phase: the protocol-10 greeting as the claimed version builds it, then the
 // client's HandshakeResponse (user name logged), then "Access denied" and a hang-up. No login ever works.
-//
-// Template keys:
-//   serverVersion     version string in the greeting (what nmap prints)
-//   layout            "41": 5.0/5.1 greeting (13 zero bytes, no plugin name)
-//                     "plugin": 5.5+ greeting (upper capabilities, auth data length, plugin name)
-//   capabilities      server capability flags, hex (only the low 16 bits go out with layout 41)
-//   charset, status   greeting's default collation id and status flags (decimal)
-//   authPlugin        plugin named in the greeting (layout plugin)
-//   preAuthSqlstate   "yes" when errors sent before the client's flags are known carry #SQLSTATE
-//                     (5.5+ keep the server flags in the session at that point; 5.0/5.1 keep zero)
-//   maxAllowedPacket  a declared packet this large is refused
-//   errOutOfOrder, errTooLarge, errHandshake, errAccessDenied   "errno:SQLSTATE:message"
-//   userEchoMax       how much of the user name the access-denied message shows (%-.Ns)
-import type { Protocol, ProtocolEvent, Reply, SessionContext } from "../types.ts";
-import { concatBytes, toBytes, toLatin1 } from "../util/bytes.ts";
-import { fill } from "../util/template.ts";
+// The template keys and their meaning are in templates.ts.
+import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import { fill } from "../../util/template.ts";
+import { concatBytes, hex, toBytes, toLatin1 } from "../../wire/bytes.ts";
+import type { MysqlTemplates } from "./templates.ts";
 
 const CLIENT_CONNECT_WITH_DB = 0x8;
 const CLIENT_PROTOCOL_41 = 0x200;
@@ -45,15 +34,6 @@ function le(n: number, bytes: number): Uint8Array {
   const out = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i++) out[i] = Math.floor(n / 2 ** (8 * i)) & 0xff;
   return out;
-}
-
-function intOr(s: string | undefined, fallback: number, radix = 10): number {
-  const n = s === undefined ? NaN : Number.parseInt(s.replace(/^0x/i, ""), radix);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
 }
 
 /** Scramble bytes the way mysqld's create_random_string makes them: printable, 33..126, never NUL. */
@@ -86,8 +66,7 @@ interface ParsedError {
   message: string;
 }
 
-function parseErr(spec: string | undefined, fallback: string): ParsedError {
-  const text = spec ?? fallback;
+function parseErr(text: string): ParsedError {
   const a = text.indexOf(":");
   const b = text.indexOf(":", a + 1);
   return { errno: Number.parseInt(text.slice(0, a), 10) || 0, state: text.slice(a + 1, b), message: text.slice(b + 1) };
@@ -150,20 +129,18 @@ function parseResponse(p: Uint8Array, pluginServer: boolean): HandshakeResponse 
   return { caps, user: user.text, auth, plugin };
 }
 
-export const mysql: Protocol = {
-  service: "mysql",
-  start(ctx: SessionContext) {
+export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession {
     const t = ctx.entry.templates;
     const pluginLayout = t.layout === "plugin";
-    const serverCaps = intOr(t.capabilities, 0xa22c, 16);
-    const authPlugin = t.authPlugin ?? "mysql_native_password";
-    const maxPacket = intOr(t.maxAllowedPacket, 1048576);
-    const preAuthSqlstate = t.preAuthSqlstate === "yes";
-    const errOutOfOrder = parseErr(t.errOutOfOrder, "1156:08S01:Got packets out of order");
-    const errTooLarge = parseErr(t.errTooLarge, "1153:08S01:Got a packet bigger than 'max_allowed_packet' bytes");
-    const errHandshake = parseErr(t.errHandshake, "1043:08S01:Bad handshake");
-    const errDenied = parseErr(t.errAccessDenied, "1045:28000:Access denied for user '{{user}}'@'{{host}}' (using password: {{password}})");
-    const userEchoMax = intOr(t.userEchoMax, 48);
+    const serverCaps = t.capabilities;
+    const authPlugin = t.authPlugin;
+    const maxPacket = t.maxAllowedPacket;
+    const preAuthSqlstate = t.preAuthSqlstate;
+    const errOutOfOrder = parseErr(t.errOutOfOrder);
+    const errTooLarge = parseErr(t.errTooLarge);
+    const errHandshake = parseErr(t.errHandshake);
+    const errDenied = parseErr(t.errAccessDenied);
+    const userEchoMax = t.userEchoMax;
 
     // Connection ids grow with time like a server taking a connection every ~45 s since a
     // (per-host) boot up to 30 days ago: stable for replays, plausible to a watcher.
@@ -186,14 +163,14 @@ export const mysql: Protocol = {
       const salt = scramble(ctx, 20);
       const parts = [
         Uint8Array.of(10),
-        toBytes(t.serverVersion ?? ctx.entry.version),
+        toBytes(t.serverVersion),
         Uint8Array.of(0),
         le(threadId, 4),
         salt.subarray(0, 8),
         Uint8Array.of(0),
         le(serverCaps & 0xffff, 2),
-        Uint8Array.of(intOr(t.charset, 8) & 0xff),
-        le(intOr(t.status, 2), 2),
+        Uint8Array.of(t.charset),
+        le(t.status, 2),
       ];
       if (pluginLayout) {
         parts.push(le((serverCaps >>> 16) & 0xffff, 2), Uint8Array.of(21), new Uint8Array(10));
@@ -307,5 +284,4 @@ export const mysql: Protocol = {
         return state === "done" ? {} : feed(chunk);
       },
     };
-  },
-};
+}

@@ -1,0 +1,33 @@
+// The ftp templates: every reply text includes its CRLF; {{name}} placeholders are filled per reply.
+// Placeholders: hostname HOSTNAME localAddress localAddressMapped localPort remoteAddress time
+//   userNumber user verb verbLower arg line
+import { optional, schema, t, withDefault } from "../schema.ts";
+
+export const ftpTemplates = schema({
+  banner: t.text("greeting sent on open"),
+  user: t.text("reply to USER <name> (331 asks for the password)"),
+  userNoArg: optional(t.text("reply to USER without a name (default: user); never starts a login")),
+  userAnon: optional(t.text("reply to USER anonymous / USER ftp (default: user)")),
+  userDenied: optional(t.text("reply to USER for a name in deniedUsers")),
+  deniedUsers: withDefault(t.list("user names refused at USER (RHEL's user_list)"), []),
+  pass: t.text("reply to PASS after USER: the login failure"),
+  passFirst: t.text("reply to PASS without a pending USER"),
+  needLogin: t.text("reply to a known command that needs a login"),
+  unknown: optional(t.text("reply to a verb the daemon does not know (default: needLogin)")),
+  knownVerbs: optional(t.list("verbs answered with needLogin rather than unknown (absent: every verb)")),
+  unimplemented: optional(t.text("reply to a verb in unimplementedVerbs")),
+  unimplementedVerbs: withDefault(t.list("verbs the daemon knows but does not implement"), []),
+  empty: optional(t.text("reply to an empty line (absent: the daemon ignores it)")),
+  quit: t.text("reply to QUIT (the session then closes)"),
+  http: optional(t.text("reply to a verb in httpVerbs")),
+  httpVerbs: withDefault(t.list("verbs that mean an HTTP client is talking (GET, POST…)"), []),
+  commands: withDefault(t.table("pre-login answers by 'VERB', 'VERB WORD' or 'VERB ARGS' (most specific wins)"), {}),
+  noArg: withDefault(t.table("answers by 'VERB' when the verb comes without an argument (before commands)"), {}),
+  maxLoginFails: withDefault(t.int("failed PASS count after which the daemon hangs up (0: never)"), 0),
+  lineMax: withDefault(t.int("longest accepted line in bytes, CRLF included", 16, 16384), 4096),
+  lineTooLong: withDefault(t.text("reply to a longer line (\"\" for none)"), ""),
+  lineTooLongAction: withDefault(t.oneOf("what happens to the rest of an over-long line", ["split", "skip", "close"] as const), "split"),
+  closeOn: withDefault(t.list("template keys after whose reply the daemon hangs up"), []),
+});
+
+export type FtpTemplates = ReturnType<typeof ftpTemplates.parse>;

@@ -1,0 +1,37 @@
+// The service registry. Adding a service: a folder src/services/<name>/ (index.ts, templates.ts,
+// session.ts), its banner table fixtures/services/<name>.json, and one line here.
+import type { ProtocolSession, ServiceModule, SessionContext } from "../types.ts";
+import { ftp } from "./ftp/index.ts";
+import { http } from "./http/index.ts";
+import { mysql } from "./mysql/index.ts";
+import { samba } from "./samba/index.ts";
+import { torrent } from "./torrent/index.ts";
+
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, mysql, samba, torrent];
+
+/** Service names, in registry order. */
+export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
+
+const BY_NAME = new Map(SERVICE_MODULES.map((m) => [m.name, m]));
+
+export function serviceModule(name: string): ServiceModule {
+  const m = BY_NAME.get(name);
+  if (!m) throw new Error(`no service module "${name}"`);
+  return m;
+}
+
+/** Canonical name for a service or alias ("SMB" → "samba"); undefined when nothing fits. */
+export function resolveService(name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return SERVICE_MODULES.find((m) => m.name === lower || m.aliases.includes(lower))?.name;
+}
+
+/** Every alias with its service: { smb: "samba", bittorrent: "torrent" }. */
+export function serviceAliases(): Record<string, string> {
+  return Object.fromEntries(SERVICE_MODULES.flatMap((m) => m.aliases.map((a) => [a, m.name])));
+}
+
+/** A new session of the entry's service: the one way the listener, replay, check and the fuzzer start one. */
+export function startSession(ctx: SessionContext): ProtocolSession {
+  return serviceModule(ctx.entry.service).start(ctx);
+}
