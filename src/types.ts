@@ -40,11 +40,20 @@ export interface ProtocolEvent {
   command?: string;
 }
 
-/** What the session should do after open() or data(): write bytes, maybe close, maybe log. */
+/** What the session should do after open(), data() or timer(): write bytes, maybe close, maybe log. */
 export interface Reply {
   write?: Uint8Array | string;
-  close?: boolean;
+  /** Hang up after the write: true is an orderly close (FIN), "reset" an abortive one (RST, as mysqld does). */
+  close?: boolean | "reset";
+  /** Logged at once, whatever the delay. */
   events?: ProtocolEvent[];
+  /**
+   * Milliseconds before the write (and close) go out: a real daemon's pause, such as before "Login
+   * incorrect". The daemon is busy meanwhile: what the peer sends waits until the reply has gone.
+   */
+  delayMs?: number;
+  /** Arm (milliseconds from now) or cancel (null) named timers; arming replaces a timer of the same name. */
+  timers?: Record<string, number | null>;
 }
 
 export const NO_REPLY: Reply = Object.freeze({});
@@ -68,6 +77,8 @@ export interface SessionContext<T = unknown> {
 export interface ProtocolSession {
   /** Called once the connection is accepted: banner-first protocols greet here. */
   open(): Reply;
+  /** A timer this session armed ran out: an idle timeout and its goodbye line, smbd's patience, … */
+  timer?(name: string): Reply;
   /** Called for every chunk the peer sends (chunks are arbitrary TCP segments; protocols buffer). */
   data(chunk: Uint8Array): Reply;
 }

@@ -2,14 +2,18 @@
 // Everything a peer does is bounded here: bytes kept, bytes accepted, time idle, sessions at once.
 import type { Socket, TCPSocketListener } from "bun";
 import type { EventSink, TrapEvent } from "../events/types.ts";
-import { makeContext } from "../services/context.ts";
-import { startSession } from "../services/index.ts";
-import type { CatalogEntry, ProtocolSession, Reply } from "../types.ts";
 import { cliLog } from "../log.ts";
-import { toBytes } from "../wire/bytes.ts";
+import { makeContext } from "../services/context.ts";
+import { realClock, SessionDriver } from "../services/driver.ts";
+import { startSession } from "../services/index.ts";
+import type { CatalogEntry, ProtocolEvent } from "../types.ts";
 
 export interface Limits {
-  /** Seconds without any byte from the peer before the session is closed. */
+  /**
+   * Seconds without any byte from the peer before the trap drops the session, whatever the service. Each
+   * service has its own, shorter idle timeout with its daemon's words (a session timer); this is the
+   * outer bound for all of them.
+   */
   idleSeconds: number;
   /** Incoming bytes kept as evidence per session; the rest is counted, not kept. */
   keepBytes: number;
@@ -55,12 +59,12 @@ export interface SessionObserver {
   start(info: SessionStart): { sessionSeed?: string; now?: () => Date } | undefined;
   /** Bytes the protocol was given ("in") or wrote ("out"), with milliseconds since accept. */
   exchange(id: string, direction: "in" | "out", bytes: Uint8Array, atMs: number): void;
-  end(id: string, reason: string): void;
+  end(id: string, reason: string, atMs: number): void;
 }
 
 interface Session {
   id: string;
-  protocol: ProtocolSession;
+  driver: SessionDriver;
   started: number;
   bytesIn: number;
   bytesOut: number;
@@ -170,9 +174,10 @@ export class Trap {
       ...(fixed?.sessionSeed !== undefined ? { sessionSeed: fixed.sessionSeed } : {}),
       ...(fixed?.now !== undefined ? { now: fixed.now } : {}),
     });
+    const protocol = startSession(ctx);
     const session: Session = {
       id,
-      protocol: startSession(ctx),
+      driver: undefined as unknown as SessionDriver,
       started: performance.now(),
       bytesIn: 0,
       bytesOut: 0,
@@ -186,11 +191,27 @@ export class Trap {
       remoteIp,
       remotePort: socket.remotePort,
     };
+    session.driver = new SessionDriver(protocol, realClock, {
+      // Recorded when the protocol really gets it (after any wait), so a replay feeds exactly what it saw.
+      input: (bytes) => this.o.observer?.exchange(id, "in", bytes, performance.now() - session.started),
+      write: (bytes) => this.send(socket, bytes),
+      events: (events) => this.protocolEvents(session, events),
+      close: (how) => (how === "reset" ? this.reset(socket, "reset by service") : this.finish(socket, "closed by service")),
+      error: (err) => {
+        this.event({
+          action: "error",
+          sessionId: id,
+          source: { ip: remoteIp, port: session.remotePort },
+          message: `protocol error: ${err.message}`,
+        });
+        this.finish(socket, "protocol error");
+      },
+    });
     socket.data = session;
     this.sessions.add(socket);
     socket.timeout(this.limits.idleSeconds);
     this.event({ action: "connection", sessionId: id, source: { ip: remoteIp, port: session.remotePort } });
-    this.apply(socket, () => session.protocol.open());
+    session.driver.open();
   }
 
   private onData(socket: Socket<Session>, chunk: Uint8Array): void {
@@ -208,9 +229,7 @@ export class Trap {
       this.finish(socket, "input cap reached");
       return;
     }
-    // Recorded only when the protocol really gets it, so a replay feeds exactly what it saw.
-    this.o.observer?.exchange(s.id, "in", chunk, performance.now() - s.started);
-    this.apply(socket, () => s.protocol.data(chunk));
+    s.driver.data(chunk);
   }
 
   /** Logs a data event for what still fits under the session's cap in that direction; returns bytes kept. */
@@ -232,23 +251,8 @@ export class Trap {
     return kept.length;
   }
 
-  /** Runs a protocol step; a throwing protocol costs one session, never the process. */
-  private apply(socket: Socket<Session>, step: () => Reply): void {
-    const s = socket.data;
-    let reply: Reply;
-    try {
-      reply = step();
-    } catch (err) {
-      this.event({
-        action: "error",
-        sessionId: s.id,
-        source: { ip: s.remoteIp, port: s.remotePort },
-        message: `protocol error: ${(err as Error).message}`,
-      });
-      this.finish(socket, "protocol error");
-      return;
-    }
-    for (const pe of reply.events ?? []) {
+  private protocolEvents(s: Session, events: ProtocolEvent[]): void {
+    for (const pe of events) {
       this.event({
         action: pe.action,
         sessionId: s.id,
@@ -258,13 +262,11 @@ export class Trap {
         ...(pe.command !== undefined ? { command: pe.command } : {}),
       });
     }
-    if (reply.write !== undefined) this.send(socket, toBytes(reply.write));
-    if (reply.close) this.finish(socket, "closed by service");
   }
 
   private send(socket: Socket<Session>, bytes: Uint8Array): void {
     const s = socket.data;
-    if (bytes.length === 0) return;
+    if (bytes.length === 0 || s.closing) return;
     this.o.observer?.exchange(s.id, "out", bytes, performance.now() - s.started);
     s.bytesOut += bytes.length;
     // What the trap answered is evidence too (which face a scanner saw); kept under the same cap.
@@ -317,9 +319,20 @@ export class Trap {
     if (s.pendingBytes === 0) socket.end();
   }
 
+  /** Ends a session with a reset, as some daemons do (what is still queued is dropped, as the kernel would). */
+  private reset(socket: Socket<Session>, reason: string): void {
+    const s = socket.data;
+    if (s) {
+      s.reason ??= reason;
+      s.closing = true;
+    }
+    socket.terminate();
+  }
+
   private onClose(socket: Socket<Session>): void {
     const s = socket.data;
     if (!s || !this.sessions.delete(socket)) return;
+    s.driver.stop();
     this.event({
       action: "close",
       sessionId: s.id,
@@ -330,7 +343,7 @@ export class Trap {
       reason: s.reason ?? "peer closed",
       ...(s.notKept > 0 ? { truncated: s.notKept } : {}),
     });
-    this.o.observer?.end(s.id, s.reason ?? "peer closed");
+    this.o.observer?.end(s.id, s.reason ?? "peer closed", performance.now() - s.started);
   }
 
   /** Stops accepting, closes every session (each gets its close event), and releases the port. */

@@ -1,13 +1,11 @@
-// Drives a catalog entry's protocol as the engine's Connection: the same code a socket drives.
+// Drives a catalog entry's session as the engine's Connection: the same code a socket drives, on a virtual
+// clock, so a reply delayed past nmap's wait is missed as real nmap would miss it.
 import { makeContext } from "../services/context.ts";
+import { SessionDriver, VirtualClock } from "../services/driver.ts";
 import { startSession } from "../services/index.ts";
-import type { CatalogEntry, Reply } from "../types.ts";
-import { toBytes } from "../wire/bytes.ts";
+import type { CatalogEntry } from "../types.ts";
+import { concatBytes } from "../wire/bytes.ts";
 import type { Connection, StepResult } from "./engine.ts";
-
-function result(reply: Reply): StepResult {
-  return { data: reply.write === undefined ? new Uint8Array(0) : toBytes(reply.write), closed: reply.close === true };
-}
 
 export interface DriveOptions {
   hostSeed: string;
@@ -20,26 +18,44 @@ export interface DriveOptions {
 export function entryConnector(entry: CatalogEntry, o: DriveOptions): () => Connection {
   let n = 0;
   return () => {
-    const session = startSession(
-      makeContext({
-        entry,
-        hostSeed: o.hostSeed,
-        sessionSeed: `check-${++n}`,
-        ...(o.now ? { now: () => o.now! } : {}),
-        localPort: o.port,
-        remotePort: 40000 + n,
-      }),
-    );
+    const clock = new VirtualClock();
+    let received: Uint8Array[] = [];
     let closed = false;
-    const step = (reply: Reply): StepResult => {
-      if (closed) return { data: new Uint8Array(0), closed: true };
-      const r = result(reply);
-      closed = r.closed;
-      return r;
+    const driver = new SessionDriver(
+      startSession(
+        makeContext({
+          entry,
+          hostSeed: o.hostSeed,
+          sessionSeed: `check-${++n}`,
+          ...(o.now ? { now: () => o.now! } : {}),
+          localPort: o.port,
+          remotePort: 40000 + n,
+        }),
+      ),
+      clock,
+      {
+        write: (bytes) => void received.push(bytes),
+        events: () => {},
+        close: () => void (closed = true),
+        error: () => void (closed = true),
+      },
+    );
+    /** What arrived within the wait: nmap stops reading once its wait is over. */
+    const collect = (waitMs: number): StepResult => {
+      clock.advanceBy(waitMs);
+      const data = concatBytes(received);
+      received = [];
+      return { data, closed };
     };
     return {
-      open: () => step(session.open()),
-      send: (bytes) => (closed ? { data: new Uint8Array(0), closed: true } : step(session.data(bytes))),
+      open(waitMs) {
+        driver.open();
+        return collect(waitMs);
+      },
+      send(bytes, waitMs) {
+        if (!closed) driver.data(bytes);
+        return collect(waitMs);
+      },
     };
   };
 }

@@ -11,9 +11,10 @@ export interface StepResult {
 }
 
 /** A connection to the thing being scanned. */
+/** A connection to the service under test; each call returns what arrived within `waitMs` (nmap's wait). */
 export interface Connection {
-  open(): StepResult;
-  send(bytes: Uint8Array): StepResult;
+  open(waitMs: number): StepResult;
+  send(bytes: Uint8Array, waitMs: number): StepResult;
 }
 
 export interface ProbeStep {
@@ -129,7 +130,7 @@ export class Scanner {
 
     // 1. The NULL probe: connect and wait for a banner.
     let conn = connect();
-    const banner = conn.open();
+    const banner = conn.open(this.nullProbe.totalwaitms ?? DEFAULT_WAIT_MS);
     const nullStep: ProbeStep = { probe: "NULL", reused: false, sent: new Uint8Array(0), received: banner.data, closed: banner.closed, waitMs: 0 };
     steps.push(nullStep);
     if (banner.data.length > 0) tcpwrapPossible = false;
@@ -165,18 +166,18 @@ export class Scanner {
         let closed: boolean;
         if (reusable) {
           conn = reusable.conn;
-          const r = conn.send(probe.payload);
+          const r = conn.send(probe.payload, probe.totalwaitms ?? DEFAULT_WAIT_MS);
           step.received = r.data;
           closed = r.closed;
           hit = judge(probe, concatBytes([reusable.buffered, r.data]), step);
           reusable = undefined;
         } else {
           conn = connect();
-          const greet = conn.open();
+          const greet = conn.open(0);
           // nmap sends at once after connecting; a banner arrives first and is matched on its own.
           hit = greet.data.length > 0 ? judge(probe, greet.data, step) : undefined;
           if (!hit && !greet.closed) {
-            const r = conn.send(probe.payload);
+            const r = conn.send(probe.payload, probe.totalwaitms ?? DEFAULT_WAIT_MS);
             step.received = concatBytes([greet.data, r.data]);
             closed = r.closed;
             if (r.data.length > 0) hit = judge(probe, step.received, step);

@@ -27,6 +27,8 @@ export interface TranscriptSession {
   exchanges: Exchange[];
   /** Why the session ended, as the trap logged it. */
   end: string;
+  /** Milliseconds from accept to the end: replay runs the session's timers up to here. */
+  endMs?: number;
   /** Exchanges not kept because the session passed the recording cap. */
   truncated?: boolean;
 }

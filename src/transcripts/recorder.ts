@@ -98,11 +98,12 @@ export class Recorder implements SessionObserver {
     });
   }
 
-  end(id: string, reason: string): void {
+  end(id: string, reason: string, atMs: number): void {
     const rec = this.live.get(id);
     if (!rec) return;
     this.live.delete(id);
     rec.session.end = reason;
+    rec.session.endMs = Math.round(atMs * 10) / 10;
     this.transcript.sessions.push(rec.session);
     this.flush();
   }

@@ -1,8 +1,9 @@
 // Replays recorded sessions against today's protocol code and reports where the answers differ.
 import { makeContext } from "../services/context.ts";
+import { SessionDriver, VirtualClock } from "../services/driver.ts";
 import { startSession } from "../services/index.ts";
-import type { CatalogEntry, Reply } from "../types.ts";
-import { concatBytes, toBytes } from "../wire/bytes.ts";
+import type { CatalogEntry } from "../types.ts";
+import { concatBytes } from "../wire/bytes.ts";
 import { escapeBytes } from "../util/escape.ts";
 import type { Transcript, TranscriptSession } from "./format.ts";
 
@@ -42,51 +43,71 @@ function around(bytes: Uint8Array, at: number): string {
 
 function replaySession(entry: CatalogEntry, t: Transcript, s: TranscriptSession, diffs: ReplayDiff[]): number {
   const clock = new Date(s.clock);
-  const proto = startSession(
-    makeContext({
-      entry,
-      hostSeed: t.hostSeed,
-      sessionSeed: s.sessionSeed,
-      now: () => clock,
-      localAddress: s.localAddress,
-      localPort: s.localPort,
-      remoteAddress: s.remoteAddress,
-      remotePort: s.remotePort,
-    }),
-  );
-  // Segments: what was answered before the first request, then after each request.
-  const segments: { request?: Uint8Array; probe?: string; answer: Uint8Array[] }[] = [{ answer: [] }];
+  const virtual = new VirtualClock();
+  // Segments: what was answered before the first request, then after each request, in delivery order.
+  const recorded: { request?: Uint8Array; probe?: string; ms: number; answer: Uint8Array[] }[] = [{ ms: 0, answer: [] }];
   for (const x of s.exchanges) {
     const bytes = new Uint8Array(Buffer.from(x.base64, "base64"));
-    if (x.dir === "in") segments.push({ request: bytes, ...(x.probe ? { probe: x.probe } : {}), answer: [] });
-    else segments.at(-1)!.answer.push(bytes);
+    if (x.dir === "in") recorded.push({ request: bytes, ...(x.probe ? { probe: x.probe } : {}), ms: x.ms, answer: [] });
+    else recorded.at(-1)!.answer.push(bytes);
   }
+  const today: Uint8Array[][] = recorded.map(() => []);
+  let delivered = 0;
   let closed = false;
+  let failure: string | undefined;
+  const driver = new SessionDriver(
+    startSession(
+      makeContext({
+        entry,
+        hostSeed: t.hostSeed,
+        sessionSeed: s.sessionSeed,
+        now: () => clock,
+        localAddress: s.localAddress,
+        localPort: s.localPort,
+        remoteAddress: s.remoteAddress,
+        remotePort: s.remotePort,
+      }),
+    ),
+    virtual,
+    {
+      input: () => void delivered++,
+      write: (bytes) => void today[Math.min(delivered, today.length - 1)]!.push(bytes),
+      events: () => {},
+      close: () => void (closed = true),
+      error: (err) => void (failure = err.message),
+    },
+  );
+  driver.open();
+  for (let i = 1; i < recorded.length; i++) {
+    const seg = recorded[i]!;
+    virtual.advanceTo(seg.ms);
+    if (closed || failure) break;
+    driver.data(seg.request!);
+  }
+  // After the last request, the session ran until it ended: timers and delayed answers due by then count.
+  const lastMs = s.exchanges.at(-1)?.ms ?? 0;
+  virtual.advanceTo(Math.max(lastMs, s.endMs ?? lastMs));
   let requests = 0;
-  for (let i = 0; i < segments.length; i++) {
-    const seg = segments[i]!;
+  for (let i = 0; i < recorded.length; i++) {
+    const seg = recorded[i]!;
     if (seg.request) requests++;
-    if (closed) {
-      diffs.push({ session: s.id, step: `request ${i}`, ...(seg.probe ? { probe: seg.probe } : {}), request: escapeBytes(seg.request ?? new Uint8Array(0), SHOW), expected: "(session still open)", actual: "(closed by the service)", at: 0 });
-      return requests;
-    }
-    const reply: Reply = seg.request ? proto.data(seg.request) : proto.open();
-    const actual = reply.write === undefined ? new Uint8Array(0) : toBytes(reply.write);
     const expected = concatBytes(seg.answer);
+    const actual = concatBytes(today[i]!);
     const at = firstDifference(expected, actual);
-    if (at >= 0) {
-      diffs.push({
-        session: s.id,
-        step: seg.request ? `request ${i}` : "greeting",
-        ...(seg.probe ? { probe: seg.probe } : {}),
-        request: escapeBytes(seg.request ?? new Uint8Array(0), SHOW),
-        expected: around(expected, at),
-        actual: around(actual, at),
-        at,
-      });
+    const where = {
+      session: s.id,
+      step: seg.request ? `request ${i}` : "greeting",
+      ...(seg.probe ? { probe: seg.probe } : {}),
+      request: escapeBytes(seg.request ?? new Uint8Array(0), SHOW),
+    };
+    if (seg.request && i > delivered) {
+      diffs.push({ ...where, expected: "(session still open)", actual: failure ? `(protocol error: ${failure})` : "(closed by the service)", at: 0 });
       return requests;
     }
-    closed = reply.close === true;
+    if (at >= 0) {
+      diffs.push({ ...where, expected: around(expected, at), actual: around(actual, at), at });
+      return requests;
+    }
   }
   // The recording says the service hung up; today's code must too.
   if (s.end === "closed by service" && !closed && !s.truncated)
