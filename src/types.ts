@@ -32,12 +32,35 @@ export interface CatalogEntry<T = unknown> {
   templates: T;
 }
 
-/** Something a protocol noticed that deserves its own event (a login attempt, a command). */
+/** A challenge-response or password hash, exactly as hashcat reads it, so one event is enough to crack it. */
+export interface CapturedHash {
+  /** The hashcat line: "user::DOMAIN:challenge:proof:blob", "$mysqlna$salt*response", … */
+  value: string;
+  /** netntlmv2, netntlmv1, mysql-native, … */
+  type: string;
+  /** hashcat's -m: 5600, 5500, 11200, … */
+  hashcatMode: number;
+}
+
+/**
+ * Something a session noticed that deserves its own event, as fields (never as a string to parse):
+ * a login attempt with its credential, or a command.
+ */
 export interface ProtocolEvent {
   action: "login" | "command";
+  /** login: the user name as sent. */
   user?: string;
+  /** login: the domain or realm sent with the user (NTLM), when the protocol has one. */
+  domain?: string;
+  /** login: a password in plaintext; nothing else ever goes here. */
   password?: string;
+  /** login: a challenge-response or hash instead of a plaintext password. */
+  hash?: CapturedHash;
+  /** login: how the credential came: ftp, basic, form, ntlm, mysql, smb, … */
+  method?: string;
   command?: string;
+  /** What the client says of itself (os, lanman, workstation, auth_plugin, …). */
+  client?: Record<string, string>;
 }
 
 /** What the session should do after open(), data() or timer(): write bytes, maybe close, maybe log. */

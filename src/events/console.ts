@@ -36,12 +36,17 @@ export class ConsoleSink implements EventSink {
         this.log.info(`${tag}${peer(e)} ${verb} ${bytes.length} bytes: ${text}${more}`);
         return;
       }
-      case "login":
-        this.log.warn(
-          `${tag}${peer(e)} tried to log in as "${escapeText(e.user ?? "")}"` +
-            (e.password !== undefined ? ` with password "${escapeText(e.password)}"` : ""),
-        );
+      case "login": {
+        const who = e.domain ? `${e.domain}\\${e.user ?? ""}` : (e.user ?? "");
+        const what =
+          e.password !== undefined
+            ? ` with password "${escapeText(e.password)}"`
+            : e.hash !== undefined
+              ? ` with a ${e.hash.type} response (hashcat -m ${e.hash.hashcatMode}): ${escapeText(e.hash.value, 160)}`
+              : "";
+        this.log.warn(`${tag}${peer(e)} tried to log in${e.method ? ` (${e.method})` : ""} as "${escapeText(who)}"${what}`);
         return;
+      }
       case "command":
         if (this.verbose) this.log.info(`${tag}${peer(e)} command: ${escapeText(e.command ?? "")}`);
         return;

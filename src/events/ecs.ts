@@ -76,8 +76,15 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
     };
   }
   else if (e.truncated) m.truncated = e.truncated;
-  if (e.user !== undefined) doc.user = { name: e.user };
-  if (e.password !== undefined) m.login = { password: e.password };
+  if (e.user !== undefined || e.domain !== undefined) doc.user = { ...(e.user !== undefined ? { name: e.user } : {}), ...(e.domain ? { domain: e.domain } : {}) };
+  if (e.action === "login") {
+    m.login = {
+      ...(e.method !== undefined ? { method: e.method } : {}),
+      ...(e.password !== undefined ? { password: e.password } : {}),
+      ...(e.hash !== undefined ? { hash: e.hash.value, hash_type: e.hash.type, hashcat_mode: e.hash.hashcatMode } : {}),
+    };
+  }
+  if (e.client !== undefined && Object.keys(e.client).length > 0) m.client = { ...e.client };
   if (e.command !== undefined) m.command = e.command;
   if (e.reason !== undefined) m.reason = e.reason;
   if (e.message !== undefined) doc.error = { message: e.message };

@@ -1,5 +1,5 @@
 // The events a trap emits. Sinks (console, JSON Lines file) render them; nothing else logs attacker data.
-import type { CatalogEntry, ServiceName } from "../types.ts";
+import type { CapturedHash, CatalogEntry, ServiceName } from "../types.ts";
 
 export type EventAction = "listening" | "connection" | "data" | "login" | "command" | "close" | "error";
 
@@ -25,8 +25,12 @@ export interface TrapEvent {
   /** close: why the session ended (peer, idle timeout, protocol, shutdown, cap). */
   reason?: string;
   user?: string;
+  domain?: string;
   password?: string;
+  hash?: CapturedHash;
+  method?: string;
   command?: string;
+  client?: Record<string, string>;
   /** error: a one-line description. */
   message?: string;
 }

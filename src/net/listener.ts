@@ -253,14 +253,8 @@ export class Trap {
 
   private protocolEvents(s: Session, events: ProtocolEvent[]): void {
     for (const pe of events) {
-      this.event({
-        action: pe.action,
-        sessionId: s.id,
-        source: { ip: s.remoteIp, port: s.remotePort },
-        ...(pe.user !== undefined ? { user: pe.user } : {}),
-        ...(pe.password !== undefined ? { password: pe.password } : {}),
-        ...(pe.command !== undefined ? { command: pe.command } : {}),
-      });
+      const { action, ...fields } = pe;
+      this.event({ action, sessionId: s.id, source: { ip: s.remoteIp, port: s.remotePort }, ...fields });
     }
   }
 

@@ -80,7 +80,7 @@ describe("every ftp entry", () => {
         expect(u.events).toEqual([{ action: "command", command: "USER alice" }]);
         const p = send(s, "PASS s3cret!\r\n");
         expect(text(p).slice(0, 4)).toBe("530 ");
-        expect(p.events).toEqual([{ action: "login", user: "alice", password: "s3cret!" }]);
+        expect(p.events).toEqual([{ action: "login", method: "ftp", user: "alice", password: "s3cret!" }]);
       });
 
       test("PASS with no USER before it is refused without a login event", () => {
@@ -129,7 +129,7 @@ describe("every ftp entry", () => {
         const r = send(s, "USER carol\r\nPASS pw\r\n");
         expect(text(r).startsWith(a)).toBe(true);
         expect(text(r).slice(a.length, a.length + 4)).toBe("530 ");
-        expect(r.events?.filter((ev) => ev.action === "login")).toEqual([{ action: "login", user: "carol", password: "pw" }]);
+        expect(r.events?.filter((ev) => ev.action === "login")).toEqual([{ action: "login", method: "ftp", user: "carol", password: "pw" }]);
       });
 
       test("a megabyte without a line feed stays bounded: the reply is small and the session answers or closes", () => {

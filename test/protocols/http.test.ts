@@ -3,7 +3,7 @@ import { serviceEntries } from "../../src/catalog/index.ts";
 import { makeContext } from "../../src/services/context.ts";
 import { http } from "../../src/services/http/index.ts";
 import type { HttpTemplates } from "../../src/services/http/templates.ts";
-import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
+import type { CatalogEntry, ProtocolEvent, ProtocolSession, Reply } from "../../src/types.ts";
 import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
 
 const catalog = { entries: serviceEntries("http") as CatalogEntry<HttpTemplates>[], defaultPorts: http.defaultPorts };
@@ -460,8 +460,28 @@ describe("events", () => {
     const r = send(s, "GET /admin HTTP/1.1\r\nHost: h\r\nAuthorization: Basic cm9vdDp0b29yOjE=\r\n\r\n");
     expect(r.events).toEqual([
       { action: "command", command: "GET /admin HTTP/1.1" },
-      { action: "login", user: "root", password: "toor:1" },
+      { action: "login", method: "basic", user: "root", password: "toor:1" },
     ]);
+  });
+
+  test("a form POST with user- and password-like fields is a login, whatever the path and however it arrives", () => {
+    const body = "log=admin&pwd=p%40ss+word&wp-submit=Log+In&redirect_to=%2Fwp-admin%2F";
+    const request = `POST /wp-login.php HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const whole = send(session("apache-2.2.22-debian"), request);
+    const expected: ProtocolEvent = { action: "login", method: "form", user: "admin", password: "p@ss word", client: { user_field: "log", password_field: "pwd" } };
+    expect(whole.events?.filter((e) => e.action === "login")).toEqual([expected]);
+    // The same request one byte at a time (the body arrives after the head was parsed).
+    const s = session("apache-2.2.22-debian");
+    const logins = [...request].flatMap((c) => send(s, c).events ?? []).filter((e) => e.action === "login");
+    expect(logins).toEqual([expected]);
+    // JSON APIs too, with nested names like session[username].
+    const json = JSON.stringify({ session: { username: "root", password: "hunter2" } });
+    const r = send(session("nginx-1.4.6-ubuntu"), `POST /api/login HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`);
+    expect(r.events?.filter((e) => e.action === "login")).toEqual([{ action: "login", method: "form", user: "root", password: "hunter2", client: { user_field: "username", password_field: "password" } }]);
+    // A search form is not a login.
+    const q = "q=password+reset&lang=en";
+    const none = send(session("nginx-1.4.6-ubuntu"), `POST /search HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${q.length}\r\n\r\n${q}`);
+    expect(none.events?.filter((e) => e.action === "login")).toEqual([]);
   });
 
   test("a rejected line is still logged", () => {
@@ -476,5 +496,57 @@ describe("bytes", () => {
     const p = parse(text(send(session("apache-2.2.22-debian"), "GET /caf%E9 HTTP/1.0\r\n\r\n")));
     expect(p.body).toContain("/caf\xe9 was not found");
     expect(Number(header(p, "Content-Length"))).toBe(p.body.length);
+  });
+});
+
+describe("NTLM over HTTP on the IIS faces", () => {
+  const le16 = (n: number) => [n & 0xff, n >> 8];
+  const le32 = (n: number) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff];
+  const ascii = (x: string) => [...x].map((c) => c.charCodeAt(0));
+  const ucs2 = (x: string) => [...x].flatMap((c) => [c.charCodeAt(0), 0]);
+  const NEGOTIATE = [...ascii("NTLMSSP\0"), ...le32(1), ...le32(0xe2088297), ...new Array(16).fill(0)];
+  function authenticate(user: string, domain: string, ws: string, nt: number[]): number[] {
+    const fields = [new Array(24).fill(0), nt, ucs2(domain), ucs2(user), ucs2(ws), []];
+    let off = 64;
+    const head: number[] = [];
+    for (const f of fields) {
+      head.push(...le16(f.length), ...le16(f.length), ...le32(off));
+      off += f.length;
+    }
+    return [...ascii("NTLMSSP\0"), ...le32(3), ...head, ...le32(0xe2088215), ...fields.flat()];
+  }
+  const b64 = (b: number[]) => Buffer.from(b).toString("base64");
+
+  for (const id of ["iis-7.5-windows", "iis-8.5-windows"]) {
+    test(`${id}: NEGOTIATE gets a 401 with a CHALLENGE; the AUTHENTICATE is a login with a NetNTLMv2 hash`, () => {
+      const s = session(id);
+      const r1 = text(send(s, `GET / HTTP/1.1\r\nHost: h\r\nAuthorization: NTLM ${b64(NEGOTIATE)}\r\n\r\n`));
+      expect(r1).toStartWith("HTTP/1.1 401 Unauthorized\r\n");
+      expect(r1).toContain("HTTP Error 401. The requested resource requires user authentication.");
+      const challengeMsg = Buffer.from(/\r\nWWW-Authenticate: NTLM ([A-Za-z0-9+/=]+)\r\n/.exec(r1)![1]!, "base64");
+      expect(challengeMsg.subarray(0, 8).toString("latin1")).toBe("NTLMSSP\0");
+      expect(challengeMsg.readUInt32LE(8)).toBe(2);
+      const challenge = challengeMsg.subarray(24, 32).toString("hex");
+      // The Content-Length is the body's.
+      const [head, body] = r1.split("\r\n\r\n");
+      expect(Number(/Content-Length: (\d+)/.exec(head!)![1])).toBe(body!.length);
+      // Same connection: the AUTHENTICATE.
+      const nt = Array.from({ length: 48 }, (_, i) => i);
+      const r3 = send(s, `GET / HTTP/1.1\r\nHost: h\r\nAuthorization: NTLM ${b64(authenticate("alice", "CORP", "WS01", nt))}\r\n\r\n`);
+      expect(text(r3)).toStartWith("HTTP/1.1 401 Unauthorized\r\n");
+      expect(text(r3)).toContain("WWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n");
+      const proof = Buffer.from(nt.slice(0, 16)).toString("hex");
+      const blob = Buffer.from(nt.slice(16)).toString("hex");
+      expect(r3.events?.filter((e) => e.action === "login")).toEqual([
+        { action: "login", method: "http-ntlm", user: "alice", domain: "CORP", hash: { value: `alice::CORP:${challenge}:${proof}:${blob}`, type: "netntlmv2", hashcatMode: 5600 }, client: { workstation: "WS01" } },
+      ]);
+    });
+  }
+
+  test("faces without Windows authentication serve the page whatever the Authorization says", () => {
+    for (const id of ["iis-6.0-windows", "apache-2.2.22-debian"]) {
+      const r = text(send(session(id), `GET / HTTP/1.1\r\nHost: h\r\nAuthorization: NTLM ${b64(NEGOTIATE)}\r\n\r\n`));
+      expect(r).not.toContain("WWW-Authenticate");
+    }
   });
 });

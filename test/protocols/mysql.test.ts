@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { serviceEntries } from "../../src/catalog/index.ts";
 import { makeContext } from "../../src/services/context.ts";
 import { mysql } from "../../src/services/mysql/index.ts";
@@ -72,6 +73,14 @@ interface Greeting {
   salt: Uint8Array;
   caps: number;
   plugin: string | undefined;
+}
+
+/** mysql_native_password: SHA1(pw) XOR SHA1(salt + SHA1(SHA1(pw))), as a client computes it. */
+function nativeResponse(password: string, salt: Uint8Array): Uint8Array {
+  const sha1 = (...parts: Uint8Array[]) => new Uint8Array(createHash("sha1").update(Buffer.concat(parts)).digest());
+  const stage1 = sha1(Buffer.from(password));
+  const mix = sha1(salt, sha1(stage1));
+  return stage1.map((b, i) => b ^ mix[i]!);
 }
 
 /** Decodes a protocol-10 greeting byte by byte, checking the fixed fields on the way. */
@@ -182,16 +191,19 @@ describe("every mysql entry", () => {
       });
 
       test("a login with a password: login event, then ERR 1045 #28000 with sequence 2, then close", () => {
-        const { s } = start(e);
-        const auth = new Array(20).fill(0).map((_, i) => i + 1);
-        const r = s.data(pkt(1, response41("root", auth)));
+        const { s, greeting } = start(e);
+        const salt = parseGreeting(greeting, layout).salt;
+        const auth = nativeResponse("secret", salt);
+        const r = s.data(pkt(1, response41("root", [...auth])));
         const err = parseErr(bytes(r));
         expect(err.seq).toBe(2);
         expect(err.errno).toBe(1045);
         expect(err.state).toBe("28000");
         expect(err.message).toBe("Access denied for user 'root'@'localhost' (using password: YES)");
         expect(r.close).toBe(true);
-        expect(r.events).toEqual([{ action: "login", user: "root", password: "0102030405060708090a0b0c0d0e0f1011121314" }]);
+        // The scramble answer with the greeting's salt, as hashcat -m 11200 reads it; never as a "password".
+        const hash = `$mysqlna$${Buffer.from(salt).toString("hex")}*${Buffer.from(auth).toString("hex")}`;
+        expect(r.events).toEqual([{ action: "login", method: "mysql", user: "root", hash: { value: hash, type: "mysql-native", hashcatMode: 11200 } }]);
         expect(s.data(pkt(2, [3, ...str("select 1")]))).toEqual({});
       });
 
@@ -200,7 +212,7 @@ describe("every mysql entry", () => {
         const r = s.data(pkt(1, response41("admin", [], { db: "mysql" })));
         const err = parseErr(bytes(r));
         expect(err.message).toBe("Access denied for user 'admin'@'203.0.113.9' (using password: NO)");
-        expect(r.events?.[0]).toEqual({ action: "login", user: "admin", password: "" });
+        expect(r.events?.[0]).toEqual({ action: "login", method: "mysql", user: "admin", client: { database: "mysql" } });
       });
 
       test("a response cut into single bytes gives the same answer as in one piece", () => {
@@ -329,7 +341,17 @@ describe("wire details per version", () => {
     const err = parseErr(bytes(r));
     expect(err.seq).toBe(4);
     expect(err.message).toBe("Access denied for user 'root'@'localhost' (using password: YES)");
-    expect(r.events).toEqual([{ action: "login", user: "root", password: "43".repeat(20) }]);
+    // The answer is computed from the switch request's scramble, so that is the salt the hash carries.
+    const switchSalt = Buffer.from(sw.subarray(nul + 1, nul + 21)).toString("hex");
+    expect(r.events).toEqual([
+      {
+        action: "login",
+        method: "mysql",
+        user: "root",
+        hash: { value: `$mysqlna$${switchSalt}*${"43".repeat(20)}`, type: "mysql-native", hashcatMode: 11200 },
+        client: { auth_plugin: "caching_sha2_password" },
+      },
+    ]);
   });
 
   test("5.0/5.1 have no plugin auth: a client naming a plugin is answered directly", () => {

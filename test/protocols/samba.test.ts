@@ -309,10 +309,17 @@ describe("samba: logins are logged, never granted beyond guest", () => {
     const nt = Array.from({ length: 24 }, (_, i) => i + 1);
     const r3 = s.data(sessionSetupExt(spnegoResp(ntlmAuthenticate("administrator", "CORP", "KALI", new Array(24).fill(0), nt)), uid));
     expect(le32(bytes(r3), 4 + 5)).toBe(0xc000006d); // STATUS_LOGON_FAILURE: RHEL does not map bad users to guest
-    expect(events(r3, "login")).toEqual([{ action: "login", user: "CORP\\administrator" }]);
-    const cmd = events(r3, "command").map((e) => e.command).join("\n");
-    expect(cmd).toContain(`administrator::CORP:${"00".repeat(24)}:${Buffer.from(nt).toString("hex")}:${challenge}`);
-    expect(cmd).toContain("workstation=KALI");
+    // A 24-byte NT response is NTLMv1: hashcat -m 5500 reads user::domain:lm:nt:challenge.
+    expect(events(r3, "login")).toEqual([
+      {
+        action: "login",
+        method: "smb1-ntlmssp",
+        user: "administrator",
+        domain: "CORP",
+        hash: { value: `administrator::CORP:${"00".repeat(24)}:${Buffer.from(nt).toString("hex")}:${challenge}`, type: "netntlmv1", hashcatMode: 5500 },
+        client: { workstation: "KALI" },
+      },
+    ]);
   });
 
   test("Debian maps unknown users to guest: the session setup succeeds with the guest bit and Samba's strings", () => {
@@ -328,7 +335,7 @@ describe("samba: logins are logged, never granted beyond guest", () => {
     expect(le16(b, 4 + 33 + 4)).toBe(1); // action: logged in as guest
     expect(toLatin1(b)).toContain("Unix\0Samba 3.0.24\0WORKGROUP\0");
     // usermap_script payloads arrive as the user name; the plaintext password is kept too.
-    expect(events(r, "login")).toEqual([{ action: "login", user: `WG\\${user}`, password: "secret" }]);
+    expect(events(r, "login")).toEqual([{ action: "login", method: "smb", user, domain: "WG", password: "secret", client: { os: "Unix", lanman: "Samba" } }]);
   });
 
   test("a command before the NegProt, or a second NegProt, ends the connection like smbd", () => {
@@ -398,8 +405,12 @@ describe("samba: SMB2 on the Samba 4 personas", () => {
     expect(le32(r1, 8)).toBe(0xc0000016);
     const sid = le32(r1, 40);
     expect(sid).not.toBe(0);
+    const challenge = Buffer.from(r1.subarray(toLatin1(r1).indexOf("NTLMSSP\0") + 24).subarray(0, 8)).toString("hex");
     const r3 = s.data(smb2(1, ssBody(spnegoResp(ntlmAuthenticate("bob", "", "", [], Array.from({ length: 40 }, () => 7)))), sid, 2));
-    expect(events(r3, "login")).toEqual([{ action: "login", user: "bob" }]);
+    // A longer NT response is NTLMv2: hashcat -m 5600 reads user::domain:challenge:NTProofStr:blob.
+    expect(events(r3, "login")).toEqual([
+      { action: "login", method: "smb2-ntlmssp", user: "bob", hash: { value: `bob:::${challenge}:${"07".repeat(16)}:${"07".repeat(24)}`, type: "netntlmv2", hashcatMode: 5600 } },
+    ]);
     const b3 = bytes(r3).subarray(4);
     expect(le32(b3, 8)).toBe(0); // Debian: guest
     expect(le16(b3, 64 + 2)).toBe(1); // SMB2_SESSION_FLAG_IS_GUEST

@@ -96,7 +96,7 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
           const user = pendingUser;
           pendingUser = null;
           fails++;
-          events.push({ action: "login", user, password: arg });
+          events.push({ action: "login", method: "ftp", user, password: arg });
           const out = say("pass", { ...vars, user }) ?? "";
           return { out, close: closeOn.has("pass") || (maxFails > 0 && fails >= maxFails) };
         }

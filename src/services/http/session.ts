@@ -4,7 +4,9 @@
 // The template keys and their meaning are in templates.ts.
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { fill } from "../../util/template.ts";
-import { toLatin1, utf8 } from "../../wire/bytes.ts";
+import { clip, rd32, toLatin1, utf8 } from "../../wire/bytes.ts";
+import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
+import { formLogin, MAX_FORM_BYTES } from "./forms.ts";
 import type { HttpTemplates } from "./templates.ts";
 
 /** Longest request line kept (Apache's LimitRequestLine is 8190). */
@@ -129,8 +131,8 @@ function decodeBasic(value: string): ProtocolEvent | undefined {
   }
   const colon = text.indexOf(":");
   return colon < 0
-    ? { action: "login", user: text, password: "" }
-    : { action: "login", user: text.slice(0, colon), password: text.slice(colon + 1) };
+    ? { action: "login", method: "basic", user: text, password: "" }
+    : { action: "login", method: "basic", user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
 /** Per-host stable page facts: modification time, inode, change counter. */
@@ -209,6 +211,8 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
     /** Bytes of request body still to discard, and the request waiting for them. */
     let bodyLeft = 0;
     let waiting: Request | undefined;
+    /** The body of the waiting request, kept when it may be a form or JSON login. */
+    let form: string | undefined;
 
     function statusLine(code: number, version: number, status?: string): string {
       const v = echoVersion ? (version === 11 ? "HTTP/1.1" : "HTTP/1.0") : "HTTP/1.1";
@@ -307,6 +311,47 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
       }
       const code = Number(action) || 501;
       return { out: errorResponse(code, "generic", req, keep && code < 500), keep: keep && code < 500 };
+    }
+
+    /** The challenge this connection sent (NTLM authenticates a connection, not a request). */
+    let ntlmChallengeSent: Uint8Array = new Uint8Array(0);
+
+    /**
+     * Windows authentication beside anonymous access, as IIS does it: an Authorization header carrying
+     * NTLMSSP (raw, or inside Negotiate) gets a 401 with a CHALLENGE, and the AUTHENTICATE that follows is
+     * a login whose NetNTLM response is kept; it is refused with a fresh 401. Undefined: not NTLM.
+     */
+    function ntlmExchange(req: Request, events: ProtocolEvent[]): string | undefined {
+      const m = /^(NTLM|Negotiate)\s+([A-Za-z0-9+/=]{8,8192})\s*$/i.exec(req.headers.get("authorization") ?? "");
+      if (!m) return undefined;
+      const scheme = m[1]!.toLowerCase() === "ntlm" ? "NTLM" : "Negotiate";
+      const token = ntlmFromBlob(new Uint8Array(Buffer.from(m[2]!, "base64")));
+      if (!token) return undefined;
+      let authenticate = "Negotiate\r\nWWW-Authenticate: NTLM";
+      if (token.type === 1) {
+        ntlmChallengeSent = ctx.random(8);
+        const name = ctx.hostname.split(".")[0]!.toUpperCase().slice(0, 15);
+        const id = { netbiosName: name, netbiosDomain: name, dnsName: ctx.hostname.toLowerCase(), dnsDomain: ctx.hostname.toLowerCase(), version: t.ntlmVersion };
+        const type2 = ntlmChallenge(id, rd32(token.msg, 12), ntlmChallengeSent, ctx.now());
+        authenticate = `${scheme} ${Buffer.from(type2).toString("base64")}`;
+      } else if (token.type === 3) {
+        const a = parseNtlmAuth(token.msg);
+        if (a) {
+          const hash = netNtlmHash(a, ntlmChallengeSent);
+          events.push({
+            action: "login",
+            method: "http-ntlm",
+            user: clip(a.user),
+            ...(a.domain ? { domain: clip(a.domain) } : {}),
+            ...(hash ? { hash: { value: clip(hash.hash, 4096), type: hash.type, hashcatMode: hash.hashcatMode } } : {}),
+            ...(a.workstation ? { client: { workstation: clip(a.workstation, 80) } } : {}),
+          });
+        }
+        ntlmChallengeSent = new Uint8Array(0);
+      } else return undefined;
+      const body = req.method === "HEAD" ? "" : t.ntlmBody;
+      const v = vars(req, { length: t.ntlmBody.length, www_authenticate: `WWW-Authenticate: ${authenticate}\r\n` });
+      return statusLine(401, req.version) + fill(t.ntlmHead!, v) + "\r\n" + body;
     }
 
     /** Parses the request line; throws HttpError for what the server would reject. */
@@ -431,6 +476,11 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
       }
       const path = targetPath(parsed.target);
       const req: Request = { method: parsed.method, path: path ?? "/", version: parsed.version, headers, head, line };
+      const ntlm = t.ntlmHead === undefined ? undefined : ntlmExchange(req, events);
+      if (ntlm !== undefined) {
+        const keep = wantsKeepAlive(req);
+        return { out: ntlm, close: !keep, events };
+      }
       if (path === undefined || (path === "*" && parsed.method !== "OPTIONS")) fail(400, "url", req);
       if (parsed.version === 11 && !headers.has("host")) fail(400, "host", req);
       const te = (headers.get("transfer-encoding") ?? "").toLowerCase();
@@ -449,6 +499,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
       if (length > 0) {
         bodyLeft = length;
         waiting = req;
+        form = req.method === "POST" && length <= MAX_FORM_BYTES ? "" : undefined;
         return { out: "", close: false, events };
       }
       const { out, keep } = answer(req, true);
@@ -463,9 +514,15 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
         while (!close) {
           if (waiting) {
             const take = Math.min(bodyLeft, buf.length);
+            if (form !== undefined) form += buf.slice(0, take);
             buf = buf.slice(take);
             bodyLeft -= take;
             if (bodyLeft > 0) break;
+            if (form !== undefined) {
+              const login = formLogin(waiting.headers.get("content-type") ?? "", form);
+              if (login) events.push(login);
+              form = undefined;
+            }
             const { out: o, keep } = answer(waiting, true);
             waiting = undefined;
             out += o;
@@ -509,7 +566,8 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
       data(chunk) {
         if (closed) return {};
         if (waiting && chunk.length <= bodyLeft && buf === "") {
-          // Discard body bytes without copying them into the buffer.
+          // Discard body bytes without copying them into the buffer (unless they may hold a login).
+          if (form !== undefined) form += toLatin1(chunk);
           bodyLeft -= chunk.length;
           if (bodyLeft > 0) return {};
           return run();

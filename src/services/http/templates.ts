@@ -39,6 +39,9 @@ export const httpTemplates = schema({
   lenientProtocol: t.bool("an unknown protocol token is taken as HTTP/1.0 (Apache before 2.4.25)"),
   http09: t.oneOf("a request line without a version: serve a bare body, or reject", ["serve", "reject"] as const),
   longLineStatus: t.int("status for an over-long request line (414 or 400)", 400, 599),
+  ntlmHead: optional(t.text("header lines of the 401 that answers an NTLM or Negotiate Authorization ({{www_authenticate}}: the WWW-Authenticate lines); absent: the face ignores them")),
+  ntlmBody: withDefault(t.text("body of that 401"), ""),
+  ntlmVersion: withDefault(t.text("Windows version the NTLM challenge states (\"6.1.7601\")", /^\d+\.\d+\.\d+$/, '"major.minor.build"'), "6.1.7601"),
 });
 
 export type HttpTemplates = ReturnType<typeof httpTemplates.parse>;

@@ -77,6 +77,7 @@ interface HandshakeResponse {
   user: Uint8Array;
   auth: Uint8Array;
   plugin: string | undefined;
+  database: string | undefined;
 }
 
 /** Parses a HandshakeResponse (4.1 or the older 3.23 form); undefined where mysqld says "Bad handshake". */
@@ -117,8 +118,10 @@ function parseResponse(p: Uint8Array, pluginServer: boolean): HandshakeResponse 
     auth = s ? s.text : p.subarray(at);
     at = s ? s.next : p.length;
   }
+  let database: string | undefined;
   if (caps & CLIENT_CONNECT_WITH_DB) {
     const db = cstring(p, at);
+    if (db) database = toLatin1(db.text.subarray(0, 64));
     at = db ? db.next : p.length;
   }
   let plugin: string | undefined;
@@ -126,7 +129,7 @@ function parseResponse(p: Uint8Array, pluginServer: boolean): HandshakeResponse 
     const s = cstring(p, at);
     plugin = toLatin1(s ? s.text : p.subarray(at));
   }
-  return { caps, user: user.text, auth, plugin };
+  return { caps, user: user.text, auth, plugin, database };
 }
 
 export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession {
@@ -156,11 +159,12 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
     let body: Uint8Array[] = [];
     let kept = 0;
     let pendingUser = new Uint8Array(0);
+    let pendingClient: Record<string, string> = {};
     let clientCaps = 0;
     let haveClientCaps = false;
 
     function greeting(): Uint8Array {
-      const salt = scramble(ctx, 20);
+      salt = scramble(ctx, 20);
       const parts = [
         Uint8Array.of(10),
         toBytes(t.serverVersion),
@@ -194,8 +198,20 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
       return { write: errPacket(seq, e, withState), close: true };
     }
 
-    function denied(seq: number, user: Uint8Array, auth: Uint8Array, events: ProtocolEvent[]): Reply {
-      events.push({ action: "login", user: toLatin1(user.subarray(0, USER_LOG_MAX)), password: hex(auth) });
+    /** The scramble the client's answer is computed from: the greeting's, or the AuthSwitchRequest's. */
+    let salt: Uint8Array = new Uint8Array(0);
+
+    function denied(seq: number, user: Uint8Array, auth: Uint8Array, events: ProtocolEvent[], client: Record<string, string> = {}): Reply {
+      // mysql_native_password answers SHA1(pw) XOR SHA1(salt + SHA1(SHA1(pw))): 20 bytes, crackable with its salt.
+      const hash = auth.length === 20 && salt.length === 20 ? { value: `$mysqlna$${hex(salt)}*${hex(auth)}`, type: "mysql-native", hashcatMode: 11200 } : undefined;
+      if (!hash && auth.length > 0) client.auth_response = hex(auth.subarray(0, 64));
+      events.push({
+        action: "login",
+        method: "mysql",
+        user: toLatin1(user.subarray(0, USER_LOG_MAX)),
+        ...(hash ? { hash } : {}),
+        ...(Object.keys(client).length > 0 ? { client } : {}),
+      });
       const remote = ctx.remoteAddress;
       const host = remote === "127.0.0.1" || remote === "::1" ? "localhost" : remote;
       const vars = { user: toLatin1(user.subarray(0, userEchoMax)), host, password: auth.length > 0 ? "YES" : "NO" };
@@ -208,7 +224,7 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
       const events: ProtocolEvent[] = [];
       if (state === "switch") {
         // The client's answer to our AuthSwitchRequest: whatever it is, the password is wrong.
-        return denied(expectSeq + 1, pendingUser, payload, events);
+        return denied(expectSeq + 1, pendingUser, payload, events, { ...pendingClient });
       }
       const r = parseResponse(payload, pluginLayout);
       if (!r) return fail(expectSeq + 1, errHandshake);
@@ -218,12 +234,18 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
         // A client of another default plugin (MySQL 8's caching_sha2_password) is asked to switch,
         // as mysqld does, so that it sends a scramble and gets the usual "Access denied".
         pendingUser = r.user.slice();
+        pendingClient = clientFacts(r);
         state = "switch";
         expectSeq += 2;
-        const req = concatBytes([Uint8Array.of(0xfe), toBytes(authPlugin), Uint8Array.of(0), scramble(ctx, 20), Uint8Array.of(0)]);
+        salt = scramble(ctx, 20);
+        const req = concatBytes([Uint8Array.of(0xfe), toBytes(authPlugin), Uint8Array.of(0), salt, Uint8Array.of(0)]);
         return { write: packet(expectSeq - 1, req), events };
       }
-      return denied(expectSeq + 1, r.user, r.auth, events);
+      return denied(expectSeq + 1, r.user, r.auth, events, clientFacts(r));
+    }
+
+    function clientFacts(r: HandshakeResponse): Record<string, string> {
+      return { ...(r.plugin !== undefined ? { auth_plugin: r.plugin.slice(0, 64) } : {}), ...(r.database !== undefined ? { database: r.database } : {}) };
     }
 
     /** Reads packets out of a chunk; several may arrive together (a switch answer right behind). */

@@ -1,11 +1,11 @@
 // Fake Samba smbd. Client-first: NetBIOS session framing (RFC 1002), the SMB1 NEGOTIATE answer that nmap's
 // SMBProgNeg probe fingerprints, NTLMSSP session setup (to log names and crackable responses), and SMB2 for
 // the Samba 4 personas. Field values follow smbd's own negprot/sesssetup code; the persona is data (templates).
-import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import type { CapturedHash, ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { ByteWriter, clip, concatBytes, decodeUtf16, filetime, latin1Bytes, rd16, rd32, rd64, startsWithBytes, toLatin1, utf16 } from "../../wire/bytes.ts";
 import { negTokenInit, negTokenResp } from "../../wire/der.ts";
 import { mergeReplies } from "../../wire/reply.ts";
-import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth, type NtlmAuth, type NtlmIdentity } from "../../wire/ntlmssp.ts";
+import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth, type NtlmAuth, type NtlmHash, type NtlmIdentity } from "../../wire/ntlmssp.ts";
 import type { SambaTemplates } from "./templates.ts";
 
 // NetBIOS session service packet types.
@@ -95,6 +95,11 @@ const SMB1_DIALECTS: [string, Level][] = [
   ["MICROSOFT NETWORKS 1.03", "coreplus"],
   ["PC NETWORK PROGRAM 1.0", "core"],
 ];
+
+/** A NetNTLM response as the event carries it; the hashcat line is bounded like any attacker text. */
+function capturedHash(h: NtlmHash): CapturedHash {
+  return { value: clip(h.hash, 4096), type: h.type, hashcatMode: h.hashcatMode };
+}
 
 /** What smbd says about itself, from the templates and the host. */
 interface Persona {
@@ -453,17 +458,22 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
         const os = smbString(req, dom.next, unicode);
         const lanman = smbString(req, os.next, unicode);
         const events: ProtocolEvent[] = [];
-        const user = dom.text ? `${dom.text}\\${acct.text}` : acct.text;
+        const client = { os: clip(os.text, 80), lanman: clip(lanman.text, 80) };
         // A password that is not a 24-byte response, sent while we asked for encryption, is the plaintext.
         const plaintext = uniLen === 0 && oemLen > 0 && oemLen !== 24 ? toLatin1(oem).replace(/\0+$/, "") : undefined;
         if (acct.text !== "" || oemLen > 1 || uniLen > 0) {
-          events.push({ action: "login", user: clip(user), ...(plaintext !== undefined ? { password: clip(plaintext) } : {}) });
-          if (plaintext === undefined && challenge.length === 8) {
-            const line = netNtlmHash({ user: acct.text, domain: dom.text, workstation: "", lm: oem, nt: uni }, challenge)?.hash;
-            if (line) events.push({ action: "command", command: `SMB1 SESSION_SETUP netntlm ${clip(line, 1024)}` });
-          }
+          const hash = plaintext === undefined ? netNtlmHash({ user: acct.text, domain: dom.text, workstation: "", lm: oem, nt: uni }, challenge) : undefined;
+          events.push({
+            action: "login",
+            method: "smb",
+            user: clip(acct.text),
+            ...(dom.text ? { domain: clip(dom.text) } : {}),
+            ...(plaintext !== undefined ? { password: clip(plaintext) } : {}),
+            ...(hash ? { hash: capturedHash(hash) } : {}),
+            client,
+          });
         }
-        events.push({ action: "command", command: `SMB1 SESSION_SETUP client os="${clip(os.text, 80)}" lanman="${clip(lanman.text, 80)}"` });
+        events.push({ action: "command", command: "SMB1 SESSION_SETUP", client });
         const anonymous = acct.text === "" && (oemLen === 0 || (oemLen === 1 && oem[0] === 0)) && uniLen === 0;
         const outcome = authOutcome(acct.text, anonymous);
         if (outcome === "fail") return { write: smb1Error(req, STATUS_LOGON_FAILURE), events };
@@ -488,12 +498,17 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     };
 
     const authEvents = (proto: string, a: NtlmAuth): ProtocolEvent[] => {
-      const user = a.domain ? `${a.domain}\\${a.user}` : a.user;
-      const events: ProtocolEvent[] = [{ action: "login", user: clip(user) }];
-      const line = netNtlmHash(a, challenge)?.hash;
-      if (line) events.push({ action: "command", command: `${proto} SESSION_SETUP netntlm ${clip(line, 2048)}` });
-      if (a.workstation) events.push({ action: "command", command: `${proto} SESSION_SETUP workstation=${clip(a.workstation, 80)}` });
-      return events;
+      const hash = netNtlmHash(a, challenge);
+      return [
+        {
+          action: "login",
+          method: `${proto.toLowerCase()}-ntlmssp`,
+          user: clip(a.user),
+          ...(a.domain ? { domain: clip(a.domain) } : {}),
+          ...(hash ? { hash: capturedHash(hash) } : {}),
+          ...(a.workstation ? { client: { workstation: clip(a.workstation, 80) } } : {}),
+        },
+      ];
     };
 
     const treeConnect1 = (req: Smb1Req): Reply => {
