@@ -55,6 +55,8 @@ const traps = await Promise.all(
     const t = await startTrapProcess([bin, "record", e.service, ...where, "--banner", e.id, "--out", values.out!, "--note", NOTE], {
       until: /Pretending to be/,
       stderr: "inherit",
+      // Forty processes starting at once on two cores: give each time.
+      timeoutMs: 60_000,
     });
     return { e, proc: t.proc, ports: t.ports, ip: usualPorts ? `127.0.1.${i + 1}` : "127.0.0.1" };
   }),

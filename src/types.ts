@@ -1,4 +1,6 @@
 // Shared shapes: a catalog entry (data from fixtures/services/*.json) and the protocol contract.
+import type { CounterSpec } from "./host/counters.ts";
+import type { HostFacts } from "./host/facts.ts";
 import type { Schema } from "./services/schema.ts";
 
 /** OS families a fake service can belong to. The host's own family decides which entries fit. */
@@ -88,8 +90,17 @@ export interface SessionContext<T = unknown> {
   random(n: number): Uint8Array;
   /** Stable per-host random source: fake hostnames, workgroups… the same on every connection. */
   hostRandom(label: string): number;
+  /** Real time (frozen in replays). The host's own clock, zone and boot time are in host/facts.ts. */
   now(): Date;
-  /** The fake machine name this trap pretends to be. */
+  /** Real time in microseconds, for fields with sub-millisecond resolution (SMB's FILETIME). */
+  nowMicros(): bigint;
+  /** The fake host this session belongs to: names, time zone, clock error, boot time, release. */
+  host: HostFacts;
+  /** The next value of one of the host's counters (a thread id, a pid): live, shared by the host's sessions. */
+  counter(name: string, spec: CounterSpec): number;
+  /** Sessions open on this port, this one included (Pure-FTPd's "user number N"). */
+  concurrent: number;
+  /** The fake machine name (host.hostname). */
   hostname: string;
   localAddress: string;
   localPort: number;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { allEntries, findEntry, resolveService, serviceEntries } from "../src/catalog/index.ts";
 import { chooseEntry } from "../src/catalog/choose.ts";
-import { osFamilyFromOsRelease } from "../src/catalog/host.ts";
+import { osFamilyFromOsRelease } from "../src/host/machine.ts";
 import { SERVICES } from "../src/services/index.ts";
 import type { CatalogEntry } from "../src/types.ts";
 import { BUN, ROOT } from "./helpers.ts";

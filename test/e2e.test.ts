@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { allEntries, findEntry } from "../src/catalog/index.ts";
-import { hostSeed } from "../src/catalog/host.ts";
+import { hostSeed } from "../src/host/machine.ts";
 import { checkEntry } from "../src/nmap/check.ts";
 import { Scanner } from "../src/nmap/engine.ts";
 import { loadProbeFile } from "../src/nmap/probes.ts";

@@ -83,6 +83,17 @@ describe("micetrap record and replay", () => {
     expect(r.stdout).toContain("9.9.9");
   });
 
+  test("replay and check give the same answers whatever the process's time zone", async () => {
+    for (const TZ of ["Asia/Tokyo", "America/New_York"]) {
+      const replay = await runCli(["replay", join(ROOT, "fixtures/transcripts")], { env: { TZ }, timeoutMs: 60_000 });
+      expect(replay.stdout).toMatch(/(\d+)\/\1 transcripts replay unchanged/);
+      expect(replay.code).toBe(0);
+      const check = await runCli(["check", "--json"], { env: { TZ }, timeoutMs: 60_000 });
+      expect(check.code).toBe(0);
+      expect(JSON.parse(check.stdout).length).toBeGreaterThan(0);
+    }
+  });
+
   test("replay of something that is not a transcript is one clear line", async () => {
     const bad = join(tempDir(), "bad.json");
     writeFileSync(bad, "{nope");

@@ -1,6 +1,6 @@
 // `micetrap check`: what would nmap -sV report for each catalog entry? Played in memory, in seconds.
 import { defineCommand } from "citty";
-import { hostSeed } from "../catalog/host.ts";
+import { hostSeed } from "../host/machine.ts";
 import { UserError, parsePort } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { checkEntry, formatCheckRow, type CheckVerdict } from "../nmap/check.ts";

@@ -3,7 +3,7 @@ import { defineCommand } from "citty";
 import type { ConsolaInstance } from "consola/core";
 import { allEntries, defaultPorts, findEntry, isOsFamily, resolveService, serviceEntries } from "../catalog/index.ts";
 import { chooseEntry } from "../catalog/choose.ts";
-import { hostOsFamily, hostSeed } from "../catalog/host.ts";
+import { hostOsFamily, hostSeed } from "../host/machine.ts";
 import { UserError, parsePort } from "../errors.ts";
 import { ConsoleSink } from "../events/console.ts";
 import { JsonlSink } from "../events/jsonl.ts";

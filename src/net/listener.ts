@@ -3,6 +3,8 @@
 import type { Socket, TCPSocketListener } from "bun";
 import type { EventSink, TrapEvent } from "../events/types.ts";
 import { cliLog } from "../log.ts";
+import { HostCounters } from "../host/counters.ts";
+import { hostFacts, type HostFacts } from "../host/facts.ts";
 import { makeContext } from "../services/context.ts";
 import { realClock, SessionDriver } from "../services/driver.ts";
 import { startSession } from "../services/index.ts";
@@ -41,6 +43,10 @@ export interface TrapOptions {
   hostname: string;
   port: number;
   hostSeed: string;
+  /** The fake host's facts (derived from hostSeed and the entry's OS when absent). */
+  host?: HostFacts;
+  /** The host's counters, shared by every trap of one host (a pid grows across services). */
+  counters?: HostCounters;
   sink: EventSink;
   limits?: Partial<Limits>;
   /** Watches every session (`micetrap record`); may fix a session's randomness and clock. */
@@ -57,6 +63,8 @@ export interface SessionStart {
 
 export interface SessionObserver {
   start(info: SessionStart): { sessionSeed?: string; now?: () => Date } | undefined;
+  /** A counter value the session drew, and how many sessions were open: replay hands them back. */
+  fact?(id: string, name: string, value: number): void;
   /** Bytes the protocol was given ("in") or wrote ("out"), with milliseconds since accept. */
   exchange(id: string, direction: "in" | "out", bytes: Uint8Array, atMs: number): void;
   end(id: string, reason: string, atMs: number): void;
@@ -98,10 +106,14 @@ export class Trap {
   private readonly sessions = new Set<Socket<Session>>();
   private readonly limits: Limits;
   private stopping = false;
+  readonly host: HostFacts;
+  private readonly counters: HostCounters;
 
   constructor(private readonly o: TrapOptions) {
     this.entry = o.entry;
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    this.host = o.host ?? hostFacts({ seed: o.hostSeed, family: o.entry.os });
+    this.counters = o.counters ?? new HostCounters(this.host);
   }
 
   get port(): number {
@@ -164,9 +176,18 @@ export class Trap {
       remotePort: socket.remotePort,
     };
     const fixed = this.o.observer?.start(where);
+    const concurrent = this.sessions.size + 1;
+    this.o.observer?.fact?.(id, "concurrent", concurrent);
     const ctx = makeContext({
       entry: this.entry,
       hostSeed: this.o.hostSeed,
+      host: this.host,
+      concurrent,
+      counter: (name, spec) => {
+        const value = this.counters.next(name, spec);
+        this.o.observer?.fact?.(id, name, value);
+        return value;
+      },
       localAddress: where.localAddress,
       localPort: where.localPort,
       remoteAddress: where.remoteAddress,

@@ -1,37 +1,46 @@
-// Builds the SessionContext a protocol sees. Live sessions get crypto randomness; replays and tests a seed.
+// Builds the SessionContext a session sees. Live sessions get crypto randomness, the host's shared counters
+// and the wall clock; replays and tests a seed, recorded counters and a frozen clock.
+import { counterBase, type CounterSpec } from "../host/counters.ts";
+import { hostFacts, type HostFacts } from "../host/facts.ts";
 import type { CatalogEntry, SessionContext } from "../types.ts";
 import { cryptoBytes, hashUnit, seededBytes } from "../util/random.ts";
 
 export interface ContextOptions<T = unknown> {
   entry: CatalogEntry<T>;
-  /** The host seed: decides persona details (hostname, workgroup) that must not change between connections. */
+  /** The host seed: decides details that must not change between connections. */
   hostSeed: string;
+  /** The host's facts; derived from hostSeed and the entry's OS when absent. */
+  host?: HostFacts;
   /** When set, per-session randomness is derived from it (replays, tests); otherwise crypto-random. */
   sessionSeed?: string;
+  /** Real time now; a replay freezes it at the recorded instant. */
   now?: () => Date;
+  /** The host's counters (live: shared by every session); absent: the value a fresh process would hand out. */
+  counter?: (name: string, spec: CounterSpec) => number;
+  /** Sessions open on this port, this one included. */
+  concurrent?: number;
   localAddress?: string;
   localPort?: number;
   remoteAddress?: string;
   remotePort?: number;
 }
 
-const HOST_WORDS = ["srv", "web", "files", "backup", "nas", "db", "app", "dev", "intranet", "storage", "build", "legacy"];
-
-/** A plausible machine name, stable for the host seed: "files02", "web-legacy", … */
-export function fakeHostname(hostSeed: string): string {
-  const a = HOST_WORDS[Math.floor(hashUnit(hostSeed, "host-a") * HOST_WORDS.length)]!;
-  const b = HOST_WORDS[Math.floor(hashUnit(hostSeed, "host-b") * HOST_WORDS.length)]!;
-  const n = 1 + Math.floor(hashUnit(hostSeed, "host-n") * 12);
-  return hashUnit(hostSeed, "host-shape") < 0.5 ? `${a}${String(n).padStart(2, "0")}` : a === b ? `${a}${n}` : `${a}-${b}`;
-}
-
 export function makeContext<T>(o: ContextOptions<T>): SessionContext<T> {
+  const host = o.host ?? hostFacts({ seed: o.hostSeed, family: o.entry.os });
+  const now = o.now ?? (() => new Date());
+  // Sub-millisecond part of the clock: live from the monotonic clock, frozen sessions from their seed.
+  let preciseCalls = 0;
+  const subMs = o.now !== undefined ? () => Math.floor(hashUnit(o.sessionSeed ?? "", "us", String(preciseCalls++)) * 1000) : () => Math.floor((performance.now() % 1) * 1000);
   return {
     entry: o.entry,
+    host,
     random: o.sessionSeed !== undefined ? seededBytes(o.sessionSeed) : cryptoBytes,
     hostRandom: (label: string) => hashUnit(o.hostSeed, o.entry.id, label),
-    now: o.now ?? (() => new Date()),
-    hostname: fakeHostname(o.hostSeed),
+    now,
+    nowMicros: () => BigInt(now().getTime()) * 1000n + BigInt(subMs()),
+    counter: o.counter ?? ((name, spec) => counterBase(host, name, spec, now()) + 1),
+    concurrent: o.concurrent ?? 1,
+    hostname: host.hostname,
     localAddress: o.localAddress ?? "127.0.0.1",
     localPort: o.localPort ?? 0,
     remoteAddress: o.remoteAddress ?? "127.0.0.1",

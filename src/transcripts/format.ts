@@ -25,6 +25,8 @@ export interface TranscriptSession {
   /** The session's frozen clock: every ctx.now() in it returns this instant. */
   clock: string;
   exchanges: Exchange[];
+  /** Counter values the session drew (a thread id, a pid) and "concurrent", the sessions open then. */
+  facts?: Record<string, number>;
   /** Why the session ended, as the trap logged it. */
   end: string;
   /** Milliseconds from accept to the end: replay runs the session's timers up to here. */
@@ -40,6 +42,9 @@ export interface Transcript {
   product: string;
   version: string;
   hostSeed: string;
+  /** The fake host's OS family and release when recorded (default: the entry's OS). */
+  hostFamily?: string;
+  hostRelease?: string;
   micetrap: string;
   /** What produced the traffic, e.g. "nmap -sV --version-all". */
   note?: string;

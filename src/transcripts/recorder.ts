@@ -80,6 +80,11 @@ export class Recorder implements SessionObserver {
     return { sessionSeed: session.sessionSeed, now: () => clock };
   }
 
+  fact(id: string, name: string, value: number): void {
+    const rec = this.live.get(id);
+    if (rec) rec.session.facts = { ...rec.session.facts, [name]: value };
+  }
+
   exchange(id: string, dir: "in" | "out", bytes: Uint8Array, atMs: number): void {
     const rec = this.live.get(id);
     if (!rec || rec.session.truncated) return;

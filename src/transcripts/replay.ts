@@ -1,8 +1,10 @@
 // Replays recorded sessions against today's protocol code and reports where the answers differ.
+import { counterBase, type CounterSpec } from "../host/counters.ts";
+import { hostFacts } from "../host/facts.ts";
 import { makeContext } from "../services/context.ts";
 import { SessionDriver, VirtualClock } from "../services/driver.ts";
 import { startSession } from "../services/index.ts";
-import type { CatalogEntry } from "../types.ts";
+import type { CatalogEntry, OsFamily } from "../types.ts";
 import { concatBytes } from "../wire/bytes.ts";
 import { escapeBytes } from "../util/escape.ts";
 import type { Transcript, TranscriptSession } from "./format.ts";
@@ -43,6 +45,7 @@ function around(bytes: Uint8Array, at: number): string {
 
 function replaySession(entry: CatalogEntry, t: Transcript, s: TranscriptSession, diffs: ReplayDiff[]): number {
   const clock = new Date(s.clock);
+  const host = hostFacts({ seed: t.hostSeed, family: (t.hostFamily as OsFamily | undefined) ?? entry.os, ...(t.hostRelease ? { release: t.hostRelease } : {}) });
   const virtual = new VirtualClock();
   // Segments: what was answered before the first request, then after each request, in delivery order.
   const recorded: { request?: Uint8Array; probe?: string; ms: number; answer: Uint8Array[] }[] = [{ ms: 0, answer: [] }];
@@ -62,6 +65,9 @@ function replaySession(entry: CatalogEntry, t: Transcript, s: TranscriptSession,
         hostSeed: t.hostSeed,
         sessionSeed: s.sessionSeed,
         now: () => clock,
+        concurrent: s.facts?.concurrent ?? 1,
+        ...(s.facts ? { counter: (name: string, spec: CounterSpec) => s.facts?.[name] ?? counterBase(host, name, spec, clock) + 1 } : {}),
+        host,
         localAddress: s.localAddress,
         localPort: s.localPort,
         remoteAddress: s.remoteAddress,

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { serviceEntries } from "../../src/catalog/index.ts";
+import { hostFacts } from "../../src/host/facts.ts";
 import { makeContext } from "../../src/services/context.ts";
 import { ftp } from "../../src/services/ftp/index.ts";
 import type { FtpTemplates } from "../../src/services/ftp/templates.ts";
@@ -7,7 +8,9 @@ import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
 import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
 
 const catalog = { entries: serviceEntries("ftp") as CatalogEntry<FtpTemplates>[], defaultPorts: ftp.defaultPorts };
-const NOW = new Date(2024, 2, 5, 7, 8, 9);
+const NOW = new Date("2024-03-05T07:08:09Z");
+/** The test host: in Tokyo (UTC+9), its clock 90 s fast. */
+const HOST = { ...hostFacts({ seed: "test", family: "debian" }), clockSkewMs: 90_000, timeZone: "Asia/Tokyo" };
 
 function entry(id: string): CatalogEntry<FtpTemplates> {
   const e = catalog.entries.find((x) => x.id === id);
@@ -16,7 +19,7 @@ function entry(id: string): CatalogEntry<FtpTemplates> {
 }
 
 function start(e: CatalogEntry<FtpTemplates>, remoteAddress = "198.51.100.7"): { s: ProtocolSession; greeting: string } {
-  const s = ftp.start(makeContext({ entry: e, hostSeed: "test", sessionSeed: "s1", now: () => NOW, localPort: 21, localAddress: "192.0.2.10", remoteAddress }));
+  const s = ftp.start(makeContext({ entry: e, hostSeed: "test", host: HOST, sessionSeed: "s1", now: () => NOW, localPort: 21, localAddress: "192.0.2.10", remoteAddress }));
   return { s, greeting: text(s.open()) };
 }
 
@@ -250,7 +253,9 @@ describe("wording captured from the real daemons", () => {
 
   test("Pure-FTPd (captured from Debian 12's pure-ftpd): HTTP verbs get 500 and a hang-up", () => {
     const { s, greeting } = start(entry("pure-ftpd-debian"));
-    expect(greeting).toContain("220-Local time is now 07:08. Server port: 21.\r\n");
+    // 07:08:09 UTC is 16:08:09 in Tokyo; the host's clock runs 90 s fast: 16:09. Whatever TZ the process has.
+    expect(greeting).toContain("220-Local time is now 16:09. Server port: 21.\r\n");
+    expect(greeting).toContain("220-You are user number 1 of 50 allowed.\r\n");
     expect(text(send(s, "NOOP\r\n"))).toBe("200 Zzz...\r\n");
     expect(text(send(s, "PWD\r\n"))).toBe("530 You aren't logged in\r\n");
     const r = send(s, "GET / HTTP/1.0\r\n\r\n");

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { serviceEntries } from "../../src/catalog/index.ts";
+import { hostFacts } from "../../src/host/facts.ts";
 import { makeContext } from "../../src/services/context.ts";
 import { samba } from "../../src/services/samba/index.ts";
 import type { SambaTemplates } from "../../src/services/samba/templates.ts";
@@ -17,12 +18,21 @@ function entry(id: string): CatalogEntry<SambaTemplates> {
   return e;
 }
 
+/** The test host: its clock exact, in Berlin (UTC+1 in March). */
+const HOST = { ...hostFacts({ seed: "test", family: "debian" }), clockSkewMs: 0, timeZone: "Europe/Berlin" };
+
 function session(id: string, seed = "s1", localPort = 445): ProtocolSession {
-  const s = samba.start(makeContext({ entry: entry(id), hostSeed: "test", sessionSeed: seed, now: () => NOW, localPort }));
+  const s = samba.start(makeContext({ entry: entry(id), hostSeed: "test", host: HOST, sessionSeed: seed, now: () => NOW, localPort }));
   const opened = s.open();
   expect(opened.write).toBeUndefined();
   expect(opened.close).toBeFalsy();
   return s;
+}
+
+/** smbd's clock: within the millisecond of NOW, in steps of 10 µs (100 FILETIME ticks), not whole milliseconds. */
+function expectSmbdTime(t: bigint): void {
+  expect(t >= NOW_FILETIME && t < NOW_FILETIME + 10_000n).toBe(true);
+  expect(t % 100n).toBe(0n);
 }
 
 function bytes(r: Reply): Uint8Array {
@@ -164,7 +174,8 @@ describe("samba: the NegProt nmap fingerprints", () => {
     expect(le32(out, w + 9)).toBe(0x10000); // max raw
     expect(le32(out, w + 17) & 0x04).toBe(0x04); // CAP_UNICODE
     expect((le32(out, w + 17) & 0x80000000) >>> 0).toBe(0); // no extended security: nmap did not ask
-    expect(le64(out, w + 21)).toBe(NOW_FILETIME);
+    expectSmbdTime(le64(out, w + 21));
+    expect(le16(out, w + 29)).toBe(0x10000 - 60); // ServerTimeZone: UTC is 60 minutes behind Berlin's wall clock
     expect(out[w + 31]).toBe(8); // challenge length
     const byteCount = le16(out, w + 32);
     expect(byteCount).toBe(out.length - (w + 34));
@@ -365,7 +376,7 @@ describe("samba: SMB2 on the Samba 4 personas", () => {
     expect(secOff + secLen).toBe(m.length);
     // SPNEGO OID 1.3.6.1.5.5.2 at the start of the token.
     expect([...m.subarray(secOff, secOff + 10)].slice(2)).toEqual([0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02]);
-    expect(le64(m, 64 + 40)).toBe(NOW_FILETIME);
+    expectSmbdTime(le64(m, 64 + 40));
   });
 
   test("SMB 3.1.1 answers with a SHA-512 preauth context and the cipher the client offered", () => {

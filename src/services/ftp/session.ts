@@ -3,6 +3,7 @@
 //
 // The template keys and their meaning are in templates.ts.
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import { localTime } from "../../host/facts.ts";
 import { fill } from "../../util/template.ts";
 import { LineSplitter } from "../../wire/lines.ts";
 import type { FtpTemplates } from "./templates.ts";
@@ -30,16 +31,19 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
     const denied = new Set(t.deniedUsers);
     const closeOn = new Set(t.closeOn);
     const maxFails = t.maxLoginFails;
-    const now = ctx.now();
+    const local = localTime(ctx.host, ctx.now());
     const base: Record<string, string | number> = {
       hostname: ctx.hostname,
       HOSTNAME: ctx.hostname.toUpperCase(),
+      fqdn: ctx.host.fqdn,
       localAddress: ctx.localAddress,
       localAddressMapped: mapped(ctx.localAddress),
       localPort: ctx.localPort,
       remoteAddress: ctx.remoteAddress,
-      time: `${String(now.getHours()).padStart(2, "0")}:${String(now.getMinutes()).padStart(2, "0")}`,
-      userNumber: 1 + ((ctx.random(1)[0] ?? 0) % 3),
+      // The host's wall clock (its zone and clock error), never the process's time zone.
+      time: `${String(local.hour).padStart(2, "0")}:${String(local.minute).padStart(2, "0")}`,
+      // Pure-FTPd counts the clients connected now, this one included.
+      userNumber: ctx.concurrent,
     };
 
     let pendingUser: string | null = null;

@@ -3,6 +3,7 @@
 // assembled from the entry's templates, so the header order, wording and pages are data.
 // The template keys and their meaning are in templates.ts.
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import { hostTime } from "../../host/facts.ts";
 import { fill } from "../../util/template.ts";
 import { clip, rd32, toLatin1, utf8 } from "../../wire/bytes.ts";
 import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
@@ -225,7 +226,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
       const hm = /^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::(\d{1,5}))?$/.exec(host);
       return {
         ...local,
-        date: httpDate(ctx.now()),
+        date: httpDate(hostTime(ctx.host, ctx.now())),
         servername: hm ? hm[1]! : ctx.hostname,
         port: hm?.[2] ?? (ctx.localPort || 80),
         method: escapeHtml(req?.method ?? ""),
@@ -330,9 +331,10 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
       let authenticate = "Negotiate\r\nWWW-Authenticate: NTLM";
       if (token.type === 1) {
         ntlmChallengeSent = ctx.random(8);
-        const name = ctx.hostname.split(".")[0]!.toUpperCase().slice(0, 15);
-        const id = { netbiosName: name, netbiosDomain: name, dnsName: ctx.hostname.toLowerCase(), dnsDomain: ctx.hostname.toLowerCase(), version: t.ntlmVersion };
-        const type2 = ntlmChallenge(id, rd32(token.msg, 12), ntlmChallengeSent, ctx.now());
+        // A standalone Windows server: its own name as the NetBIOS domain, its DNS suffix as the DNS domain.
+        const h = ctx.host;
+        const id = { netbiosName: h.netbiosName, netbiosDomain: h.netbiosName, dnsName: h.fqdn, dnsDomain: h.domain, version: t.ntlmVersion };
+        const type2 = ntlmChallenge(id, rd32(token.msg, 12), ntlmChallengeSent, hostTime(h, ctx.now()));
         authenticate = `${scheme} ${Buffer.from(type2).toString("base64")}`;
       } else if (token.type === 3) {
         const a = parseNtlmAuth(token.msg);

@@ -2,6 +2,7 @@
 // client's HandshakeResponse (user name logged), then "Access denied" and a hang-up. No login ever works.
 // The template keys and their meaning are in templates.ts.
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import type { CounterSpec } from "../../host/counters.ts";
 import { fill } from "../../util/template.ts";
 import { concatBytes, hex, toBytes, toLatin1 } from "../../wire/bytes.ts";
 import type { MysqlTemplates } from "./templates.ts";
@@ -12,6 +13,8 @@ const CLIENT_SSL = 0x800;
 const CLIENT_SECURE_CONNECTION = 0x8000;
 const CLIENT_PLUGIN_AUTH = 0x80000;
 const CLIENT_PLUGIN_AUTH_LENENC = 0x200000;
+
+const MYSQLD_THREADS: CounterSpec = { atBoot: 1, perHour: 4, spread: 30 };
 
 /** mysqld refuses a HandshakeResponse shorter than this (MIN_HANDSHAKE_SIZE). */
 const MIN_HANDSHAKE_SIZE = 6;
@@ -145,12 +148,9 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
     const errDenied = parseErr(t.errAccessDenied);
     const userEchoMax = t.userEchoMax;
 
-    // Connection ids grow with time like a server taking a connection every ~45 s since a
-    // (per-host) boot up to 30 days ago: stable for replays, plausible to a watcher.
-    const period = 30 * 86400;
-    const nowSec = Math.floor(ctx.now().getTime() / 1000);
-    const uptime = (nowSec + Math.floor(ctx.hostRandom("boot") * period)) % period;
-    const threadId = 1 + Math.floor(ctx.hostRandom("threads") * 40) + Math.floor(uptime / 45);
+    // mysqld numbers connections from 1 at start: one more for each connection, ours and the host's other
+    // clients' since it booted (a few an hour).
+    const threadId = ctx.counter("mysqld.thread", MYSQLD_THREADS);
 
     let expectSeq = 1;
     let state: "handshake" | "switch" | "done" = "handshake";

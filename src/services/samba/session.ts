@@ -2,7 +2,9 @@
 // SMBProgNeg probe fingerprints, NTLMSSP session setup (to log names and crackable responses), and SMB2 for
 // the Samba 4 personas. Field values follow smbd's own negprot/sesssetup code; the persona is data (templates).
 import type { CapturedHash, ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
-import { ByteWriter, clip, concatBytes, decodeUtf16, filetime, latin1Bytes, rd16, rd32, rd64, startsWithBytes, toLatin1, utf16 } from "../../wire/bytes.ts";
+import type { CounterSpec } from "../../host/counters.ts";
+import { hostTime, localTime, utcOffsetMinutes } from "../../host/facts.ts";
+import { ByteWriter, clip, concatBytes, decodeUtf16, latin1Bytes, rd16, rd32, rd64, startsWithBytes, toLatin1, utf16 } from "../../wire/bytes.ts";
 import { negTokenInit, negTokenResp } from "../../wire/der.ts";
 import { mergeReplies } from "../../wire/reply.ts";
 import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth, type NtlmAuth, type NtlmHash, type NtlmIdentity } from "../../wire/ntlmssp.ts";
@@ -95,6 +97,9 @@ const SMB1_DIALECTS: [string, Level][] = [
   ["MICROSOFT NETWORKS 1.03", "coreplus"],
   ["PC NETWORK PROGRAM 1.0", "core"],
 ];
+
+/** Linux pids: smbd forks a child per connection; everything else on the host forks too, a few a minute. */
+const SYSTEM_PIDS: CounterSpec = { atBoot: 900, perHour: 150, spread: 3000, max: 32768 };
 
 /** A NetNTLM response as the event carries it; the hashcat line is bounded like any attacker text. */
 function capturedHash(h: NtlmHash): CapturedHash {
@@ -200,18 +205,13 @@ function parseHexInt(v: string | undefined, dflt: number): number {
   return Number.isFinite(n) ? n >>> 0 : dflt;
 }
 
-/** The NetBIOS name smbd derives from the host name: upper case, at most 15 characters. */
-export function netbiosName(hostname: string): string {
-  const name = hostname.split(".")[0]!.toUpperCase().replace(/[^A-Z0-9_-]/g, "-");
-  return name.slice(0, 15) || "SAMBA";
-}
 
 export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession {
     const t = ctx.entry.templates;
     const persona: Persona = {
       workgroup: t.workgroup.toUpperCase(), // smbd upper-cases its workgroup
-      netbiosName: netbiosName(ctx.hostname),
-      dnsName: ctx.hostname.toLowerCase(),
+      netbiosName: ctx.host.netbiosName,
+      dnsName: ctx.host.fqdn,
       nativeOs: t.nativeOs,
       nativeLanMan: t.nativeLanMan,
       ntlmVersion: t.ntlmVersion,
@@ -224,6 +224,11 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       version: persona.ntlmVersion,
     };
     const smb1Enabled = t.smb1;
+    /** The host's clock as FILETIME, at smbd's resolution (gettimeofday, seen in steps of 10 µs). */
+    const systemTime = (): bigint => {
+      const us = ctx.nowMicros() + BigInt(ctx.host.clockSkewMs) * 1000n;
+      return (us / 10n) * 100n + 116444736000000000n;
+    };
     const smb2Dialects = t.smb2Dialects
       .map((d) => parseHexInt(d, 0))
       .filter((d) => d > 0)
@@ -233,7 +238,8 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     const securityMode = t.securityMode;
     const maxMpx = t.maxMpx;
     const maxBuffer = t.maxBuffer;
-    const tzMinutes = t.timezoneMinutes;
+    // SMB1's ServerTimeZone: minutes from local time to UTC (west positive), from the host's zone.
+    const tzMinutes = -utcOffsetMinutes(ctx.host, ctx.now()) & 0xffff;
     const pushServerName = t.negprotServerName;
     const spnegoHint = t.spnegoHint;
     const smb2Caps = t.smb2Capabilities;
@@ -242,9 +248,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     const badUserIsGuest = t.badUser === "guest";
 
     // smbd forks per connection: the session key is the child's pid, a little higher each time.
-    const pidBase = 1200 + Math.floor(ctx.hostRandom("smbd-pid") * 20000);
-    const rnd2 = ctx.random(2);
-    const sessionKey = pidBase + ((rnd2[0]! | (rnd2[1]! << 8)) % 2000);
+    const sessionKey = ctx.counter("pid", SYSTEM_PIDS);
 
     let pending: Uint8Array = new Uint8Array(0);
     let gotSession = false;
@@ -338,7 +342,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       }
 
       dialect = "smb1";
-      const now = ctx.now();
+      const now = hostTime(ctx.host, ctx.now());
       if (level === "core") {
         return { write: smb1Frame(smb1Header(req, STATUS_OK, replyFlags2(req)).u8(1).u16(choice).u16(0)), events };
       }
@@ -346,8 +350,10 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
         // LANMAN replies carry a DOS date and, when passwords are encrypted, the challenge.
         const encrypt = level === "lanman" && (securityMode & 0x02) !== 0;
         challenge = encrypt ? newChallenge() : new Uint8Array(0);
-        const dosTime = ((now.getUTCHours() << 11) | (now.getUTCMinutes() << 5) | (now.getUTCSeconds() >> 1)) & 0xffff;
-        const dosDate = (((now.getUTCFullYear() - 1980) << 9) | ((now.getUTCMonth() + 1) << 5) | now.getUTCDate()) & 0xffff;
+        // DOS date and time are the server's local wall clock.
+        const l = localTime(ctx.host, ctx.now());
+        const dosTime = ((l.hour << 11) | (l.minute << 5) | (l.second >> 1)) & 0xffff;
+        const dosDate = (((l.year - 1980) << 9) | (l.month << 5) | l.day) & 0xffff;
         const o = smb1Header(req, STATUS_OK, replyFlags2(req)).u8(13).u16(choice);
         o.u16(level === "lanman" ? securityMode & 0x03 : 0x01).u16(maxBuffer).u16(maxMpx).u16(1).u16(3);
         o.u32(level === "lanman" ? sessionKey : 0).u16(dosTime).u16(dosDate).u16(tzMinutes).u16(challenge.length).u16(0);
@@ -365,7 +371,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       } else flags2 = replyFlags2(req);
       const o = smb1Header(req, STATUS_OK, flags2).u8(17).u16(choice);
       o.u8(securityMode).u16(maxMpx).u16(1).u32(maxBuffer).u32(0x10000).u32(sessionKey).u32(caps);
-      o.u64(filetime(now)).u16(tzMinutes);
+      o.u64(systemTime()).u16(tzMinutes);
       const chalLenAt = o.length;
       o.u8(0);
       const bcAt = o.length;
@@ -434,7 +440,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
         if (ntlm.type === 1) {
           uid = newUid();
           challenge = newChallenge();
-          const type2 = ntlmChallenge(ntlmId, rd32(ntlm.msg, 12), challenge, ctx.now());
+          const type2 = ntlmChallenge(ntlmId, rd32(ntlm.msg, 12), challenge, hostTime(ctx.host, ctx.now()));
           const out = spnego ? Uint8Array.from(negTokenResp(1, type2)) : type2;
           return { write: sessionSetupReply(req, STATUS_MORE_PROCESSING, 0, out) };
         }
@@ -618,7 +624,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       const o = smb2Header(req, SMB2_NEGOTIATE, STATUS_OK, 1, 0n);
       const ctxCount = contexts?.count ?? 0;
       o.u16(65).u16(0x0001).u16(d).u16(ctxCount).bytes(guid).u32(caps).u32(maxSize).u32(maxSize).u32(maxSize);
-      o.u64(filetime(ctx.now())).u64(0n).u16(0x80).u16(blob.length);
+      o.u64(systemTime()).u64(0n).u16(0x80).u16(blob.length);
       const ctxOffset = contexts ? (0x80 + blob.length + 7) & ~7 : 0;
       o.u32(ctxOffset).bytes(blob);
       if (contexts) {
@@ -694,7 +700,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
           sessionId = BigInt((r[0]! | (r[1]! << 8) | (r[2]! << 16) | ((r[3]! & 0x7f) << 24)) >>> 0) || 1n;
         }
         challenge = newChallenge();
-        const type2 = ntlmChallenge(ntlmId, rd32(ntlm.msg, 12), challenge, ctx.now());
+        const type2 = ntlmChallenge(ntlmId, rd32(ntlm.msg, 12), challenge, hostTime(ctx.host, ctx.now()));
         return { write: reply(STATUS_MORE_PROCESSING, 0, spnego ? Uint8Array.from(negTokenResp(1, type2)) : type2) };
       }
       if (ntlm.type === 3) {

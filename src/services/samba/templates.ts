@@ -11,7 +11,6 @@ export const sambaTemplates = schema({
   securityMode: withDefault(t.flags("negprot security mode", 8), 0x03),
   maxMpx: withDefault(t.int("SMB1 MaxMpxCount", 1, 0xffff), 50),
   maxBuffer: withDefault(t.int("SMB1 MaxBufferSize", 1024, 0xffffffff), 16644),
-  timezoneMinutes: withDefault(t.int("negprot time zone offset in minutes", 0, 0xffff), 0),
   negprotServerName: withDefault(t.bool("the SMB1 negprot also names the server after the workgroup"), false),
   spnegoHint: withDefault(t.text("the SPNEGO negTokenInit hint of SMB1 negprot (\"\" for none)"), ""),
   badUser: t.oneOf("an unknown user: guest under 'map to guest = bad user', else fail", ["guest", "fail"] as const),

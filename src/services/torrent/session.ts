@@ -4,6 +4,7 @@
 // the peer port (Azureus' tracker/webseed, uTorrent's WebUI) or greet first (Python mainline); old
 // Transmission tells anything else "Nice try...". All of that is per-entry data in the templates.
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import { hostTime } from "../../host/facts.ts";
 import { fill } from "../../util/template.ts";
 import { clip, concatBytes, hex, toLatin1, utf8 } from "../../wire/bytes.ts";
 import { mergeReplies } from "../../wire/reply.ts";
@@ -146,7 +147,7 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
       }
       if (method === "HEAD") body = "";
       const bodyBytes = utf8(body);
-      const values = { length: bodyBytes.length, date: ctx.now().toUTCString(), hostname: ctx.hostname };
+      const values = { length: bodyBytes.length, date: hostTime(ctx.host, ctx.now()).toUTCString(), hostname: ctx.hostname };
       const write = concatBytes([utf8(fill(status, values)), bodyBytes]);
       const close = !httpKeepAlive || /\r\nConnection:\s*close/i.test(head) || httpRequests >= 20;
       return { write, events, ...(close ? { close: true } : {}) };
