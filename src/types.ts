@@ -23,6 +23,8 @@ export interface CatalogEntry<T = unknown> {
   /** nmap's OS type (o/), when the matching line states one. */
   ostype?: string;
   os: OsFamily;
+  /** The OS releases that shipped this face (fixtures/releases.json): a host draws from its own release. */
+  releases: string[];
   cpe: string[];
   /** Usual ports of this product. */
   ports: number[];

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { allEntries, findEntry, resolveService, serviceEntries } from "../src/catalog/index.ts";
-import { chooseEntry } from "../src/catalog/choose.ts";
+import { chooseEntry, RELEASES } from "../src/catalog/choose.ts";
 import { osFamilyFromOsRelease } from "../src/host/machine.ts";
 import { SERVICES } from "../src/services/index.ts";
 import type { CatalogEntry } from "../src/types.ts";
@@ -29,9 +29,36 @@ describe("banner catalog", () => {
   });
 });
 
-function fakeEntry(id: string, os: CatalogEntry["os"], weight = 1): CatalogEntry {
-  return { id, service: "ftp", product: id, version: "1", os, cpe: [], ports: [21], weight, templates: {} };
+const A_RELEASE: Record<CatalogEntry["os"], string> = { debian: "debian-7", rhel: "rhel-6", freebsd: "freebsd-9", macos: "macos-10.5", windows: "windows-2003" };
+
+function fakeEntry(id: string, os: CatalogEntry["os"], weight = 1, releases = [A_RELEASE[os]]): CatalogEntry {
+  return { id, service: "ftp", product: id, version: "1", os, releases, cpe: [], ports: [21], weight, templates: {} };
 }
+
+describe("OS releases", () => {
+  test("a host draws its faces from its own release: an Ubuntu face never lands on a Debian release", () => {
+    for (let i = 0; i < 300; i++) {
+      const e = chooseEntry(serviceEntries("http"), `r${i}`, { family: "debian", release: "debian-7" });
+      expect(e.releases).toContain("debian-7");
+      const u = chooseEntry(serviceEntries("http"), `r${i}`, { family: "debian", release: "ubuntu-14.04" });
+      expect(u.releases).toContain("ubuntu-14.04");
+    }
+  });
+
+  test("a release without a face for a service gets the nearest release's faces: same family, nearest year", () => {
+    const pool = [fakeEntry("old", "debian", 1, ["debian-4"]), fakeEntry("mid", "debian", 1, ["debian-7"]), fakeEntry("bsd", "freebsd", 1, ["freebsd-9"])];
+    for (let i = 0; i < 50; i++) {
+      expect(chooseEntry(pool, `n${i}`, { family: "debian", release: "debian-8" }).id).toBe("mid"); // 2015: 2013 is nearer than 2007
+      expect(chooseEntry(pool, `n${i}`, { family: "debian", release: "debian-5" }).id).toBe("old"); // 2009: 2007 is nearer
+      expect(chooseEntry(pool, `n${i}`, { family: "rhel", release: "rhel-6" }).id).toBe("mid"); // kin Linux before BSD
+    }
+  });
+
+  test("every shipped release is named by at least one entry, and release ids resolve", () => {
+    const named = new Set(allEntries().flatMap((e) => e.releases));
+    for (const r of RELEASES) expect(named.has(r.id)).toBe(true);
+  });
+});
 
 describe("seeded choice", () => {
   const pool = [fakeEntry("a", "debian"), fakeEntry("b", "debian"), fakeEntry("c", "debian"), fakeEntry("d", "rhel"), fakeEntry("w", "windows")];

@@ -2,6 +2,7 @@
 // shape and its service's template schema. An unknown, missing or mistyped key fails with one line that
 // names the file, the entry and the key.
 import type { Field } from "../services/schema.ts";
+import { findRelease } from "../host/releases.ts";
 import { SchemaError, optional, schema, t } from "../services/schema.ts";
 import { OS_FAMILIES, type CatalogEntry, type ServiceModule } from "../types.ts";
 
@@ -33,6 +34,7 @@ const entryShape = schema({
   info: optional(t.text("nmap's extra info (i/)")),
   ostype: optional(t.text("nmap's OS type (o/)")),
   os: t.oneOf("OS family", OS_FAMILIES),
+  releases: t.list("the OS releases that shipped this face (fixtures/releases.json)"),
   cpe: t.list("nmap's CPEs"),
   ports,
   weight: positive,
@@ -54,6 +56,14 @@ export function validateTable<T>(raw: unknown, module: ServiceModule<T>): Catalo
     const at = `${where}: entry ${typeof id === "string" ? id : `#${i + 1}`}`;
     const e = entryShape.parse(rawEntry, `${at}:`);
     if (seen.has(e.id)) throw new SchemaError(`${at}: id`, "duplicate id");
+    if (e.releases.length === 0) throw new SchemaError(`${at}: releases`, "expected at least one release");
+    for (const [i, id] of e.releases.entries()) {
+      const release = findRelease(id);
+      if (!release) throw new SchemaError(`${at}: releases[${i}]`, `unknown release "${id}" (see fixtures/releases.json)`);
+      // A face runs on one kind of OS: a Windows face never names a Unix release, nor the reverse.
+      if ((release.family === "windows") !== (e.os === "windows"))
+        throw new SchemaError(`${at}: releases[${i}]`, `"${id}" is a ${release.family} release, but the entry's os is ${e.os}`);
+    }
     seen.add(e.id);
     const templates = module.templates.parse(e.templates, `${at}: templates`);
     return { ...e, service: module.name, templates } as CatalogEntry<T>;
