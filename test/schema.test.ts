@@ -99,3 +99,20 @@ describe("catalog schema", () => {
     }
   });
 });
+
+describe("durations", () => {
+  test("milliseconds or [min, max], drawn per use within the range", async () => {
+    const { t, drawMs } = await import("../src/services/schema.ts");
+    const f = t.ms("a pause");
+    expect(f.parse(3000, "x")).toEqual({ min: 3000, max: 3000 });
+    expect(f.parse([2600, 3400], "x")).toEqual({ min: 2600, max: 3400 });
+    expect(() => f.parse([3400, 2600], "x")).toThrow("x: expected [min, max] with min <= max");
+    expect(() => f.parse("3s", "x")).toThrow('x: expected milliseconds from 0 to 86400000, got "3s"');
+    const { seededBytes } = await import("../src/util/random.ts");
+    const random = seededBytes("d");
+    const drawn = Array.from({ length: 500 }, () => drawMs({ min: 2600, max: 3400 }, random));
+    expect(Math.min(...drawn)).toBeGreaterThanOrEqual(2600);
+    expect(Math.max(...drawn)).toBeLessThanOrEqual(3400);
+    expect(new Set(drawn).size).toBeGreaterThan(100);
+  });
+});

@@ -90,6 +90,27 @@ export const t = {
       return n;
     });
   },
+  /**
+   * A duration in milliseconds: a number, or [min, max] for one drawn per use (a daemon's pause varies).
+   * Keys end in Ms. Bounded to a day.
+   */
+  ms(doc: string): Field<MsRange> {
+    const one = (v: unknown, p: string): number => {
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 86_400_000) throw new SchemaError(p, `expected milliseconds from 0 to 86400000, got ${describe(v)}`);
+      return v;
+    };
+    return field("milliseconds or [min, max]", doc, (v, p) => {
+      if (Array.isArray(v)) {
+        if (v.length !== 2) throw new SchemaError(p, `expected [min, max], got a list of ${v.length}`);
+        const min = one(v[0], `${p}[0]`);
+        const max = one(v[1], `${p}[1]`);
+        if (max < min) throw new SchemaError(p, `expected [min, max] with min <= max, got [${min}, ${max}]`);
+        return { min, max };
+      }
+      const n = one(v, p);
+      return { min: n, max: n };
+    });
+  },
   bool(doc: string): Field<boolean> {
     return field("true or false", doc, (v, p) => {
       if (typeof v !== "boolean") throw new SchemaError(p, `expected true or false, got ${describe(v)}`);
@@ -131,6 +152,20 @@ export const t = {
 /** "a.b" inside an object; "file: entry x: key" where the path ends a sentence part with a colon. */
 function join(path: string, key: string): string {
   return path.endsWith(":") ? `${path} ${key}` : `${path}.${key}`;
+}
+
+/** A duration, fixed (min = max) or drawn between min and max. */
+export interface MsRange {
+  min: number;
+  max: number;
+}
+
+/** One duration from a range, drawn with the session's randomness (seeded in replays). */
+export function drawMs(range: MsRange, random: (n: number) => Uint8Array): number {
+  if (range.max === range.min) return range.min;
+  const b = random(4);
+  const u = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+  return range.min + Math.floor((u / 2 ** 32) * (range.max - range.min + 1));
 }
 
 export type Shape = Record<string, Field<unknown>>;
