@@ -2,6 +2,7 @@
 // micetrap's entry point: one subcommand per fake service, plus the tools around the catalog.
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import { checkCommand } from "./commands/check.ts";
+import { personasCommand, serveCommand, validateCommand } from "./commands/host.ts";
 import { listCommand } from "./commands/list.ts";
 import { recordCommand } from "./commands/record.ts";
 import { replayCommand } from "./commands/replay.ts";
@@ -16,7 +17,16 @@ const aliasesOf = (service: string) => Object.keys(SERVICE_ALIASES).filter((a) =
 
 const serviceCommands = Object.fromEntries(SERVICES.map((s) => [s, serviceCommand(s, aliasesOf(s))]));
 
-const subCommands: Record<string, CommandDef<any>> = { ...serviceCommands, list: listCommand, check: checkCommand, record: recordCommand, replay: replayCommand };
+const subCommands: Record<string, CommandDef<any>> = {
+  ...serviceCommands,
+  serve: serveCommand,
+  personas: personasCommand,
+  validate: validateCommand,
+  list: listCommand,
+  check: checkCommand,
+  record: recordCommand,
+  replay: replayCommand,
+};
 
 export const main = defineCommand({
   meta: {
@@ -52,7 +62,7 @@ export async function runCli(rawArgs: string[]): Promise<void> {
   // citty would throw its own error with a stack trace for these; say it in one line instead.
   if (!first.startsWith("-") && !knownCommand(first)) {
     throw new UserError(
-      `unknown service or command "${first}": expected one of ${[...SERVICES, ...Object.keys(SERVICE_ALIASES)].join(", ")}, or list, check, record, replay`,
+      `unknown service or command "${first}": expected one of ${[...SERVICES, ...Object.keys(SERVICE_ALIASES)].join(", ")}, or serve, personas, validate, list, check, record, replay`,
     );
   }
   const resolved = Object.hasOwn(SERVICE_ALIASES, first) ? [SERVICE_ALIASES[first]!, ...rawArgs.slice(1)] : rawArgs;

@@ -92,7 +92,7 @@ describe("micetrap record and replay", () => {
       expect(check.code).toBe(0);
       expect(JSON.parse(check.stdout).length).toBeGreaterThan(0);
     }
-  });
+  }, 120_000);
 
   test("replay of something that is not a transcript is one clear line", async () => {
     const bad = join(tempDir(), "bad.json");

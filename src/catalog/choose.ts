@@ -22,14 +22,18 @@ const KIN: Record<OsFamily, OsFamily[]> = {
   windows: ["windows"],
 };
 
-/** Distance from the host's release to another: kinship first, then years apart. */
+/** Distance from the host's release to another: kinship first, then the distribution, then years apart. */
 function distance(host: HostOs, releaseId: string): number {
   const r = findRelease(releaseId);
   if (!r) return Infinity;
   const kin = KIN[host.family].indexOf(r.family);
   if (kin < 0) return Infinity;
   const hostYear = host.release ? findRelease(host.release)?.year : undefined;
-  return kin * 1000 + (hostYear === undefined ? 0 : Math.abs(r.year - hostYear));
+  if (hostYear === undefined) return kin * 1000;
+  // Within a family, the same distribution first: a Debian host takes a Debian face of another year
+  // before an Ubuntu one ("Apache/2.4.7 (Ubuntu)" on a Debian host tells two stories).
+  const sameDistro = host.release!.split("-")[0] === releaseId.split("-")[0];
+  return kin * 1000 + (sameDistro ? 0 : 100) + Math.abs(r.year - hostYear);
 }
 
 /**

@@ -62,6 +62,8 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
       product: e.entry.product,
       version: e.entry.version,
       os: e.entry.os,
+      ...(e.host ? { host: { name: e.host.name, release: e.host.release } } : {}),
+      ...(e.persona !== undefined ? { persona: e.persona } : {}),
     },
   };
   if (e.source) doc.source = { ip: e.source.ip, port: e.source.port, ...(e.bytesIn !== undefined ? { bytes: e.bytesIn } : {}) };

@@ -8,6 +8,10 @@ export interface TrapEvent {
   time: Date;
   service: ServiceName;
   entry: CatalogEntry;
+  /** The fake host the event belongs to (its name and OS release). */
+  host?: { name: string; release: string };
+  /** The persona `serve` runs, if any. */
+  persona?: string;
   /** One per connection; absent on listening and on listener-level errors. */
   sessionId?: string;
   source?: { ip: string; port: number };

@@ -18,6 +18,34 @@ export function osFamilyFromOsRelease(text: string): OsFamily | undefined {
   return undefined;
 }
 
+/** This machine's release as a release id ("debian-12", "ubuntu-14.04", "rhel-7"), when os-release says. */
+export function machineRelease(): string | undefined {
+  for (const path of ["/etc/os-release", "/usr/lib/os-release"]) {
+    try {
+      return releaseFromOsRelease(readFileSync(path, "utf8"));
+    } catch {
+      // not readable here; try the next place
+    }
+  }
+  return undefined;
+}
+
+export function releaseFromOsRelease(text: string): string | undefined {
+  const fields = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) fields.set(m[1]!, m[2]!.replace(/^["']|["']$/g, "").toLowerCase());
+  }
+  const id = fields.get("ID") ?? "";
+  const version = fields.get("VERSION_ID") ?? "";
+  if (id === "ubuntu" && /^\d+\.\d+$/.test(version)) return `ubuntu-${version}`;
+  const major = version.split(".")[0] ?? "";
+  if (!/^\d+$/.test(major)) return undefined;
+  if (id === "debian") return `debian-${major}`;
+  if (RHEL_LIKE.includes(id)) return `rhel-${major}`;
+  return undefined;
+}
+
 export function hostOsFamily(): OsFamily {
   switch (process.platform) {
     case "darwin":

@@ -47,6 +47,8 @@ export interface TrapOptions {
   host?: HostFacts;
   /** The host's counters, shared by every trap of one host (a pid grows across services). */
   counters?: HostCounters;
+  /** The persona `serve` runs, for the events. */
+  persona?: string;
   sink: EventSink;
   limits?: Partial<Limits>;
   /** Watches every session (`micetrap record`); may fix a session's randomness and clock. */
@@ -130,6 +132,8 @@ export class Trap {
         time: new Date(),
         service: this.entry.service,
         entry: this.entry,
+        host: { name: this.host.hostname, release: this.host.release },
+        ...(this.o.persona !== undefined ? { persona: this.o.persona } : {}),
         destination: { port: this.port },
         ...partial,
       });

@@ -1,6 +1,7 @@
 // `micetrap record`: keeps every session of a trap as a transcript, written through after each session.
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import type { HostFacts } from "../host/facts.ts";
 import type { SessionObserver, SessionStart } from "../net/listener.ts";
 import type { ProbeFile } from "../nmap/probes.ts";
 import type { CatalogEntry } from "../types.ts";
@@ -35,7 +36,7 @@ export class Recorder implements SessionObserver {
 
   constructor(
     private readonly entry: CatalogEntry,
-    hostSeed: string,
+    host: HostFacts,
     outDir: string,
     private readonly probes: ProbeFile | undefined,
     note?: string,
@@ -44,6 +45,7 @@ export class Recorder implements SessionObserver {
     mkdirSync(dirname(this.path), { recursive: true });
     // A second recording run (say -sC after -sV) adds its sessions to the same file.
     const previous = existsSync(this.path) ? parseTranscript(readFileSync(this.path, "utf8"), this.path) : undefined;
+    const hostSeed = host.seed;
     if (previous && previous.hostSeed !== hostSeed)
       throw new Error(`${this.path} was recorded with another --seed; remove it or record with the same seed`);
     this.transcript = previous ?? {
@@ -53,6 +55,8 @@ export class Recorder implements SessionObserver {
       product: entry.product,
       version: entry.version,
       hostSeed,
+      hostFamily: host.family,
+      hostRelease: host.release,
       micetrap: VERSION,
       ...(note ? { note } : {}),
       sessions: [],

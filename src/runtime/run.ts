@@ -1,0 +1,203 @@
+// Runs a host plan: one process binds every port of the fake host (one seed, one set of host facts, one
+// log, one set of counters), drops root before reading a byte, and serves until a signal.
+import type { ConsolaInstance } from "consola/core";
+import { UserError } from "../errors.ts";
+import { ConsoleSink } from "../events/console.ts";
+import { JsonlSink } from "../events/jsonl.ts";
+import type { EventSink, TrapEvent } from "../events/types.ts";
+import { HostCounters } from "../host/counters.ts";
+import { createLogger, type Verbosity } from "../log.ts";
+import { Trap, type SessionObserver } from "../net/listener.ts";
+import { dropPrivileges, lookupAccount, type Account } from "../net/privileges.ts";
+import { defaultPorts } from "../catalog/index.ts";
+import type { CatalogEntry } from "../types.ts";
+import type { HostPlan } from "./plan.ts";
+
+export interface RunOptions {
+  verbosity: Verbosity;
+  /** `micetrap record`: watches every session; called once the sink exists. */
+  observer?: SessionObserver;
+  /** Single-service runs keep today's wording; `serve` prints the host line too. */
+  showHost?: boolean;
+  /** After everything stopped (the recorder's close). */
+  afterStop?: () => void;
+  /** More lines to print once listening (where a recording goes). */
+  lines?: string[];
+}
+
+class FanOut implements EventSink {
+  constructor(private readonly sinks: EventSink[]) {}
+  emit(e: TrapEvent): void {
+    for (const s of this.sinks) s.emit(e);
+  }
+  close(): void {
+    for (const s of this.sinks) s.close();
+  }
+}
+
+function isPermission(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === "EACCES" || code === "EPERM";
+}
+
+function bindError(err: unknown, port: number, where: string): UserError {
+  const code = (err as { code?: string }).code;
+  if (code === "EADDRINUSE") return new UserError(`port ${port} is already in use on ${where}: choose another port, or 0 for a random free one`);
+  if (isPermission(err))
+    return new UserError(
+      `port ${port} needs privileges: run as root, or grant the binary CAP_NET_BIND_SERVICE (sudo setcap cap_net_bind_service=+ep ./micetrap), or use a port above 1023`,
+    );
+  if (code === "EADDRNOTAVAIL") return new UserError(`cannot listen on ${where}: no such address on this host`);
+  return new UserError(`cannot listen on ${where} port ${port}: ${(err as Error).message}`);
+}
+
+/** Default address: every interface, IPv6 and IPv4 at once; IPv4 only where the host has no IPv6. */
+function startTrap(make: (address: string) => Trap, address: string | undefined): Trap {
+  const started = (t: Trap) => {
+    t.start();
+    return t;
+  };
+  if (address !== undefined) return started(make(address));
+  try {
+    return started(make("::"));
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== "EAFNOSUPPORT" && code !== "EADDRNOTAVAIL" && code !== "EINVAL") throw err;
+    return started(make("0.0.0.0"));
+  }
+}
+
+export function describeEntry(e: CatalogEntry): string {
+  const what = [e.product, e.version].filter(Boolean).join(" ");
+  return `Pretending to be ${what}${e.info ? ` (${e.info})` : ""} [entry ${e.id}, os ${e.os}]`;
+}
+
+/** Binds the plan's ports. Explicit ports that need root fall back to a random free port only in `serve`. */
+function bindAll(plan: HostPlan, make: (entry: CatalogEntry, port: number) => (address: string) => Trap, fallbackExplicit: boolean): { traps: Trap[]; notes: string[] } {
+  const where = plan.listen ?? "all interfaces";
+  const traps: Trap[] = [];
+  const notes: string[] = [];
+  try {
+    for (const s of plan.services) {
+      if (s.ports) {
+        for (const port of s.ports) {
+          try {
+            traps.push(startTrap(make(s.entry, port), plan.listen));
+          } catch (err) {
+            if (!fallbackExplicit || !isPermission(err)) throw bindError(err, port, where);
+            const t = startTrap(make(s.entry, 0), plan.listen);
+            traps.push(t);
+            notes.push(`${s.service}: port ${port} needs root or CAP_NET_BIND_SERVICE; using port ${t.port} instead.`);
+          }
+        }
+        continue;
+      }
+      const refused: string[] = [];
+      const before = traps.length;
+      for (const port of defaultPorts(s.service)) {
+        try {
+          traps.push(startTrap(make(s.entry, port), plan.listen));
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          refused.push(`${port} (${isPermission(err) ? "needs root or CAP_NET_BIND_SERVICE" : code === "EADDRINUSE" ? "in use" : (code ?? "error")})`);
+        }
+      }
+      const bound = traps.length - before;
+      if (bound === 0) {
+        const t = startTrap(make(s.entry, 0), plan.listen);
+        traps.push(t);
+        notes.push(
+          fallbackExplicit
+            ? `${s.service}: the usual port is not available: ${refused.join(", ")}; using port ${t.port} instead.`
+            : `No port given and the usual port is not available: ${refused.join(", ")}; using a random free port.`,
+        );
+      } else if (!fallbackExplicit) {
+        // `micetrap <service>` says where it went; `serve` binds usual ports as a matter of course.
+        notes.push(`No port given: using the usual port${bound > 1 ? "s" : ""}.`);
+      }
+    }
+  } catch (err) {
+    for (const t of traps) t.stop();
+    throw err instanceof UserError ? err : new UserError((err as Error).message);
+  }
+  return { traps, notes };
+}
+
+export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
+  const log = createLogger(o.verbosity);
+  const sinks: EventSink[] = [new ConsoleSink(log, o.verbosity === "verbose")];
+  if (plan.log !== undefined) {
+    if (plan.log === "") throw new UserError("--log needs a file name");
+    try {
+      sinks.push(new JsonlSink(plan.log));
+    } catch (err) {
+      throw new UserError(`cannot open log file ${plan.log}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  // Resolve the account before binding, so a bad --user fails before any port is taken.
+  const isRoot = process.getuid?.() === 0;
+  let account: Account | undefined;
+  try {
+    account = isRoot && plan.user !== "root" ? lookupAccount(plan.user ?? "nobody") : undefined;
+  } catch (err) {
+    for (const s of sinks) s.close();
+    throw err;
+  }
+  const sink = new FanOut(sinks);
+  const counters = new HostCounters(plan.host);
+  const make = (entry: CatalogEntry, port: number) => (address: string) =>
+    new Trap({
+      entry,
+      hostname: address,
+      port,
+      hostSeed: plan.seed,
+      host: plan.host,
+      counters,
+      sink,
+      ...(plan.persona !== undefined ? { persona: plan.persona } : {}),
+      ...(o.observer ? { observer: o.observer } : {}),
+    });
+  let bound: { traps: Trap[]; notes: string[] };
+  try {
+    bound = bindAll(plan, make, o.showHost === true);
+  } catch (err) {
+    sink.close();
+    throw err;
+  }
+  const { traps, notes } = bound;
+  if (account) {
+    try {
+      dropPrivileges(account);
+    } catch (err) {
+      for (const t of traps) t.stop();
+      sink.close();
+      throw err instanceof UserError ? err : new UserError(`could not switch to user ${account.name}: ${(err as Error).message}`);
+    }
+  }
+  for (const t of traps) log.info(`Fake ${t.entry.service} service listening on port ${t.port}...`);
+  for (const s of plan.services) log.info(describeEntry(s.entry));
+  if (o.showHost) {
+    const h = plan.host;
+    log.info(`Host ${h.fqdn} (${plan.release.name}, ${h.timeZone})${plan.persona ? `, persona ${plan.persona}` : ""}.`);
+  }
+  for (const n of notes) log.info(n);
+  for (const l of o.lines ?? []) log.info(l);
+  if (account) log.info(`Running as ${account.name} (uid ${account.uid}) after binding.`);
+  else if (isRoot) log.warn("Running as root: every attacker byte is handled with full rights (--user root).");
+  installShutdown(traps, sink, log, () => o.afterStop?.());
+}
+
+function installShutdown(traps: Trap[], sink: EventSink, log: ConsolaInstance, afterStop: () => void): void {
+  let done = false;
+  const stop = (signal: string) => {
+    if (done) return;
+    done = true;
+    log.info(`Received ${signal}: closing ${traps.reduce((n, t) => n + t.activeSessions, 0)} session(s) and stopping.`);
+    for (const t of traps) t.stop();
+    afterStop();
+    sink.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
