@@ -32,6 +32,8 @@ export interface CatalogEntry<T = unknown> {
   weight: number;
   /** Why this version is attractive to an attacker (CVE ids and the like); documentation only. */
   notes?: string;
+  /** What nmap reports instead on a port once its default scripts ran (-sC): smb-os-discovery's version on 445. */
+  scriptClaims?: Record<string, { product?: string; version?: string; info?: string; ostype?: string }>;
   /** The service's response templates and settings, parsed against its schema (src/services/<name>/templates.ts). */
   templates: T;
 }

@@ -26,6 +26,20 @@ const positive: Field<number> = {
   },
 };
 
+export interface ScriptClaim {
+  product?: string;
+  version?: string;
+  info?: string;
+  ostype?: string;
+}
+
+const scriptClaim = schema({
+  product: optional(t.text("product")),
+  version: optional(t.text("version")),
+  info: optional(t.text("extra info")),
+  ostype: optional(t.text("OS type")),
+});
+
 /** Everything of an entry but its templates (which its service's schema parses). */
 const entryShape = schema({
   id: t.text("unique id, lowercase", /^[a-z0-9][a-z0-9._-]*$/, "lowercase [a-z0-9._-]"),
@@ -39,6 +53,20 @@ const entryShape = schema({
   ports,
   weight: positive,
   notes: optional(t.text("why this version tempts an attacker")),
+  scriptClaims: optional({
+    kind: "object of port → claim",
+    doc: "what nmap reports instead on a port once its default scripts (-sC) have run, e.g. smb-os-discovery's version on 445",
+    optional: true,
+    parse(v, p) {
+      if (typeof v !== "object" || v === null || Array.isArray(v)) throw new SchemaError(p, "expected an object of port → { product, version, info, ostype }");
+      const out: Record<string, ScriptClaim> = {};
+      for (const [port, claim] of Object.entries(v)) {
+        if (!/^\d{1,5}$/.test(port)) throw new SchemaError(`${p}.${port}`, "expected a port number as the key");
+        out[port] = scriptClaim.parse(claim, `${p}.${port}`);
+      }
+      return out;
+    },
+  } as Field<Record<string, ScriptClaim>>),
   templates: { kind: "object", doc: "the service's templates", optional: false, parse: (v) => v },
 });
 

@@ -70,6 +70,29 @@ const shared = {
   os: { type: "string", description: `OS family (${OS_FAMILIES.join(", ")}) or release (debian-7, …), over the config's`, valueHint: "OS" },
 } as const;
 
+/** A plan for scripts: the host, and each service's face with the claim nmap should confirm. */
+function planAsData(plan: HostPlan, findings: Finding[]) {
+  return {
+    host: { name: plan.host.hostname, fqdn: plan.host.fqdn, netbios: plan.host.netbiosName, timeZone: plan.host.timeZone },
+    release: plan.release.id,
+    ...(plan.persona !== undefined ? { persona: plan.persona } : {}),
+    services: plan.services.map((s) => ({
+      service: s.service,
+      ports: s.ports ?? defaultPorts(s.service),
+      entry: {
+        id: s.entry.id,
+        product: s.entry.product,
+        version: s.entry.version,
+        info: s.entry.info ?? "",
+        ostype: s.entry.ostype ?? "",
+        os: s.entry.os,
+        ...(s.entry.scriptClaims ? { scriptClaims: s.entry.scriptClaims } : {}),
+      },
+    })),
+    findings,
+  };
+}
+
 export const serveCommand = defineCommand({
   meta: { name: "serve", description: "run a whole fake host: every service of a persona or a config, in one process" },
   args: {
@@ -135,11 +158,17 @@ export const validateCommand = defineCommand({
   args: {
     file: { type: "positional", required: true, description: "the YAML config", valueHint: "FILE" },
     ...shared,
+    json: { type: "boolean", description: "print the plan and the findings as JSON" },
   },
   run({ args }) {
     const c = loadConfig(args.file);
     const plan = planFromConfig(c, { ...(args.seed !== undefined ? { seed: args.seed } : {}), ...(args.os !== undefined ? { os: args.os } : {}) }, hostSeed);
     const findings = reviewPlan(c, plan, false);
+    if (args.json) {
+      process.stdout.write(JSON.stringify(planAsData(plan, findings), null, 2) + "\n");
+      if (findings.some((f) => f.level === "error")) process.exitCode = 2;
+      return;
+    }
     const log = createLogger("normal");
     for (const f of findings) {
       const line = `${args.file}:${f.line}: ${f.field}: ${f.message}`;
