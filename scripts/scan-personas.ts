@@ -61,6 +61,8 @@ export interface PersonaVerdict {
   hostnames: string[];
   ostypes: string[];
   ports: PortVerdict[];
+  /** The serve process's uid while it serves: never 0. */
+  uid: number;
   ok: boolean;
 }
 
@@ -98,6 +100,8 @@ async function scan(name: string, i: number): Promise<PersonaVerdict> {
   });
   try {
     await waitFor(proc, /Running as /, 30_000);
+    // As root it binds the usual ports, then gives root up before reading a byte.
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"))?.[1] ?? -1);
     const ports = plan.services.flatMap((s) => s.ports);
     const started = performance.now();
     const nmap = Bun.spawn(["nmap", "-sV", "-sC", "-Pn", "-n", "-oX", "-", "-oN", join(dir, `${name}.nmap`), "-p", ports.join(","), ip], { stdout: "pipe", stderr: "pipe" });
@@ -131,7 +135,8 @@ async function scan(name: string, i: number): Promise<PersonaVerdict> {
       hostnames,
       ostypes,
       ports: verdicts,
-      ok: verdicts.every((v) => v.ok) && hostnames.length <= 1 && !mixed,
+      uid,
+      ok: verdicts.every((v) => v.ok) && hostnames.length <= 1 && !mixed && uid !== 0,
     };
   } finally {
     proc.kill("SIGTERM");

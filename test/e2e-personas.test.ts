@@ -15,6 +15,7 @@ interface PersonaVerdict {
   hostnames: string[];
   ostypes: string[];
   ports: { port: number; entry: string; claimed: string; got: string; ok: boolean }[];
+  uid: number;
   ok: boolean;
 }
 
@@ -34,6 +35,7 @@ describe("personas under real nmap", () => {
       for (const r of results) {
         for (const p of r.ports) expect(`${r.persona}:${p.port} ${p.got}`).toBe(`${r.persona}:${p.port} ${p.claimed}`);
         expect(r.hostnames.length).toBeLessThanOrEqual(1);
+        expect(r.uid).toBe(65534); // bound the usual ports as root, then serves as nobody
         const windows = r.ostypes.filter((o) => /windows/i.test(o));
         expect(windows.length === 0 || windows.length === r.ostypes.length).toBe(true);
         expect(r.ok).toBe(true);
