@@ -151,3 +151,29 @@ console.log(row("sessions per second (higher=better)", m.sessionsPerSec!, b.sess
 console.log(row("RSS idle", m.rssIdleKiB! / 1024, b.rssIdleKiB! / 1024, "MiB"));
 console.log(row(`RSS with ${IDLE} idle connections`, m.rssWithIdleKiB! / 1024, b.rssWithIdleKiB! / 1024, "MiB"));
 console.log(row("RSS per idle connection", ((m.rssWithIdleKiB! - m.rssIdleKiB!) / IDLE), ((b.rssWithIdleKiB! - b.rssIdleKiB!) / IDLE), "KiB", 2));
+
+// A whole host: one `serve` process for the largest persona against one process per service of it.
+{
+  const personas = JSON.parse(Bun.spawnSync([micetrap, "personas", "--json"]).stdout.toString()) as { name: string; release: string; services: { service: string }[] }[];
+  const largest = personas.reduce((a, p) => (p.services.length > a.services.length ? p : a));
+  const config = join(work, "host.yaml");
+  writeFileSync(config, `persona: ${largest.name}\nservices:\n${largest.services.map((s) => `  - service: ${s.service}\n    port: 0\n`).join("")}`);
+  const settle = async (pid: number) => {
+    await Bun.sleep(1000);
+    return rssKiB(pid);
+  };
+  const whole = await startTrapProcess([micetrap, "serve", "--config", config, "--seed", "bench", "--host", "127.0.0.1"], { env: {}, stderr: "ignore", until: /Host / });
+  const wholeRss = await settle(whole.proc.pid);
+  whole.proc.kill("SIGTERM");
+  await whole.proc.exited;
+  let sum = 0;
+  for (const s of largest.services) {
+    const one = await startTrapProcess([micetrap, s.service, "0", "--host", "127.0.0.1", "--seed", "bench", "--os", largest.release], { env: {}, stderr: "ignore", until: /Pretending/ });
+    sum += await settle(one.proc.pid);
+    one.proc.kill("SIGTERM");
+    await one.proc.exited;
+  }
+  console.log(
+    `${`RSS of ${largest.name} (${largest.services.length} services)`.padEnd(34)} serve    ${(wholeRss / 1024).toFixed(1).padStart(10)} MiB    one each ${(sum / 1024).toFixed(1).padStart(10)} MiB    ratio ${(wholeRss / sum).toFixed(2)}`,
+  );
+}
