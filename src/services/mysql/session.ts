@@ -1,8 +1,17 @@
 // MySQL/MariaDB connection phase: the protocol-10 greeting as the claimed version builds it, then the
 // client's HandshakeResponse (user name logged), then "Access denied" and a hang-up. No login ever works.
 // The template keys and their meaning are in templates.ts.
+//
+// Timing and hang-ups, as mysqld does them (measured on MariaDB 10.11, read from the server's net code):
+// - "Access denied" comes at once (no pause), then an orderly close.
+// - mysqld reads exactly what it parses: the 4-byte header, then the payload. When it hangs up on an error,
+//   whatever the client sent beyond that is still unread, and the kernel answers the close with a reset
+//   (an HTTP request: "Got packets out of order" after its first 4 bytes, then RST).
+// - connect_timeout: every read before the login is answered waits that long; a client that goes quiet is
+//   dropped without a word (FIN, or RST on MariaDB 10.11, which sets SO_LINGER 0 on a timed-out read).
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import type { CounterSpec } from "../../host/counters.ts";
+import { drawMs } from "../schema.ts";
 import { fill } from "../../util/template.ts";
 import { concatBytes, hex, toBytes, toLatin1 } from "../../wire/bytes.ts";
 import type { MysqlTemplates } from "./templates.ts";
@@ -146,7 +155,12 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
     const errTooLarge = parseErr(t.errTooLarge);
     const errHandshake = parseErr(t.errHandshake);
     const errDenied = parseErr(t.errAccessDenied);
+    const errProxy = t.errProxyHeader !== undefined ? parseErr(t.errProxyHeader) : undefined;
+    const errOldAuth = t.errOldAuth !== undefined ? parseErr(t.errOldAuth) : undefined;
     const userEchoMax = t.userEchoMax;
+    const CONNECT_TIMER = "connect_timeout";
+    /** One read's wait; drawn per read, so a range varies as the scheduler does. */
+    const connectWait = () => drawMs(t.connectTimeoutMs, ctx.random);
 
     // mysqld numbers connections from 1 at start: one more for each connection, ours and the host's other
     // clients' since it booted (a few an hour).
@@ -162,6 +176,8 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
     let pendingClient: Record<string, string> = {};
     let clientCaps = 0;
     let haveClientCaps = false;
+    /** Whether any packet header has been read yet (MariaDB's proxy-header check looks at the first). */
+    let readAny = false;
 
     function greeting(): Uint8Array {
       salt = scramble(ctx, 20);
@@ -177,7 +193,8 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
         le(t.status, 2),
       ];
       if (pluginLayout) {
-        parts.push(le((serverCaps >>> 16) & 0xffff, 2), Uint8Array.of(21), new Uint8Array(10));
+        // Filler: 6 zero bytes, then MariaDB's extended capabilities (zero on MySQL).
+        parts.push(le((serverCaps >>> 16) & 0xffff, 2), Uint8Array.of(21), new Uint8Array(6), le(t.mariadbCapabilities, 4));
         parts.push(salt.subarray(8), Uint8Array.of(0), toBytes(authPlugin), Uint8Array.of(0));
       } else {
         parts.push(new Uint8Array(13), salt.subarray(8), Uint8Array.of(0));
@@ -192,10 +209,16 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
     }
 
     /** An error before any login: #SQLSTATE only if the session's flags at that point carry 4.1. */
-    function fail(seq: number, e: ParsedError): Reply {
+    function fail(seq: number, e: ParsedError, vars: Record<string, string> = {}): Reply {
       const withState = haveClientCaps ? (clientCaps & CLIENT_PROTOCOL_41) !== 0 : preAuthSqlstate;
       state = "done";
-      return { write: errPacket(seq, e, withState), close: true };
+      return { write: errPacket(seq, e, withState, vars), close: true };
+    }
+
+    /** MariaDB 10.3+ looks at the first header for a PROXY protocol signature (v1 "PROXY ", v2 "\r\n\r\n\0\r\nQUIT\n"). */
+    function proxyHeader(h: Uint8Array): boolean {
+      const text = toLatin1(h);
+      return text === "PROX" || text === "\r\n\r\n";
     }
 
     /** The scramble the client's answer is computed from: the greeting's, or the AuthSwitchRequest's. */
@@ -241,6 +264,14 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
         const req = concatBytes([Uint8Array.of(0xfe), toBytes(authPlugin), Uint8Array.of(0), salt, Uint8Array.of(0)]);
         return { write: packet(expectSeq - 1, req), events };
       }
+      if (errOldAuth && !(r.caps & CLIENT_SECURE_CONNECTION)) {
+        // The server will not check a 3.23 scramble: the attempt is logged, the client told to upgrade.
+        const client = clientFacts(r);
+        if (r.auth.length > 0) client.auth_response = hex(r.auth.subarray(0, 64));
+        events.push({ action: "login", method: "mysql", user: toLatin1(r.user.subarray(0, USER_LOG_MAX)), client });
+        state = "done";
+        return { write: errPacket(expectSeq + 1, errOldAuth, (r.caps & CLIENT_PROTOCOL_41) !== 0), close: true, events };
+      }
       return denied(expectSeq + 1, r.user, r.auth, events, clientFacts(r));
     }
 
@@ -262,6 +293,16 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
           if (header.length < 4) break;
           const len = (header[0] ?? 0) | ((header[1] ?? 0) << 8) | ((header[2] ?? 0) << 16);
           const seq = header[3] ?? 0;
+          const first = !readAny;
+          readAny = true;
+          if (first && errProxy && proxyHeader(header)) {
+            // Proxy protocol not allowed from this address: refused on the header alone, nothing more read.
+            header = new Uint8Array(0);
+            const r = fail(expectSeq, errProxy, { ip: ctx.remoteAddress });
+            writes.push(toBytes(r.write ?? ""));
+            close = true;
+            break;
+          }
           header = new Uint8Array(0);
           // mysqld checks the sequence number before anything else, then the size.
           const bad = seq !== expectSeq ? errOutOfOrder : len >= maxPacket ? errTooLarge : undefined;
@@ -293,17 +334,26 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
       }
       const reply: Reply = {};
       if (writes.length > 0) reply.write = concatBytes(writes);
-      if (close) reply.close = true;
+      // mysqld never read what follows the packet it hung up on: closing over unread input is a reset.
+      if (close) reply.close = at < chunk.length ? "reset" : true;
+      // Still waiting for the login: the next read waits connect_timeout anew.
+      else reply.timers = { [CONNECT_TIMER]: connectWait() };
       if (events.length > 0) reply.events = events;
       return reply;
     }
 
     return {
       open(): Reply {
-        return { write: greeting() };
+        return { write: greeting(), timers: { [CONNECT_TIMER]: connectWait() } };
       },
       data(chunk: Uint8Array): Reply {
         return state === "done" ? {} : feed(chunk);
+      },
+      timer(name: string): Reply {
+        if (name !== CONNECT_TIMER || state === "done") return {};
+        // The read timed out: nothing is written (the connection is marked unusable), the socket is closed.
+        state = "done";
+        return { close: t.connectTimeoutClose === "reset" ? "reset" : true };
       },
     };
 }
