@@ -49,7 +49,7 @@ interface Run {
 function run(e: CatalogEntry<MysqlTemplates>): Run {
   const clock = new VirtualClock();
   const log: { at: number; what: string }[] = [];
-  let greeting = new Uint8Array(0);
+  let greeting: Uint8Array = new Uint8Array(0);
   const driver = new SessionDriver(
     mysql.start(makeContext({ entry: e, hostSeed: "timing", sessionSeed: "t1", now: () => new Date("2024-03-05T07:08:09Z") })),
     clock,
@@ -186,7 +186,7 @@ function rawClient(port: number): {
   const sock = net.connect(port, "127.0.0.1");
   const received = () => Buffer.concat(chunks);
   let wake: (() => void) | undefined;
-  sock.on("data", (d) => {
+  sock.on("data", (d: Buffer) => {
     chunks.push(d);
     wake?.();
   });
