@@ -249,7 +249,7 @@ describe("mysql timing over real TCP", () => {
     }
   }, 8000);
 
-  test("an HTTP request gets 'Got packets out of order' and a reset, a login 'Access denied' and a FIN", async () => {
+  test("an HTTP request gets 'Got packets out of order' and a reset, a login 'Access denied' (1698 for Debian's root) and a FIN", async () => {
     const { trap } = startTestTrap(entry("mariadb-10.11-debian12"));
     try {
       const http = rawClient(trap.port);
@@ -264,7 +264,7 @@ describe("mysql timing over real TCP", () => {
       ok.sock.write(login("root", saltOf(new Uint8Array(g2))));
       const e2 = await Promise.race([ok.ended, Bun.sleep(3000).then(() => undefined)]);
       expect(e2?.how).toBe("fin");
-      expect(ok.received().subarray(greetingLength(g2)).toString("latin1")).toMatch(/^.\x00\x00\x02\xff\x15\x04#28000Access denied for user 'root'@'localhost' \(using password: YES\)$/s);
+      expect(ok.received().subarray(greetingLength(g2)).toString("latin1")).toBe("2\x00\x00\x02\xff\xa2\x06#28000Access denied for user 'root'@'localhost'");
       ok.sock.destroy();
     } finally {
       trap.stop();

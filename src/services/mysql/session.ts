@@ -72,6 +72,27 @@ function lenenc(p: Uint8Array, at: number): { value: number; next: number } | un
   return { value: v, next: at + 1 + size };
 }
 
+const U64 = (1n << 64n) - 1n;
+
+/**
+ * MySQL's hash_sort for latin1_swedish_ci (nr1 = 1, nr2 = 4, 64-bit ulong): trailing spaces ignored, ASCII
+ * letters folded to upper case. Bytes above 0x7f are taken as they are (the collation's own weights for
+ * accented letters are not reproduced; such user names are rare).
+ */
+export function latin1CiHash(key: Uint8Array): bigint {
+  let end = key.length;
+  while (end > 0 && key[end - 1] === 0x20) end--;
+  let nr1 = 1n;
+  let nr2 = 4n;
+  for (let i = 0; i < end; i++) {
+    const c = key[i]!;
+    const v = BigInt(c >= 0x61 && c <= 0x7a ? c - 32 : c);
+    nr1 = (nr1 ^ ((((nr1 & 63n) + nr2) * v + (nr1 << 8n)) & U64)) & U64;
+    nr2 = (nr2 + 3n) & U64;
+  }
+  return nr1;
+}
+
 interface ParsedError {
   errno: number;
   state: string;
@@ -157,6 +178,8 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
     const errDenied = parseErr(t.errAccessDenied);
     const errProxy = t.errProxyHeader !== undefined ? parseErr(t.errProxyHeader) : undefined;
     const errOldAuth = t.errOldAuth !== undefined ? parseErr(t.errOldAuth) : undefined;
+    const errSocket = t.errSocketDenied !== undefined ? parseErr(t.errSocketDenied) : undefined;
+    const accounts = t.accounts;
     const userEchoMax = t.userEchoMax;
     const CONNECT_TIMER = "connect_timeout";
     /** One read's wait; drawn per read, so a range varies as the scheduler does. */
@@ -237,9 +260,24 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
       });
       const remote = ctx.remoteAddress;
       const host = remote === "127.0.0.1" || remote === "::1" ? "localhost" : remote;
-      const vars = { user: toLatin1(user.subarray(0, userEchoMax)), host, password: auth.length > 0 ? "YES" : "NO" };
+      const name = user.subarray(0, userEchoMax);
+      const vars = { user: toLatin1(name), host, password: auth.length > 0 ? "YES" : "NO" };
+      const error = accountKind(name) === "socket" && errSocket ? errSocket : errDenied;
       state = "done";
-      return { write: errPacket(seq, errDenied, (clientCaps & CLIENT_PROTOCOL_41) !== 0, vars), close: true, events };
+      return { write: errPacket(seq, error, (clientCaps & CLIENT_PROTOCOL_41) !== 0, vars), close: true, events };
+    }
+
+    /**
+     * Which account answers this login. Unknown names: MariaDB 10.4+ authenticates them against a stand-in,
+     * acl_users[hash % count], the hash being latin1_swedish_ci's hash_sort of the name (so "Root" and "ROOT"
+     * fall on the same account); measured on 10.11 with Debian's three accounts, 27 names of 27.
+     */
+    function accountKind(name: Uint8Array): string | undefined {
+      if (!accounts) return undefined;
+      const own = accounts[toLatin1(name)];
+      if (own !== undefined) return own;
+      const list = Object.values(accounts);
+      return list.length > 0 ? list[Number(latin1CiHash(name) % BigInt(list.length))] : undefined;
     }
 
     /** One complete client packet (payload cut to KEEP bytes). */

@@ -30,7 +30,15 @@ export const mysqlTemplates = schema({
   errHandshake: err("error for a malformed HandshakeResponse"),
   errProxyHeader: optional(err("MariaDB 10.3+: error for a first packet whose header starts like a PROXY protocol header (PROX or \\r\\n\\r\\n) from an address not in proxy_protocol_networks")),
   errOldAuth: optional(err("error for a client without 4.1 authentication (no CLIENT_SECURE_CONNECTION), when the server refuses the old scramble (MariaDB 10.x: 1251); absent: such a client gets errAccessDenied")),
-  errAccessDenied: err("error for every login"),
+  errAccessDenied: err("error for a login to a password account (and, without accounts, for every login)"),
+  accounts: optional(
+    t.table(
+      "the server's accounts in its acl_users order (sorted by name), each 'password' or 'socket' (unix_socket OR an invalid password, as MariaDB 10.4+ creates root@localhost); an unknown user is answered as the account its name hashes to, as MariaDB 10.4+ fakes one",
+      /^[^\0']{1,80}$/,
+      /^(password|socket)$/,
+    ),
+  ),
+  errSocketDenied: optional(err("error for a login to a 'socket' account over TCP (MariaDB 10.4+: 1698, without 'using password')")),
   userEchoMax: t.int("how much of the user name the access-denied message shows (%-.Ns)", 1, 512),
 });
 
