@@ -66,6 +66,8 @@ function response41(user: string, auth: number[], opts: { plugin?: string; db?: 
 
 interface Greeting {
   length: number;
+  /** MariaDB's extended capabilities, the last 4 bytes of the filler (layout plugin). */
+  extCaps: number;
   seq: number;
   protocol: number;
   version: string;
@@ -99,12 +101,15 @@ function parseGreeting(g: Uint8Array, layout: string): Greeting {
   at += 2 + 1 + 2; // capabilities, charset, status
   let plugin: string | undefined;
   let salt2: Uint8Array;
+  let extCaps = 0;
   if (layout === "plugin") {
     caps |= u16(g, at) << 16;
     at += 2;
     expect(g[at]).toBe(21); // auth-plugin-data length: 8 + 12 + NUL
     at += 1;
-    expect([...g.subarray(at, at + 10)]).toEqual(new Array(10).fill(0));
+    // Filler: 6 zero bytes, then 4 that are zero on MySQL and MariaDB's extended capabilities on 10.2+.
+    expect([...g.subarray(at, at + 6)]).toEqual(new Array(6).fill(0));
+    extCaps = (g[at + 6]! | (g[at + 7]! << 8) | (g[at + 8]! << 16) | (g[at + 9]! << 24)) >>> 0;
     at += 10;
     salt2 = g.subarray(at, at + 12);
     expect(g[at + 12]).toBe(0);
@@ -122,7 +127,7 @@ function parseGreeting(g: Uint8Array, layout: string): Greeting {
   const salt = new Uint8Array(20);
   salt.set(salt1);
   salt.set(salt2, 8);
-  return { length, seq: g[3]!, protocol: g[4]!, version, threadId, salt, caps: caps >>> 0, plugin };
+  return { length, extCaps, seq: g[3]!, protocol: g[4]!, version, threadId, salt, caps: caps >>> 0, plugin };
 }
 
 /** Decodes an ERR packet. */
@@ -174,14 +179,21 @@ describe("every mysql entry", () => {
         }
       });
 
-      test("nmap's hard match (line 2230 of nmap-service-probes) captures exactly the claimed version", () => {
+      test("nmap's hard match captures exactly the claimed version (line 2224 for MariaDB-…-suffixed strings, else 2230)", () => {
         const { greeting } = start(e);
-        const m = toLatin1(greeting).match(/^.\0\0\0\x0a(5\.[-_~.+\w]+)\0/s);
-        expect(m?.[1]).toBe(e.version);
+        const text = toLatin1(greeting);
         expect(e.product).toBe("MySQL");
-        // The MariaDB-specific lines (2223, 2224) and the "not allowed to connect" ones must not win.
-        expect(toLatin1(greeting)).not.toMatch(/MariaDB-[-_~.+:\w]+\0/);
-        expect(greeting[4]).not.toBe(0xff);
+        expect(greeting[4]).not.toBe(0xff); // the "not allowed to connect" lines must not win
+        // Line 2224 comes before 2230 in the file: a version with "MariaDB-" and more after it is read there.
+        const mariadb = text.match(/^.\0\0\0\x0a(5\.[-_~.+:\w]+MariaDB-[-_~.+:\w]+)\0/s);
+        if (e.templates.serverVersion.includes("MariaDB-")) {
+          expect(mariadb?.[1]).toBe(e.version);
+          expect(text).not.toMatch(/~bionic\0/); // line 2223 would add an Ubuntu 18.04 OS
+          expect(e.cpe).toEqual([`cpe:/a:mariadb:mariadb:${e.version.toLowerCase().replace(/\+/g, "%2B")}`]);
+        } else {
+          expect(mariadb).toBeNull();
+          expect(text.match(/^.\0\0\0\x0a(5\.[-_~.+\w]+)\0/s)?.[1]).toBe(e.version);
+        }
       });
 
       test("each session has a fresh scramble", () => {
@@ -190,16 +202,24 @@ describe("every mysql entry", () => {
         expect(toLatin1(a.salt)).not.toBe(toLatin1(b.salt));
       });
 
-      test("a login with a password: login event, then ERR 1045 #28000 with sequence 2, then close", () => {
+      test("a login with a password: login event, then ERR 1045 (1698 for MariaDB 10.11's socket root) #28000 with sequence 2, then close", () => {
         const { s, greeting } = start(e);
         const salt = parseGreeting(greeting, layout).salt;
         const auth = nativeResponse("secret", salt);
         const r = s.data(pkt(1, response41("root", [...auth])));
         const err = parseErr(bytes(r));
         expect(err.seq).toBe(2);
-        expect(err.errno).toBe(1045);
         expect(err.state).toBe("28000");
-        expect(err.message).toBe("Access denied for user 'root'@'localhost' (using password: YES)");
+        if (e.id === "mariadb-10.11-debian12") {
+          // Debian 12's root@localhost is unix_socket OR an invalid password: over TCP, captured as 1698.
+          expect(err.errno).toBe(1698);
+          expect(err.message).toBe("Access denied for user 'root'@'localhost'");
+        } else {
+          expect(err.errno).toBe(1045);
+          expect(err.message).toBe("Access denied for user 'root'@'localhost' (using password: YES)");
+        }
+        // At once (MariaDB 10.11 answered within 5 ms), and an orderly close: the whole packet was read.
+        expect(r.delayMs ?? 0).toBe(0);
         expect(r.close).toBe(true);
         // The scramble answer with the greeting's salt, as hashcat -m 11200 reads it; never as a "password".
         const hash = `$mysqlna$${Buffer.from(salt).toString("hex")}*${Buffer.from(auth).toString("hex")}`;
@@ -209,10 +229,11 @@ describe("every mysql entry", () => {
 
       test("no password: 'using password: NO'; a remote client is named by its address", () => {
         const { s } = start(e, "203.0.113.9");
-        const r = s.data(pkt(1, response41("admin", [], { db: "mysql" })));
+        // "guest" is an unknown user that MariaDB 10.11 (Debian accounts) answers as a password account.
+        const r = s.data(pkt(1, response41("guest", [], { db: "mysql" })));
         const err = parseErr(bytes(r));
-        expect(err.message).toBe("Access denied for user 'admin'@'203.0.113.9' (using password: NO)");
-        expect(r.events?.[0]).toEqual({ action: "login", method: "mysql", user: "admin", client: { database: "mysql" } });
+        expect(err.message).toBe("Access denied for user 'guest'@'203.0.113.9' (using password: NO)");
+        expect(r.events?.[0]).toEqual({ action: "login", method: "mysql", user: "guest", client: { database: "mysql" } });
       });
 
       test("a response cut into single bytes gives the same answer as in one piece", () => {
@@ -222,18 +243,29 @@ describe("every mysql entry", () => {
         let last: Reply = {};
         for (let i = 0; i < p.length; i++) {
           last = s.data(p.subarray(i, i + 1));
-          if (i < p.length - 1) expect(last).toEqual({});
+          if (i < p.length - 1) {
+            expect(last.write).toBeUndefined();
+            expect(last.close).toBeUndefined();
+          }
         }
         expect(bytes(last)).toEqual(bytes(whole));
       });
 
-      test("an old (pre-4.1) client gets the error without an SQLSTATE", () => {
+      test("an old (pre-4.1) client gets the error without an SQLSTATE; the attempt is logged", () => {
         const { s } = start(e);
         const r = s.data(pkt(1, [LONG_PASSWORD, 0, 0, 0, 1, ...str("olduser"), 0, ...str("ABCDEFGH"), 0]));
         const err = parseErr(bytes(r));
         expect(err.state).toBeUndefined();
-        expect(err.errno).toBe(1045);
-        expect(err.message).toContain("'olduser'@'localhost'");
+        expect(err.seq).toBe(2);
+        if (e.templates.errOldAuth !== undefined) {
+          // MariaDB 10.11, captured: 1251, no SQLSTATE for a client without 4.1.
+          expect(err.errno).toBe(1251);
+          expect(err.message).toBe("Client does not support authentication protocol requested by server; consider upgrading MariaDB client");
+        } else {
+          expect(err.errno).toBe(1045);
+          expect(err.message).toContain("'olduser'@'localhost'");
+        }
+        expect(r.events?.[0]).toMatchObject({ action: "login", method: "mysql", user: "olduser" });
       });
 
       test("a short first packet is a 'Bad handshake' (1043) with sequence 2", () => {
@@ -257,15 +289,23 @@ describe("every mysql entry", () => {
         const { s } = start(e);
         const r = s.data(pkt(1, response41("x".repeat(1000), [1])));
         const err = parseErr(bytes(r));
-        expect(err.message.length).toBeLessThan(150);
+        const echoed = /^Access denied for user '(x*)'@/.exec(err.message)?.[1] ?? "";
+        expect(echoed.length).toBe(e.templates.userEchoMax);
+        expect(echoed.length).toBeLessThanOrEqual(128);
         expect(r.events?.[0]?.user?.length).toBeLessThanOrEqual(256);
       });
 
-      test("a packet announcing 16 MB is refused at once, without waiting for it", () => {
+      test("a packet announcing 16 MB: refused at once under a smaller max_allowed_packet, else waited for", () => {
         const { s } = start(e);
         const r = s.data(Uint8Array.from([0xff, 0xff, 0xff, 0x01, 0x00]));
-        expect(r.close).toBe(true);
-        expect([1043, 1153]).toContain(parseErr(bytes(r)).errno);
+        if (e.templates.maxAllowedPacket <= 0xffffff) {
+          expect(r.close).toBe("reset"); // the byte after the header was never read
+          expect([1043, 1153]).toContain(parseErr(bytes(r)).errno);
+        } else {
+          // MariaDB 10.11 (max_allowed_packet 16 MB), measured: no answer, it waits for the payload.
+          expect(r.write).toBeUndefined();
+          expect(r.close).toBeUndefined();
+        }
       });
 
       test("a big packet below the limit is read to its end without keeping it, then answered", () => {
@@ -273,7 +313,9 @@ describe("every mysql entry", () => {
         const size = 200_000;
         const body = new Uint8Array(size).fill(0x41);
         const head = Uint8Array.from([size & 0xff, (size >> 8) & 0xff, size >> 16, 1]);
-        expect(s.data(head)).toEqual({});
+        const h = s.data(head);
+        expect(h.write).toBeUndefined();
+        expect(h.close).toBeUndefined();
         let last: Reply = {};
         for (let at = 0; at < size; at += 65536) last = s.data(body.subarray(at, at + 65536));
         expect(last.close).toBe(true);
@@ -289,7 +331,7 @@ describe("every mysql entry", () => {
           const junk = Uint8Array.from({ length: len }, () => Math.floor(rnd() * 256));
           const r = s.data(junk);
           if (r.write !== undefined) {
-            expect(r.close).toBe(true);
+            expect(r.close === true || r.close === "reset").toBe(true);
             const b = bytes(r);
             expect(b[4] === 0xff || b[4] === 0xfe).toBe(true);
           }
@@ -300,11 +342,109 @@ describe("every mysql entry", () => {
 });
 
 describe("wire details per version", () => {
-  test("an HTTP request: 5.5+ answer exactly as MariaDB 10.11 did (captured), 'Got packets out of order' #08S01", () => {
-    const { s } = start(entry("mysql-5.5.62-debian8"));
-    const r = s.data(toBytes("GET / HTTP/1.0\r\n\r\n"));
-    expect(toLatin1(bytes(r))).toBe("!\x00\x00\x01\xff\x84\x04#08S01Got packets out of order");
-    expect(r.close).toBe(true);
+  test("an HTTP request: 5.5+ answer exactly as MariaDB 10.11 did (captured), 'Got packets out of order' #08S01, then RST", () => {
+    for (const id of ["mysql-5.5.62-debian8", "mariadb-10.11-debian12"]) {
+      const { s } = start(entry(id));
+      const r = s.data(toBytes("GET / HTTP/1.0\r\n\r\n"));
+      expect(toLatin1(bytes(r))).toBe("!\x00\x00\x01\xff\x84\x04#08S01Got packets out of order");
+      // Only "GET " was read; the rest was still unread when mysqld closed: the kernel sent a reset.
+      expect(r.close).toBe("reset");
+    }
+  });
+
+  test("a junk first packet read to its end closes with FIN; a byte more makes it a reset (measured on MariaDB 10.11)", () => {
+    const exact = start(entry("mariadb-10.11-debian12")).s.data(toBytes("\x03\x00\x00\x01ABC"));
+    expect(toLatin1(bytes(exact))).toBe("\x16\x00\x00\x02\xff\x13\x04#08S01Bad handshake");
+    expect(exact.close).toBe(true);
+    const more = start(entry("mariadb-10.11-debian12")).s.data(toBytes("\x03\x00\x00\x01ABCD"));
+    expect(toLatin1(bytes(more))).toBe("\x16\x00\x00\x02\xff\x13\x04#08S01Bad handshake");
+    expect(more.close).toBe("reset");
+    // A login with something behind it (pipelined junk): mysqld never reads it either.
+    const { s, greeting } = start(entry("mysql-5.5.62-debian8"));
+    const salt = parseGreeting(greeting, "plugin").salt;
+    const r = s.data(Uint8Array.from([...pkt(1, response41("root", [...nativeResponse("x", salt)])), 0x01, 0x00, 0x00, 0x00, 0x01]));
+    expect(parseErr(bytes(r)).errno).toBe(1045);
+    expect(r.close).toBe("reset");
+  });
+
+  test("MariaDB 10.11 refuses a PROXY-protocol header from an address not allowed to send one (captured bytes)", () => {
+    for (const first of ["\r\n\r\n", "PROX"]) {
+      const r = start(entry("mariadb-10.11-debian12")).s.data(toBytes(first));
+      expect(toLatin1(bytes(r))).toBe("4\x00\x00\x01\xffj\x04#HY000Proxy header is not accepted from 127.0.0.1");
+      expect(r.close).toBe(true); // the 4 bytes were all read
+    }
+    const v1 = start(entry("mariadb-10.11-debian12"), "203.0.113.9").s.data(toBytes("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n"));
+    expect(toLatin1(bytes(v1))).toBe("6\x00\x00\x01\xffj\x04#HY000Proxy header is not accepted from 203.0.113.9");
+    expect(v1.close).toBe("reset");
+    // MySQL has no such check: nmap's GenericLines still gets 5.0's bare "Bad handshake" (line 5459).
+    expect(toLatin1(bytes(start(entry("mysql-5.0.51a-debian5")).s.data(toBytes("\r\n\r\n"))))).toMatch(/Bad handshake$/);
+  });
+
+  test("MariaDB 10.11 with Debian's accounts answers each user as the real server did (30 names, captured)", () => {
+    // Captured from mariadbd 10.11.19 installed as Debian's postinst does (mysql_install_db --rpm
+    // --cross-bootstrap --skip-test-db: root and mysql are unix_socket OR invalid, mariadb.sys a password
+    // account), password "wrong" over TCP from 127.0.0.1. Unknown names get a stand-in account.
+    const captured: [string, number][] = [
+    ["root", 1698],
+    ["mysql", 1698],
+    ["mariadb.sys", 1045],
+    ["admin", 1698],
+    ["test", 1698],
+    ["user", 1698],
+    ["someuser", 1045],
+    ["dbtest", 1698],
+    ["sa", 1698],
+    ["oracle", 1698],
+    ["postgres", 1698],
+    ["guest", 1045],
+    ["backup", 1045],
+    ["wordpress", 1045],
+    ["debian-sys-maint", 1045],
+    ["ubuntu", 1698],
+    ["web", 1698],
+    ["www", 1698],
+    ["mysqladmin", 1698],
+    ["Root", 1698],
+    ["ROOT", 1698],
+    ["a", 1698],
+    ["b", 1698],
+    ["c", 1698],
+    ["x", 1698],
+    ["zabbix", 1698],
+    ["nagios", 1698],
+    ["phpmyadmin", 1698],
+    ["pma", 1045],
+    ["administrator", 1698],
+    ];
+    for (const [user, errno] of captured) {
+      const { s, greeting } = start(entry("mariadb-10.11-debian12"));
+      const r = s.data(pkt(1, response41(user, [...nativeResponse("wrong", parseGreeting(greeting, "plugin").salt)])));
+      const err = parseErr(bytes(r));
+      expect([user, err.errno]).toEqual([user, errno]);
+      expect(err.message).toBe(errno === 1698 ? `Access denied for user '${user}'@'localhost'` : `Access denied for user '${user}'@'localhost' (using password: YES)`);
+    }
+  });
+
+  test("MariaDB 10.11's greeting: the layout captured from Debian 12's mariadb-server, with the claimed version", () => {
+    const e = entry("mariadb-10.11-debian12");
+    const g = start(e).greeting;
+    const p = parseGreeting(g, "plugin");
+    expect(p.version).toBe("5.5.5-10.11.6-MariaDB-0+deb12u1");
+    // Captured from mariadbd 10.11.19 (Debian 12 defaults): caps 0x81fff7fe (bit 0, CLIENT_MYSQL, cleared by
+    // MariaDB), extended caps 0x1d, utf8mb4_general_ci (45), autocommit status, mysql_native_password.
+    expect(p.caps).toBe(0x81fff7fe);
+    expect(p.extCaps).toBe(0x1d);
+    expect(g[g.indexOf(0, 5) + 1 + 4 + 9 + 2]).toBe(45);
+    expect(u16(g, g.indexOf(0, 5) + 1 + 4 + 9 + 3)).toBe(2);
+    expect(p.plugin).toBe("mysql_native_password");
+    // Byte for byte what mariadbd sent between the first scramble part and the second, and after it.
+    const at = g.indexOf(0, 5) + 1 + 4 + 8;
+    expect(Buffer.from(g.subarray(at, at + 19)).toString("hex")).toBe("00fef72d0200ff81150000000000001d000000");
+    expect(Buffer.from(g.subarray(at + 19 + 12)).toString("hex")).toBe("006d7973716c5f6e61746976655f70617373776f726400");
+    // The captured payload was 100 bytes with the longer version string.
+    expect(p.length).toBe(100 - "5.5.5-10.11.19-MariaDB-0+deb12u1".length + "5.5.5-10.11.6-MariaDB-0+deb12u1".length);
+    // MySQL entries keep the 10 zero bytes.
+    expect(parseGreeting(start(entry("mysql-5.7.21-windows")).greeting, "plugin").extCaps).toBe(0);
   });
 
   test("5.0 answers nmap's GenericLines with the exact packet of nmap's line 5459 (bare 'Bad handshake', sequence 1)", () => {

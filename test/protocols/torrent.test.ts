@@ -1,10 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { serviceEntries } from "../../src/catalog/index.ts";
 import { makeContext } from "../../src/services/context.ts";
+import { SessionDriver, VirtualClock } from "../../src/services/driver.ts";
 import { torrent } from "../../src/services/torrent/index.ts";
 import type { TorrentTemplates } from "../../src/services/torrent/templates.ts";
 import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
 import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
+import { connect, startTestTrap, withTimeout } from "../helpers.ts";
 
 const catalog = { entries: serviceEntries("torrent") as CatalogEntry<TorrentTemplates>[], defaultPorts: torrent.defaultPorts };
 const NOW = new Date("2024-03-05T07:08:09Z");
@@ -238,4 +240,154 @@ describe("torrent: what nmap sees", () => {
     expect(r.close).toBe(true);
     expect(bytes(r).length).toBe(0);
   });
+});
+
+// Idle behaviour, per client, from each client's source (see the entries' notes): what happens to a peer that
+// sends nothing, stops part-way through its handshake, or goes quiet after it; and the keep-alives we send.
+describe("torrent: idle peers and keep-alives", () => {
+  /** [earliest, latest] drop after the last byte (or the connect), in ms, as each client's code does it. */
+  const EXPECTED: Record<string, { silent: [number, number]; stalled: [number, number]; peer: [number, number]; keepalive?: [number, number]; deadline?: number }> = {
+    // RawServer: 'timeout' 300 s, scanned every 'timeout_check_interval' 60 s; 'keepalive_interval' 120 s.
+    "bittorrent-3.4.2-debian": { silent: [300000, 360000], stalled: [300000, 360000], peer: [300000, 360000], keepalive: [120000, 120000] },
+    // The same RawServer, plus Encrypter's _auto_close of an incomplete handshake 30 s after the connect.
+    "bittornado-0.3.18-freebsd": { silent: [30000, 30000], stalled: [30000, 30000], peer: [300000, 360000], keepalive: [120000, 120000], deadline: 30000 },
+    // transmission.c's accept loop: 10 s from the last byte (20 ms loop); checkPeer: 180 s read timeout, 120 s keep-alive.
+    "transmission-0.72-macos": { silent: [10000, 10020], stalled: [10000, 10020], peer: [180000, 180020], keepalive: [120000, 120020] },
+    "transmission-0.72-freebsd": { silent: [10000, 10020], stalled: [10000, 10020], peer: [180000, 180020], keepalive: [120000, 120020] },
+    // IncomingConnectionManager (5 s checks): 60 s connect, 10 s read inactivity; peer: 5 min, keep-alive after 2 min unsent.
+    "azureus-2.5.0.4-windows": { silent: [60000, 65000], stalled: [10000, 15000], peer: [300000, 305000], keepalive: [120000, 125000] },
+    "azureus-3.0.5.2-debian": { silent: [60000, 65000], stalled: [10000, 15000], peer: [300000, 305000], keepalive: [120000, 125000] },
+    "vuze-4.3.0.6-macos": { silent: [60000, 65000], stalled: [10000, 15000], peer: [300000, 305000], keepalive: [120000, 125000] },
+    // Assumed (closed source): libtorrent-era defaults, handshake 10 s, peer 120 s, keep-alive at half of it.
+    "utorrent-2.0.2-windows": { silent: [10000, 10000], stalled: [10000, 10000], peer: [120000, 120000], keepalive: [60000, 60000] },
+  };
+
+  function drive(id: string, seed = "idle-1") {
+    const clock = new VirtualClock();
+    const log: { at: number; what: string }[] = [];
+    const driver = new SessionDriver(
+      torrent.start(makeContext({ entry: entry(id), hostSeed: "test", sessionSeed: seed, now: () => NOW, localPort: 6881, remoteAddress: "203.0.113.7" })),
+      clock,
+      {
+        write: (b) => log.push({ at: clock.now(), what: `write ${toLatin1(b.subarray(0, 4)) === "\0\0\0\0" && b.length === 4 ? "keepalive" : b.length}` }),
+        events: () => {},
+        close: (how) => log.push({ at: clock.now(), what: `close ${how}` }),
+        error: (err) => log.push({ at: clock.now(), what: `error ${err.message}` }),
+      },
+    );
+    driver.open();
+    const closedAt = () => log.find((l) => l.what.startsWith("close"))?.at;
+    return { clock, driver, log, closedAt };
+  }
+
+  test("every entry has its client's expectation", () => {
+    expect(Object.keys(EXPECTED).sort()).toEqual(catalog.entries.map((e) => e.id).sort());
+  });
+
+  for (const [id, want] of Object.entries(EXPECTED)) {
+    describe(id, () => {
+      test("a peer that sends nothing is dropped (FIN) within the client's window, without a word", () => {
+        for (const seed of ["a", "b", "c"]) {
+          const r = drive(id, seed);
+          r.clock.advanceTo(want.silent[0] - 1);
+          expect(r.driver.isClosed).toBe(false);
+          r.clock.advanceTo(want.silent[1]);
+          expect(r.closedAt()).toBeGreaterThanOrEqual(want.silent[0]);
+          expect(r.log.filter((l) => l.what.startsWith("close"))).toEqual([{ at: r.closedAt()!, what: "close fin" }]);
+          expect(r.log.filter((l) => l.what.startsWith("write") && l.at > 0)).toEqual([]);
+        }
+      });
+
+      test("a peer that stops part-way through the handshake is dropped within the client's window", () => {
+        const r = drive(id);
+        r.clock.advanceTo(1000);
+        r.driver.data(handshake().subarray(0, 30));
+        const from = want.deadline !== undefined ? 0 : 1000;
+        r.clock.advanceTo(from + want.stalled[0] - 1);
+        expect(r.driver.isClosed).toBe(false);
+        r.clock.advanceTo(from + want.stalled[1]);
+        expect(r.closedAt()).toBeGreaterThanOrEqual(from + want.stalled[0]);
+      });
+
+      test("after the handshake: keep-alives at the client's interval, and a quiet peer is dropped after its idle time", () => {
+        const r = drive(id);
+        r.driver.data(handshake());
+        const start = r.log.length;
+        r.clock.advanceTo(want.peer[1]);
+        const after = r.log.slice(start);
+        const close = after.find((l) => l.what.startsWith("close"));
+        expect(close?.what).toBe("close fin");
+        expect(close!.at).toBeGreaterThanOrEqual(want.peer[0]);
+        const keepalives = after.filter((l) => l.what === "write keepalive").map((l) => l.at);
+        if (want.keepalive) {
+          expect(keepalives.length).toBeGreaterThanOrEqual(1);
+          expect(keepalives[0]!).toBeGreaterThanOrEqual(want.keepalive[0]);
+          expect(keepalives[0]!).toBeLessThanOrEqual(want.keepalive[1]);
+          for (let i = 1; i < keepalives.length; i++) expect(keepalives[i]! - keepalives[i - 1]!).toBeGreaterThanOrEqual(want.keepalive[0]);
+        } else {
+          expect(keepalives).toEqual([]);
+        }
+      });
+
+      test("a peer that sends keep-alives is kept", () => {
+        const r = drive(id);
+        r.driver.data(handshake());
+        const step = Math.floor(want.peer[0] / 2);
+        for (let t = step; t < 4 * want.peer[1]; t += step) {
+          r.clock.advanceTo(t);
+          r.driver.data(Uint8Array.of(0, 0, 0, 0));
+        }
+        expect(r.driver.isClosed).toBe(false);
+      });
+    });
+  }
+
+  test("BitTornado's 30 s limit holds however the handshake trickles in", () => {
+    const r = drive("bittornado-0.3.18-freebsd");
+    const hs = handshake();
+    for (let i = 0; i < 10; i++) {
+      r.clock.advanceTo(i * 3000);
+      r.driver.data(hs.subarray(i, i + 1));
+    }
+    r.clock.advanceTo(29999);
+    expect(r.driver.isClosed).toBe(false);
+    r.clock.advanceTo(30000);
+    expect(r.closedAt()).toBe(30000);
+  });
+
+  test("uTorrent's WebUI keeps an answered connection 10 s, then closes it", () => {
+    const r = drive("utorrent-2.0.2-windows");
+    r.clock.advanceTo(500);
+    r.driver.data(toBytes(GET_REQUEST));
+    r.clock.advanceTo(500 + 9999);
+    expect(r.driver.isClosed).toBe(false);
+    r.clock.advanceTo(500 + 10000);
+    expect(r.closedAt()).toBe(10500);
+  });
+});
+
+describe("torrent: idle timers over real TCP", () => {
+  test("a silent peer is closed with FIN, and an established one gets keep-alives (test-short timers on Transmission's face)", async () => {
+    const e = entry("transmission-0.72-macos");
+    const short = { ...e, templates: { ...e.templates, silentMs: { min: 1200, max: 1200 }, keepaliveMs: { min: 400, max: 400 } } };
+    const { trap } = startTestTrap(short);
+    try {
+      const silent = await connect(trap.port);
+      const t0 = performance.now();
+      await withTimeout(silent.closed, 4000, "silent peer");
+      const took = performance.now() - t0;
+      expect(took).toBeGreaterThan(1100);
+      expect(took).toBeLessThan(3000);
+      expect(silent.received().length).toBe(0);
+
+      const peer = await connect(trap.port);
+      peer.send(handshake());
+      await peer.waitFor((s) => s.length >= 68 + 8, 3000); // handshake, then two keep-alives
+      expect([...peer.received().subarray(68, 76)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+      expect(peer.isClosed()).toBe(false);
+      peer.end();
+    } finally {
+      trap.stop();
+    }
+  }, 10000);
 });

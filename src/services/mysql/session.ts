@@ -1,8 +1,17 @@
 // MySQL/MariaDB connection phase: the protocol-10 greeting as the claimed version builds it, then the
 // client's HandshakeResponse (user name logged), then "Access denied" and a hang-up. No login ever works.
 // The template keys and their meaning are in templates.ts.
+//
+// Timing and hang-ups, as mysqld does them (measured on MariaDB 10.11, read from the server's net code):
+// - "Access denied" comes at once (no pause), then an orderly close.
+// - mysqld reads exactly what it parses: the 4-byte header, then the payload. When it hangs up on an error,
+//   whatever the client sent beyond that is still unread, and the kernel answers the close with a reset
+//   (an HTTP request: "Got packets out of order" after its first 4 bytes, then RST).
+// - connect_timeout: every read before the login is answered waits that long; a client that goes quiet is
+//   dropped without a word (FIN, or RST on MariaDB 10.11, which sets SO_LINGER 0 on a timed-out read).
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import type { CounterSpec } from "../../host/counters.ts";
+import { drawMs } from "../schema.ts";
 import { fill } from "../../util/template.ts";
 import { concatBytes, hex, toBytes, toLatin1 } from "../../wire/bytes.ts";
 import type { MysqlTemplates } from "./templates.ts";
@@ -61,6 +70,27 @@ function lenenc(p: Uint8Array, at: number): { value: number; next: number } | un
   let v = 0;
   for (let i = 0; i < Math.min(size, 6); i++) v += (p[at + 1 + i] ?? 0) * 2 ** (8 * i);
   return { value: v, next: at + 1 + size };
+}
+
+const U64 = (1n << 64n) - 1n;
+
+/**
+ * MySQL's hash_sort for latin1_swedish_ci (nr1 = 1, nr2 = 4, 64-bit ulong): trailing spaces ignored, ASCII
+ * letters folded to upper case. Bytes above 0x7f are taken as they are (the collation's own weights for
+ * accented letters are not reproduced; such user names are rare).
+ */
+export function latin1CiHash(key: Uint8Array): bigint {
+  let end = key.length;
+  while (end > 0 && key[end - 1] === 0x20) end--;
+  let nr1 = 1n;
+  let nr2 = 4n;
+  for (let i = 0; i < end; i++) {
+    const c = key[i]!;
+    const v = BigInt(c >= 0x61 && c <= 0x7a ? c - 32 : c);
+    nr1 = (nr1 ^ ((((nr1 & 63n) + nr2) * v + (nr1 << 8n)) & U64)) & U64;
+    nr2 = (nr2 + 3n) & U64;
+  }
+  return nr1;
 }
 
 interface ParsedError {
@@ -146,7 +176,14 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
     const errTooLarge = parseErr(t.errTooLarge);
     const errHandshake = parseErr(t.errHandshake);
     const errDenied = parseErr(t.errAccessDenied);
+    const errProxy = t.errProxyHeader !== undefined ? parseErr(t.errProxyHeader) : undefined;
+    const errOldAuth = t.errOldAuth !== undefined ? parseErr(t.errOldAuth) : undefined;
+    const errSocket = t.errSocketDenied !== undefined ? parseErr(t.errSocketDenied) : undefined;
+    const accounts = t.accounts;
     const userEchoMax = t.userEchoMax;
+    const CONNECT_TIMER = "connect_timeout";
+    /** One read's wait; drawn per read, so a range varies as the scheduler does. */
+    const connectWait = () => drawMs(t.connectTimeoutMs, ctx.random);
 
     // mysqld numbers connections from 1 at start: one more for each connection, ours and the host's other
     // clients' since it booted (a few an hour).
@@ -162,6 +199,8 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
     let pendingClient: Record<string, string> = {};
     let clientCaps = 0;
     let haveClientCaps = false;
+    /** Whether any packet header has been read yet (MariaDB's proxy-header check looks at the first). */
+    let readAny = false;
 
     function greeting(): Uint8Array {
       salt = scramble(ctx, 20);
@@ -177,7 +216,8 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
         le(t.status, 2),
       ];
       if (pluginLayout) {
-        parts.push(le((serverCaps >>> 16) & 0xffff, 2), Uint8Array.of(21), new Uint8Array(10));
+        // Filler: 6 zero bytes, then MariaDB's extended capabilities (zero on MySQL).
+        parts.push(le((serverCaps >>> 16) & 0xffff, 2), Uint8Array.of(21), new Uint8Array(6), le(t.mariadbCapabilities, 4));
         parts.push(salt.subarray(8), Uint8Array.of(0), toBytes(authPlugin), Uint8Array.of(0));
       } else {
         parts.push(new Uint8Array(13), salt.subarray(8), Uint8Array.of(0));
@@ -192,10 +232,16 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
     }
 
     /** An error before any login: #SQLSTATE only if the session's flags at that point carry 4.1. */
-    function fail(seq: number, e: ParsedError): Reply {
+    function fail(seq: number, e: ParsedError, vars: Record<string, string> = {}): Reply {
       const withState = haveClientCaps ? (clientCaps & CLIENT_PROTOCOL_41) !== 0 : preAuthSqlstate;
       state = "done";
-      return { write: errPacket(seq, e, withState), close: true };
+      return { write: errPacket(seq, e, withState, vars), close: true };
+    }
+
+    /** MariaDB 10.3+ looks at the first header for a PROXY protocol signature (v1 "PROXY ", v2 "\r\n\r\n\0\r\nQUIT\n"). */
+    function proxyHeader(h: Uint8Array): boolean {
+      const text = toLatin1(h);
+      return text === "PROX" || text === "\r\n\r\n";
     }
 
     /** The scramble the client's answer is computed from: the greeting's, or the AuthSwitchRequest's. */
@@ -214,9 +260,24 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
       });
       const remote = ctx.remoteAddress;
       const host = remote === "127.0.0.1" || remote === "::1" ? "localhost" : remote;
-      const vars = { user: toLatin1(user.subarray(0, userEchoMax)), host, password: auth.length > 0 ? "YES" : "NO" };
+      const name = user.subarray(0, userEchoMax);
+      const vars = { user: toLatin1(name), host, password: auth.length > 0 ? "YES" : "NO" };
+      const error = accountKind(name) === "socket" && errSocket ? errSocket : errDenied;
       state = "done";
-      return { write: errPacket(seq, errDenied, (clientCaps & CLIENT_PROTOCOL_41) !== 0, vars), close: true, events };
+      return { write: errPacket(seq, error, (clientCaps & CLIENT_PROTOCOL_41) !== 0, vars), close: true, events };
+    }
+
+    /**
+     * Which account answers this login. Unknown names: MariaDB 10.4+ authenticates them against a stand-in,
+     * acl_users[hash % count], the hash being latin1_swedish_ci's hash_sort of the name (so "Root" and "ROOT"
+     * fall on the same account); measured on 10.11 with Debian's three accounts, 27 names of 27.
+     */
+    function accountKind(name: Uint8Array): string | undefined {
+      if (!accounts) return undefined;
+      const own = accounts[toLatin1(name)];
+      if (own !== undefined) return own;
+      const list = Object.values(accounts);
+      return list.length > 0 ? list[Number(latin1CiHash(name) % BigInt(list.length))] : undefined;
     }
 
     /** One complete client packet (payload cut to KEEP bytes). */
@@ -241,6 +302,14 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
         const req = concatBytes([Uint8Array.of(0xfe), toBytes(authPlugin), Uint8Array.of(0), salt, Uint8Array.of(0)]);
         return { write: packet(expectSeq - 1, req), events };
       }
+      if (errOldAuth && !(r.caps & CLIENT_SECURE_CONNECTION)) {
+        // The server will not check a 3.23 scramble: the attempt is logged, the client told to upgrade.
+        const client = clientFacts(r);
+        if (r.auth.length > 0) client.auth_response = hex(r.auth.subarray(0, 64));
+        events.push({ action: "login", method: "mysql", user: toLatin1(r.user.subarray(0, USER_LOG_MAX)), client });
+        state = "done";
+        return { write: errPacket(expectSeq + 1, errOldAuth, (r.caps & CLIENT_PROTOCOL_41) !== 0), close: true, events };
+      }
       return denied(expectSeq + 1, r.user, r.auth, events, clientFacts(r));
     }
 
@@ -262,6 +331,16 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
           if (header.length < 4) break;
           const len = (header[0] ?? 0) | ((header[1] ?? 0) << 8) | ((header[2] ?? 0) << 16);
           const seq = header[3] ?? 0;
+          const first = !readAny;
+          readAny = true;
+          if (first && errProxy && proxyHeader(header)) {
+            // Proxy protocol not allowed from this address: refused on the header alone, nothing more read.
+            header = new Uint8Array(0);
+            const r = fail(expectSeq, errProxy, { ip: ctx.remoteAddress });
+            writes.push(toBytes(r.write ?? ""));
+            close = true;
+            break;
+          }
           header = new Uint8Array(0);
           // mysqld checks the sequence number before anything else, then the size.
           const bad = seq !== expectSeq ? errOutOfOrder : len >= maxPacket ? errTooLarge : undefined;
@@ -293,17 +372,26 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
       }
       const reply: Reply = {};
       if (writes.length > 0) reply.write = concatBytes(writes);
-      if (close) reply.close = true;
+      // mysqld never read what follows the packet it hung up on: closing over unread input is a reset.
+      if (close) reply.close = at < chunk.length ? "reset" : true;
+      // Still waiting for the login: the next read waits connect_timeout anew.
+      else reply.timers = { [CONNECT_TIMER]: connectWait() };
       if (events.length > 0) reply.events = events;
       return reply;
     }
 
     return {
       open(): Reply {
-        return { write: greeting() };
+        return { write: greeting(), timers: { [CONNECT_TIMER]: connectWait() } };
       },
       data(chunk: Uint8Array): Reply {
         return state === "done" ? {} : feed(chunk);
+      },
+      timer(name: string): Reply {
+        if (name !== CONNECT_TIMER || state === "done") return {};
+        // The read timed out: nothing is written (the connection is marked unusable), the socket is closed.
+        state = "done";
+        return { close: t.connectTimeoutClose === "reset" ? "reset" : true };
       },
     };
 }

@@ -3,8 +3,14 @@
 // (peer-id prefix, reserved bits, extension handshake) and log the info_hash. Some clients also speak HTTP on
 // the peer port (Azureus' tracker/webseed, uTorrent's WebUI) or greet first (Python mainline); old
 // Transmission tells anything else "Nice try...". All of that is per-entry data in the templates.
+//
+// Idle behaviour (timers): a silent peer, a peer stuck in its handshake, an idle peer after the handshake
+// and an idle keep-alive HTTP connection are each dropped after the client's own delay, and an
+// established peer gets a keep-alive at the client's interval. Each client's numbers and where they come
+// from are in fixtures/services/torrent.json (notes).
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { hostTime } from "../../host/facts.ts";
+import { drawMs, type MsRange } from "../schema.ts";
 import { fill } from "../../util/template.ts";
 import { clip, concatBytes, hex, toLatin1, utf8 } from "../../wire/bytes.ts";
 import { mergeReplies } from "../../wire/reply.ts";
@@ -81,6 +87,10 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
     let sentHashAndId = false;
     let theirReserved = new Uint8Array(8);
     let httpRequests = 0;
+    /** Whether any byte came from the peer: a silent peer is timed by silentMs, a started one by handshakeIdleMs. */
+    let heardFrom = false;
+    let keepaliveArmed = false;
+    const wait = (range: MsRange) => drawMs(range, ctx.random);
 
     const supportsLtep = (r: Uint8Array) => (r[5]! & 0x10) !== 0;
     const supportsFast = (r: Uint8Array) => (r[7]! & 0x04) !== 0;
@@ -218,13 +228,34 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
       return { close: true };
     };
 
+    /** The timers after a data() call: which idle rule applies now, the keep-alive, the deadline. */
+    const timersNow = (): Record<string, number | null> => {
+      const timers: Record<string, number | null> = {};
+      if (state === "peer") {
+        timers.idle = wait(t.peerIdleMs);
+        timers.deadline = null;
+        if (t.keepaliveMs && !keepaliveArmed) {
+          keepaliveArmed = true;
+          timers.keepalive = wait(t.keepaliveMs);
+        }
+      } else if (state === "http" && pending.length === 0 && httpRequests > 0 && t.httpIdleMs) {
+        timers.idle = wait(t.httpIdleMs);
+      } else {
+        timers.idle = wait(heardFrom ? t.handshakeIdleMs : t.silentMs);
+      }
+      return timers;
+    };
+
     return {
       open(): Reply {
+        const timers: Record<string, number> = { idle: wait(t.silentMs) };
+        if (t.handshakeDeadlineMs) timers.deadline = wait(t.handshakeDeadlineMs);
         // Python mainline (and BitTornado) write their protocol header the moment a connection is accepted.
-        return greetFirst ? { write: concatBytes([HEADER, reserved]) } : {};
+        return greetFirst ? { write: concatBytes([HEADER, reserved]), timers } : { timers };
       },
       data(chunk: Uint8Array): Reply {
         if (state === "closed") return {};
+        if (chunk.length > 0) heardFrom = true;
         const limit = state === "peer" ? MAX_MESSAGE + 4 + 65536 : MAX_HTTP_HEAD + 65536;
         if (pending.length + chunk.length > limit) {
           state = "closed";
@@ -241,7 +272,17 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
             break;
           }
         }
-        return out;
+        return state === "closed" ? out : { ...out, timers: timersNow() };
+      },
+      timer(name: string): Reply {
+        if (state === "closed") return {};
+        if (name === "keepalive") {
+          if (state !== "peer" || !t.keepaliveMs) return {};
+          return { write: Uint8Array.of(0, 0, 0, 0), timers: { keepalive: wait(t.keepaliveMs) } };
+        }
+        // idle or deadline: the client gives up on this peer, without a word.
+        state = "closed";
+        return { close: true };
       },
     };
 }

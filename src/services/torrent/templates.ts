@@ -17,6 +17,14 @@ export const torrentTemplates = schema({
   httpAuthPath: optional(t.text("path prefix that answers httpAuthResponse (uTorrent's /gui)")),
   httpAuthResponse: optional(t.text("response head under httpAuthPath")),
   httpAuthBody: withDefault(t.text("body under httpAuthPath"), ""),
+  // How long the client keeps a quiet peer (every drop is an orderly close, FIN). Milliseconds; a range where
+  // the client checks on a periodic timer, so the drop comes anywhere in that window.
+  silentMs: t.ms("a peer that has sent nothing since it connected is dropped after this"),
+  handshakeIdleMs: t.ms("a peer part-way through its handshake (or an HTTP request head) is dropped this long after its last byte"),
+  handshakeDeadlineMs: optional(t.ms("the handshake must be complete this long after the connect, however the bytes trickle in (BitTornado's 30 s auto-close)")),
+  peerIdleMs: t.ms("after the handshake, a peer that sends nothing (not even a keep-alive) is dropped after this"),
+  keepaliveMs: optional(t.ms("after the handshake, a keep-alive (four zero bytes) goes out this long after the last thing we sent")),
+  httpIdleMs: optional(t.ms("a keep-alive HTTP face (httpKeepAlive) drops a connection idle this long after its last answer")),
 });
 
 export type TorrentTemplates = ReturnType<typeof torrentTemplates.parse>;
