@@ -158,3 +158,15 @@ describe("session driver on the real clock", () => {
     expect(log[0]!.at - Math.round(started)).toBeGreaterThanOrEqual(149);
   });
 });
+
+describe("merging replies", () => {
+  test("writes in order, a reset wins over a close, timers in order, pauses add up", async () => {
+    const { mergeReplies } = await import("../src/wire/reply.ts");
+    const m = mergeReplies({ write: "a", timers: { idle: 1000 }, delayMs: 100 }, { write: new Uint8Array([0x62]), close: true, timers: { idle: 5000, other: null } }, { close: "reset", delayMs: 50 });
+    expect(toLatin1(m.write as Uint8Array)).toBe("ab");
+    expect(m.close).toBe("reset");
+    expect(m.timers).toEqual({ idle: 5000, other: null });
+    expect(m.delayMs).toBe(150);
+    expect(mergeReplies({ close: "reset" }, { close: true }).close).toBe("reset");
+  });
+});

@@ -30,7 +30,7 @@ export interface Limits {
 }
 
 export const DEFAULT_LIMITS: Limits = {
-  idleSeconds: 120,
+  idleSeconds: 1000,
   keepBytes: 64 * 1024,
   maxBytesIn: 1024 * 1024,
   maxPendingOut: 256 * 1024,
