@@ -96,6 +96,9 @@ const NMAP_NULL: Record<string, { re: RegExp; version?: number; info?: (m: RegEx
   "freebsd-ftpd-6.00ls": { re: /^220 ([-.\w]+) FTP server \(Version ([-.+\w()]+)\) ready\.\r\n$/, version: 2 },
   "microsoft-ftpd-5.0-win2000": { re: /^220.*Microsoft FTP Service \(Version (\d[^)]+)/, version: 1 },
   "microsoft-ftpd-iis6-win2003": { re: /^220[ -]Microsoft FTP Service\r\n/ },
+  "vsftpd-2.3.5": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
+  "vsftpd-3.0.2": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
+  "vsftpd-3.0.2-rhel7": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
 };
 
 describe("every ftp entry", () => {
@@ -262,7 +265,7 @@ describe("wording captured from the real daemons", () => {
   });
 
   test("vsftpd 2.2.2 and later refuse an over-long line with 500 and hang up (ftpcmdio.c control_getline since 2.2.2)", () => {
-    for (const id of ["vsftpd-2.2.2-rhel6", "vsftpd-2.3.4"]) {
+    for (const id of ["vsftpd-2.2.2-rhel6", "vsftpd-2.3.4", "vsftpd-2.3.5", "vsftpd-3.0.2"]) {
       const ok = start(entry(id));
       expect(text(send(ok.s, `${"X".repeat(4094)}\r\n`))).toBe("530 Please login with USER and PASS.\r\n");
       const { s } = start(entry(id));
@@ -437,7 +440,7 @@ describe("timing of the real daemons", () => {
   });
 
   test("RHEL vsftpd's user_list: 'Permission denied' after delay_failed_login (1 s), counted as a failure", () => {
-    for (const id of ["vsftpd-2.2.2-rhel6"]) {
+    for (const id of ["vsftpd-2.2.2-rhel6", "vsftpd-3.0.2-rhel7"]) {
       const d = drive(entry(id));
       d.send("USER root\r\n");
       d.clock.advanceBy(999);
@@ -451,8 +454,8 @@ describe("timing of the real daemons", () => {
       // check_login_fails: the third refusal ends the session.
       expect(d.closed()).toBe("fin");
     }
-    // Debian's vsftpd has no user_list.
-    const u = drive(entry("vsftpd-3.0.3-debian"));
+    // Ubuntu's vsftpd has no user_list.
+    const u = drive(entry("vsftpd-3.0.2"));
     u.send("USER root\r\n");
     expect(u.since(0).slice(u.greeting.length)).toBe("331 Please specify the password.\r\n");
   });
