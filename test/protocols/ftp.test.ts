@@ -99,6 +99,16 @@ const NMAP_NULL: Record<string, { re: RegExp; version?: number; info?: (m: RegEx
   "vsftpd-2.3.5": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
   "vsftpd-3.0.2": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
   "vsftpd-3.0.2-rhel7": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
+  // line 722
+  "lukemftpd-1.1-macos": { re: /^220[ -].*FTP server \(lukemftpd (\d[-. \w]+)\) ready\.\r\n/s, version: 1 },
+  // line 918: i/MacOS X $2/
+  "macosx-server-ftpd-10.4": {
+    re: /^220--------------------------------------------------------------------------------\r\n220-This is the "Banner" message for the Mac OS X Server's FTP server process\.\r\n.*220 ([-\w_.]+) FTP server \(Version:  Mac OS X Server ([\d.]+) - \+GSSAPI\) ready\.\r\n/s,
+    info: (m) => `MacOS X ${m[2]}`,
+  },
+  // line 958: i/MacOS X Server $2/
+  "macosx-server-ftpd-10.5": { re: /220 ([-\w_.]+) FTP server \(Version:  Mac OS X Server ([\d.]+) - \+GSSAPI\) ready\.\r\n/s, info: (m) => `MacOS X Server ${m[2]}` },
+  "macosx-server-ftpd-10.6": { re: /220 ([-\w_.]+) FTP server \(Version:  Mac OS X Server ([\d.]+) - \+GSSAPI\) ready\.\r\n/s, info: (m) => `MacOS X Server ${m[2]}` },
 };
 
 describe("every ftp entry", () => {
@@ -557,6 +567,17 @@ describe("timing of the real daemons", () => {
     }
   });
 
+  test("Mac ftpd: lukemftpd times a client out after 5 minutes before login; xftpd (wu-ftpd) after 15", () => {
+    const l = drive(entry("lukemftpd-1.1-macos"));
+    l.clock.advanceBy(301_000);
+    expect(l.since(1)).toBe("421 Timeout (300 seconds): closing control connection.\r\n");
+    const x = drive(entry("macosx-server-ftpd-10.5"));
+    x.clock.advanceBy(899_000);
+    expect(x.closed()).toBeUndefined();
+    x.clock.advanceBy(2000);
+    expect(x.since(1)).toBe("421 Timeout (900 seconds): closing control connection.\r\n");
+  });
+
   test("the same session seed draws the same pauses (replays stay exact)", () => {
     const a = drive(entry("pure-ftpd-debian"), "same");
     const b = drive(entry("pure-ftpd-debian"), "same");
@@ -568,3 +589,78 @@ describe("timing of the real daemons", () => {
   });
 });
 
+
+describe("Mac OS X faces", () => {
+  test("lukemftpd 1.1: greeting with the host's name, SYST, FEAT, HELP and the errors of lukemftpd-8's parser", () => {
+    const { s, greeting } = start(entry("lukemftpd-1.1-macos"));
+    expect(greeting).toBe(`220 ${HOST.fqdn} FTP server (lukemftpd 1.1) ready.\r\n`);
+    expect(text(send(s, "SYST\r\n"))).toBe("215 UNIX Type: L8 Version: lukemftpd 1.1\r\n");
+    expect(text(send(s, "FEAT\r\n"))).toBe("211-Features supported\r\n MDTM\r\n MLST Type*;Size*;Modify*;Perm*;Unique*;\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n211 End\r\n");
+    const help = text(send(s, "HELP\r\n"));
+    expect(help.startsWith("214-\r\n    The following commands are recognized.\r\n    (`-' = not implemented, `+' = supports options)\r\n")).toBe(true);
+    expect(help).toContain("    USER    REIN-   TYPE    ALLO    MKD     HELP    MIC     MLST+   MSND-\r\n");
+    expect(help.endsWith(`214 Direct comments to ftp-bugs@${HOST.fqdn}.\r\n`)).toBe(true);
+    expect(text(send(s, "HELP user\r\n"))).toBe("214 Syntax: USER <sp> username\r\n");
+    expect(text(send(s, "HELP ACCT\r\n"))).toBe("214 ACCT    \t(specify account); not implemented.\r\n");
+    expect(text(send(s, "PWD\r\n"))).toBe("530 Please login with USER and PASS.\r\n");
+    expect(text(send(s, "ACCT x\r\n"))).toBe("502 ACCT command not implemented.\r\n");
+    expect(text(send(s, "foo bar\r\n"))).toBe("500 'foo bar': command not understood.\r\n");
+    expect(text(send(s, "syst x\r\n"))).toBe("501 'syst' command does not take any arguments.\r\n");
+    expect(text(send(s, "OPTS UTF8 ON\r\n"))).toBe("502 Unknown command UTF8.\r\n");
+    expect(text(send(s, "AUTH TLS\r\n"))).toBe("502 RFC 2228 authentication not implemented.\r\n");
+    expect(text(send(s, "USER anonymous\r\n"))).toBe("530 User anonymous unknown.\r\n");
+    expect(text(send(s, "USER admin\r\n"))).toBe("331 Password required for admin.\r\n");
+    expect(text(send(s, "PASS admin\r\n"))).toBe("530 Login incorrect.\r\n");
+    const q = send(s, "QUIT\r\n");
+    expect(text(q)).toBe(`221 Thank you for using the FTP service on ${HOST.fqdn}.\r\n`);
+    expect(q.close).toBe(true);
+  });
+
+  test("lukemftpd reads lines of up to 511 bytes; of a longer one it parses the first 511 (the rest is dropped here, to bound the echo)", () => {
+    const { s } = start(entry("lukemftpd-1.1-macos"));
+    expect(text(send(s, `${"X".repeat(509)}\r\n`))).toBe(`500 '${"X".repeat(509)}': command not understood.\r\n`);
+    const r = text(send(s, `${"Z".repeat(600)}\r\nNOOP\r\n`));
+    expect(r).toBe(`500 '${"Z".repeat(511)}': command not understood.\r\n200 NOOP command successful.\r\n`);
+  });
+
+  test("lukemftpd: after n failures it sleeps n s behind its 331; the sixth failure ends the session", () => {
+    const d = drive(entry("lukemftpd-1.1-macos"));
+    for (let n = 0; n < 6; n++) {
+      d.send("USER jdoe\r\n");
+      const userAt = d.clock.now();
+      d.send("PASS x\r\n");
+      d.clock.advanceBy(10_000);
+      const took = d.writes.find((w) => w.at >= userAt && w.text.startsWith("530 "))!.at - userAt;
+      expect(took).toBeGreaterThanOrEqual(n * 1000);
+      expect(took).toBeLessThanOrEqual(n * 1000 + 20);
+    }
+    expect(d.closed()).toBe("fin");
+  });
+
+  test("Mac OS X Server 10.4: the default 'Banner' message of Server Admin, 80 dashes, then the host's name", () => {
+    const { greeting } = start(entry("macosx-server-ftpd-10.4"));
+    const lines = greeting.split("\r\n");
+    expect(lines[0]).toBe(`220${"-".repeat(80)}`);
+    expect(lines[1]).toBe('220-This is the "Banner" message for the Mac OS X Server\'s FTP server process.');
+    expect(lines[3]).toBe("220-\t\tFTP clients will receive this message immediately");
+    expect(lines[10]).toBe(`220-${"-".repeat(80)}`);
+    expect(lines[11]).toBe(`220 ${HOST.fqdn} FTP server (Version:  Mac OS X Server 10.4.11 - +GSSAPI) ready.`);
+    expect(lines.length).toBe(13);
+  });
+
+  test("Mac OS X Server 10.5/10.6: one line, the release's last update", () => {
+    expect(start(entry("macosx-server-ftpd-10.5")).greeting).toBe(`220 ${HOST.fqdn} FTP server (Version:  Mac OS X Server 10.5.8 - +GSSAPI) ready.\r\n`);
+    expect(start(entry("macosx-server-ftpd-10.6")).greeting).toBe(`220 ${HOST.fqdn} FTP server (Version:  Mac OS X Server 10.6.8 - +GSSAPI) ready.\r\n`);
+  });
+
+  test("wu-ftpd's habits in xftpd: 530 before login, five failures, a sleep after USER once a login failed", () => {
+    const d = drive(entry("macosx-server-ftpd-10.4"));
+    d.send("SYST\r\n");
+    expect(d.output().slice(d.greeting.length)).toBe("530 Please login with USER and PASS.\r\n");
+    for (let i = 0; i < 5; i++) {
+      d.send("USER admin\r\nPASS admin\r\n");
+      d.clock.advanceBy(10_000);
+    }
+    expect(d.closed()).toBe("fin");
+  });
+});
