@@ -2,9 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { serviceEntries } from "../../src/catalog/index.ts";
 import { hostFacts } from "../../src/host/facts.ts";
 import { makeContext } from "../../src/services/context.ts";
+import { SessionDriver, VirtualClock } from "../../src/services/driver.ts";
 import { ftp } from "../../src/services/ftp/index.ts";
 import type { FtpTemplates } from "../../src/services/ftp/templates.ts";
-import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
+import type { CatalogEntry, ProtocolEvent, ProtocolSession, Reply } from "../../src/types.ts";
 import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
 
 const catalog = { entries: serviceEntries("ftp") as CatalogEntry<FtpTemplates>[], defaultPorts: ftp.defaultPorts };
@@ -21,6 +22,47 @@ function entry(id: string): CatalogEntry<FtpTemplates> {
 function start(e: CatalogEntry<FtpTemplates>, remoteAddress = "198.51.100.7"): { s: ProtocolSession; greeting: string } {
   const s = ftp.start(makeContext({ entry: e, hostSeed: "test", host: HOST, sessionSeed: "s1", now: () => NOW, localPort: 21, localAddress: "192.0.2.10", remoteAddress }));
   return { s, greeting: text(s.open()) };
+}
+
+interface Driven {
+  clock: VirtualClock;
+  greeting: string;
+  writes: { at: number; text: string }[];
+  events: ProtocolEvent[];
+  send: (data: string) => void;
+  output: () => string;
+  /** Text written at or after `from` ms. */
+  since: (from: number) => string;
+  closed: () => "fin" | "reset" | undefined;
+}
+
+/** The session on a virtual clock, as replay and check run it: delays, sleeps and timers take virtual time. */
+function drive(e: CatalogEntry<FtpTemplates>, seed = "s1"): Driven {
+  const clock = new VirtualClock();
+  const writes: { at: number; text: string }[] = [];
+  const events: ProtocolEvent[] = [];
+  let closed: "fin" | "reset" | undefined;
+  const session = ftp.start(makeContext({ entry: e, hostSeed: "test", host: HOST, sessionSeed: seed, now: () => NOW, localPort: 21, localAddress: "192.0.2.10", remoteAddress: "198.51.100.7" }));
+  const driver = new SessionDriver(session, clock, {
+    write: (b) => void writes.push({ at: clock.now(), text: toLatin1(b) }),
+    events: (ev) => void events.push(...ev),
+    close: (how) => void (closed = how),
+    error: (err) => {
+      throw err;
+    },
+  });
+  driver.open();
+  const greeting = writes.map((w) => w.text).join("");
+  return {
+    clock,
+    greeting,
+    writes,
+    events,
+    send: (data) => driver.data(toBytes(data)),
+    output: () => writes.map((w) => w.text).join(""),
+    since: (from) => writes.filter((w) => w.at >= from).map((w) => w.text).join(""),
+    closed: () => closed,
+  };
 }
 
 function text(r: Reply): string {
@@ -44,7 +86,7 @@ function expectWellFormedReply(reply: string): string {
 }
 
 // nmap-service-probes hard matches, written out here from the probe file, with what they capture.
-const NMAP_NULL: Record<string, { re: RegExp; version?: number }> = {
+const NMAP_NULL: Record<string, { re: RegExp; version?: number; info?: (m: RegExpMatchArray) => string }> = {
   "vsftpd-2.3.4": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
   "vsftpd-2.2.2-rhel6": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
   "vsftpd-3.0.3-debian": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
@@ -54,6 +96,19 @@ const NMAP_NULL: Record<string, { re: RegExp; version?: number }> = {
   "freebsd-ftpd-6.00ls": { re: /^220 ([-.\w]+) FTP server \(Version ([-.+\w()]+)\) ready\.\r\n$/, version: 2 },
   "microsoft-ftpd-5.0-win2000": { re: /^220.*Microsoft FTP Service \(Version (\d[^)]+)/, version: 1 },
   "microsoft-ftpd-iis6-win2003": { re: /^220[ -]Microsoft FTP Service\r\n/ },
+  "vsftpd-2.3.5": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
+  "vsftpd-3.0.2": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
+  "vsftpd-3.0.2-rhel7": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
+  // line 722
+  "lukemftpd-1.1-macos": { re: /^220[ -].*FTP server \(lukemftpd (\d[-. \w]+)\) ready\.\r\n/s, version: 1 },
+  // line 918: i/MacOS X $2/
+  "macosx-server-ftpd-10.4": {
+    re: /^220--------------------------------------------------------------------------------\r\n220-This is the "Banner" message for the Mac OS X Server's FTP server process\.\r\n.*220 ([-\w_.]+) FTP server \(Version:  Mac OS X Server ([\d.]+) - \+GSSAPI\) ready\.\r\n/s,
+    info: (m) => `MacOS X ${m[2]}`,
+  },
+  // line 958: i/MacOS X Server $2/
+  "macosx-server-ftpd-10.5": { re: /220 ([-\w_.]+) FTP server \(Version:  Mac OS X Server ([\d.]+) - \+GSSAPI\) ready\.\r\n/s, info: (m) => `MacOS X Server ${m[2]}` },
+  "macosx-server-ftpd-10.6": { re: /220 ([-\w_.]+) FTP server \(Version:  Mac OS X Server ([\d.]+) - \+GSSAPI\) ready\.\r\n/s, info: (m) => `MacOS X Server ${m[2]}` },
 };
 
 describe("every ftp entry", () => {
@@ -73,6 +128,7 @@ describe("every ftp entry", () => {
         const got = greeting.match(m.re);
         expect(got).not.toBeNull();
         expect(m.version === undefined ? "" : got![m.version]).toBe(e.version);
+        expect(m.info === undefined ? "" : m.info(got!)).toBe(e.info ?? "");
         expect(greeting).not.toContain("{{");
       });
 
@@ -126,13 +182,25 @@ describe("every ftp entry", () => {
         expect(got).toBe(expected);
       });
 
-      test("pipelined commands are answered in order in one reply", () => {
-        const { s } = start(e);
+      test("pipelined commands are answered in order, each after the daemon's own pause", () => {
         const a = text(send(start(e).s, "USER carol\r\n"));
-        const r = send(s, "USER carol\r\nPASS pw\r\n");
-        expect(text(r).startsWith(a)).toBe(true);
-        expect(text(r).slice(a.length, a.length + 4)).toBe("530 ");
-        expect(r.events?.filter((ev) => ev.action === "login")).toEqual([{ action: "login", method: "ftp", user: "carol", password: "pw" }]);
+        const d = drive(e);
+        d.send("USER carol\r\nPASS pw\r\nNOOP\r\n");
+        d.clock.advanceBy(60_000);
+        const after = d.output().slice(d.greeting.length);
+        expect(after.startsWith(a)).toBe(true);
+        expect(after.slice(a.length, a.length + 4)).toBe("530 ");
+        expect(d.events.filter((ev) => ev.action === "login")).toEqual([{ action: "login", method: "ftp", user: "carol", password: "pw" }]);
+        // NOOP is answered after the refusal, never before it.
+        expect(d.writes.length).toBeGreaterThanOrEqual(3);
+        expect(d.writes.at(-1)!.at).toBeGreaterThanOrEqual(d.writes.find((w) => w.text.startsWith("530 "))!.at);
+      });
+
+      test("has an idle timeout and the words the daemon says then, and a failed-login pause", () => {
+        const t = e.templates;
+        expect(t.idleTimeoutMs).toBeDefined();
+        expect(t.idleTimeout).toMatch(/^421[ -]/);
+        expect(t.loginFailDelayMs).toBeDefined();
       });
 
       test("a megabyte without a line feed stays bounded: the reply is small and the session answers or closes", () => {
@@ -206,11 +274,15 @@ describe("wording captured from the real daemons", () => {
     expect(r.close).toBe(true);
   });
 
-  test("vsftpd 2.x drops each full 4096-byte piece silently and answers the tail as a command", () => {
-    const { s } = start(entry("vsftpd-2.3.4"));
-    const r = send(s, `${"X".repeat(4096 * 2 + 10)}\r\n`);
-    expect(text(r)).toBe("530 Please login with USER and PASS.\r\n");
-    expect(r.close).toBeUndefined();
+  test("vsftpd 2.2.2 and later refuse an over-long line with 500 and hang up (ftpcmdio.c control_getline since 2.2.2)", () => {
+    for (const id of ["vsftpd-2.2.2-rhel6", "vsftpd-2.3.4", "vsftpd-2.3.5", "vsftpd-3.0.2"]) {
+      const ok = start(entry(id));
+      expect(text(send(ok.s, `${"X".repeat(4094)}\r\n`))).toBe("530 Please login with USER and PASS.\r\n");
+      const { s } = start(entry(id));
+      const r = send(s, `${"X".repeat(4096 * 2 + 10)}\r\n`);
+      expect(text(r)).toBe("500 Input line too long.\r\n");
+      expect(r.close).toBe(true);
+    }
   });
 
   test("vsftpd ignores an empty line", () => {
@@ -303,5 +375,292 @@ describe("wording captured from the real daemons", () => {
     const iis6 = start(entry("microsoft-ftpd-iis6-win2003"));
     expect(iis6.greeting).toBe("220 Microsoft FTP Service\r\n");
     expect(text(send(iis6.s, "FEAT\r\n"))).toBe("211-FEAT\r\n    SIZE\r\n    MDTM\r\n211 END\r\n");
+  });
+});
+
+// The daemons' clocks, on a virtual clock. Expected numbers are the real daemons' (measured on Debian 12's
+// vsftpd 3.0.3, ProFTPD 1.3.8 and Pure-FTPd 1.0.50; /tmp/research/real-daemons.md) or their sources'.
+describe("timing of the real daemons", () => {
+  /** When the reply starting with `prefix` went out, in ms since the session began. */
+  function when(d: Driven, prefix: string, from = 0): number {
+    const w = d.writes.find((x) => x.at >= from && x.text.startsWith(prefix));
+    if (!w) throw new Error(`no ${JSON.stringify(prefix)} after ${from} ms in ${JSON.stringify(d.output())}`);
+    return w.at;
+  }
+
+  test("vsftpd: 530 only after 2.7-3.9 s (delay_failed_login 1 s + PAM's ~2 s); what comes meanwhile waits its turn", () => {
+    for (let i = 0; i < 40; i++) {
+      const d = drive(entry("vsftpd-3.0.3-debian"), `v${i}`);
+      d.send("USER root\r\n");
+      d.send("PASS toor\r\n");
+      const sent = d.clock.now();
+      d.clock.advanceBy(100);
+      d.send("NOOP\r\n");
+      d.clock.advanceBy(10_000);
+      const at = when(d, "530 Login incorrect.") - sent;
+      expect(at).toBeGreaterThanOrEqual(2700);
+      expect(at).toBeLessThanOrEqual(3900);
+      // The login is logged at once, the refusal comes late, and NOOP's answer only after it.
+      expect(d.events.some((ev) => ev.action === "login")).toBe(true);
+      expect(d.since(sent + 1)).toBe("530 Login incorrect.\r\n530 Please login with USER and PASS.\r\n");
+    }
+  });
+
+  test("vsftpd: the pause differs between attempts (PAM randomises it)", () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const d = drive(entry("vsftpd-2.3.4"), `r${i}`);
+      d.send("USER a\r\nPASS b\r\n");
+      d.clock.advanceBy(10_000);
+      seen.add(when(d, "530 "));
+    }
+    expect(seen.size).toBeGreaterThan(10);
+  });
+
+  test("vsftpd: the third failure is answered after its pause, then FIN; nothing is said about it", () => {
+    const d = drive(entry("vsftpd-3.0.3-debian"));
+    for (let i = 0; i < 3; i++) {
+      d.send("USER root\r\n");
+      d.send("PASS x\r\n");
+      d.clock.advanceBy(5000);
+    }
+    expect(d.output().slice(d.greeting.length)).toBe("331 Please specify the password.\r\n530 Login incorrect.\r\n".repeat(3));
+    expect(d.closed()).toBe("fin");
+  });
+
+  test("vsftpd: silence gets '421 Timeout.' at 300 s and FIN; every command restarts the timer", () => {
+    const quiet = drive(entry("vsftpd-3.0.3-debian"));
+    quiet.clock.advanceBy(299_000);
+    expect(quiet.closed()).toBeUndefined();
+    quiet.clock.advanceBy(2000);
+    expect(quiet.since(1)).toBe("421 Timeout.\r\n");
+    expect(when(quiet, "421 ")).toBeGreaterThanOrEqual(300_000);
+    expect(when(quiet, "421 ")).toBeLessThanOrEqual(300_050);
+    expect(quiet.closed()).toBe("fin");
+
+    const busy = drive(entry("vsftpd-2.3.4"));
+    busy.clock.advanceBy(200_000);
+    busy.send("NOOP\r\n");
+    busy.clock.advanceBy(250_000); // 450 s: only 250 s since the command
+    expect(busy.closed()).toBeUndefined();
+    busy.send("USER bob"); // half a line is not a command
+    busy.clock.advanceBy(60_000);
+    expect(busy.closed()).toBe("fin");
+    expect(when(busy, "421 Timeout.")).toBeGreaterThanOrEqual(500_000);
+  });
+
+  test("RHEL vsftpd's user_list: 'Permission denied' after delay_failed_login (1 s), counted as a failure", () => {
+    for (const id of ["vsftpd-2.2.2-rhel6", "vsftpd-3.0.2-rhel7"]) {
+      const d = drive(entry(id));
+      d.send("USER root\r\n");
+      d.clock.advanceBy(999);
+      expect(d.output()).toBe(d.greeting);
+      d.clock.advanceBy(20);
+      expect(d.since(1)).toBe("530 Permission denied.\r\n");
+      d.send("USER bin\r\n");
+      d.clock.advanceBy(1100);
+      d.send("USER daemon\r\n");
+      d.clock.advanceBy(1100);
+      // check_login_fails: the third refusal ends the session.
+      expect(d.closed()).toBe("fin");
+    }
+    // Ubuntu's vsftpd has no user_list.
+    const u = drive(entry("vsftpd-3.0.2"));
+    u.send("USER root\r\n");
+    expect(u.since(0).slice(u.greeting.length)).toBe("331 Please specify the password.\r\n");
+  });
+
+  test("ProFTPD: unknown users are refused at once; TimeoutLogin (300 s) runs from connect, commands do not restart it", () => {
+    const d = drive(entry("proftpd-1.3.5-debian"));
+    d.send("USER nosuchuser\r\n");
+    d.send("PASS x\r\n");
+    const sent = d.clock.now();
+    d.clock.advanceBy(100);
+    expect(when(d, "530 Login incorrect.") - sent).toBeLessThanOrEqual(80);
+    for (let s = 60_000; s < 300_000; s += 60_000) {
+      d.clock.advanceTo(s);
+      d.send("NOOP\r\n");
+    }
+    d.clock.advanceTo(299_800);
+    expect(d.closed()).toBeUndefined();
+    d.clock.advanceTo(301_000);
+    expect(d.closed()).toBe("fin");
+    expect(d.writes.at(-1)!.text).toBe("421 Login timeout (300 seconds): closing control connection\r\n");
+  });
+
+  test("ProFTPD: MaxLoginAttempts 3, then FIN without a word", () => {
+    const d = drive(entry("proftpd-1.3.3c-freebsd"));
+    for (let i = 0; i < 3; i++) d.send("USER a\r\nPASS b\r\n");
+    d.clock.advanceBy(1000);
+    expect(d.output().slice(d.greeting.length)).toBe("331 Password required for a\r\n530 Login incorrect.\r\n".repeat(3));
+    expect(d.closed()).toBe("fin");
+  });
+
+  test("Pure-FTPd: failure n waits 5-8 s plus 3 s per earlier failure; the 6th ends the session", () => {
+    // Measured failures 1..6 on Debian 12: 5.8-7.2, 8.2-10.9, 11.0-13.9, 14.3-16.9, 17.1-19.2, 20.1-22.6 s.
+    const measured = [
+      [5760, 7240],
+      [8200, 10910],
+      [10970, 13880],
+      [14340, 16910],
+      [17050, 19200],
+      [20110, 22640],
+    ];
+    const d = drive(entry("pure-ftpd-debian"));
+    for (let n = 0; n < 6; n++) {
+      d.send("USER alice\r\n");
+      d.send("PASS x\r\n");
+      const sent = d.clock.now();
+      d.clock.advanceBy(30_000);
+      const took = when(d, "530 Login authentication failed", sent) - sent;
+      expect(took).toBeGreaterThanOrEqual(5000 + 3000 * n);
+      expect(took).toBeLessThanOrEqual(8000 + 3000 * n);
+      // Within a second of what the real daemon took at that step.
+      expect(took).toBeGreaterThan(measured[n]![0]! - 1000);
+      expect(took).toBeLessThan(measured[n]![1]! + 1000);
+      expect(d.closed()).toBe(n === 5 ? "fin" : undefined);
+    }
+  });
+
+  test("Pure-FTPd: 15 minutes of silence, as its banner promises, then its own words", () => {
+    const d = drive(entry("pure-ftpd-debian"));
+    expect(d.greeting).toContain("220 You will be disconnected after 15 minutes of inactivity.\r\n");
+    d.clock.advanceBy(899_000);
+    expect(d.closed()).toBeUndefined();
+    d.clock.advanceBy(2000);
+    expect(d.since(1)).toBe("421 Timeout - try typing a little faster next time\r\n");
+    expect(d.closed()).toBe("fin");
+  });
+
+  test("FreeBSD ftpd: after n failures it sleeps n s behind its 331, so the next 530 comes that much later", () => {
+    const d = drive(entry("freebsd-ftpd-6.00ls"));
+    for (let n = 0; n < 6; n++) {
+      d.send("USER jdoe\r\n");
+      const userAt = d.clock.now();
+      d.send("PASS x\r\n");
+      d.clock.advanceBy(10_000);
+      // The 331 itself is immediate; the sleep (sleep(login_attempts) in user()) delays what follows.
+      expect(when(d, "331 Password required for jdoe.", userAt)).toBe(userAt);
+      const took = when(d, "530 Login incorrect.", userAt) - userAt;
+      expect(took).toBeGreaterThanOrEqual(n * 1000);
+      expect(took).toBeLessThanOrEqual(n * 1000 + 20);
+    }
+    // login_attempts++ >= 5: the sixth failure ends the session.
+    expect(d.closed()).toBe("fin");
+  });
+
+  test("FreeBSD ftpd: 900 s idle (ftpd's default -t), in BSD ftpd's words", () => {
+    const d = drive(entry("freebsd-ftpd-6.00ls"));
+    d.clock.advanceBy(901_000);
+    expect(d.since(1)).toBe("421 Timeout (900 seconds): closing control connection.\r\n");
+    expect(d.closed()).toBe("fin");
+  });
+
+  test("Microsoft ftpd: 120 s connection timeout and its two goodbye lines (as seen from IIS 6)", () => {
+    for (const id of ["microsoft-ftpd-5.0-win2000", "microsoft-ftpd-iis6-win2003"]) {
+      const d = drive(entry(id));
+      d.clock.advanceBy(119_000);
+      expect(d.closed()).toBeUndefined();
+      d.clock.advanceBy(2000);
+      expect(d.since(1)).toBe("421 Timeout (120 seconds): closing control connection.\r\n421 Terminating connection.\r\n");
+      expect(d.closed()).toBe("fin");
+    }
+  });
+
+  test("Mac ftpd: lukemftpd times a client out after 5 minutes before login; xftpd (wu-ftpd) after 15", () => {
+    const l = drive(entry("lukemftpd-1.1-macos"));
+    l.clock.advanceBy(301_000);
+    expect(l.since(1)).toBe("421 Timeout (300 seconds): closing control connection.\r\n");
+    const x = drive(entry("macosx-server-ftpd-10.5"));
+    x.clock.advanceBy(899_000);
+    expect(x.closed()).toBeUndefined();
+    x.clock.advanceBy(2000);
+    expect(x.since(1)).toBe("421 Timeout (900 seconds): closing control connection.\r\n");
+  });
+
+  test("the same session seed draws the same pauses (replays stay exact)", () => {
+    const a = drive(entry("pure-ftpd-debian"), "same");
+    const b = drive(entry("pure-ftpd-debian"), "same");
+    for (const d of [a, b]) {
+      d.send("USER a\r\nPASS b\r\nUSER a\r\nPASS c\r\n");
+      d.clock.advanceBy(60_000);
+    }
+    expect(a.writes).toEqual(b.writes);
+  });
+});
+
+
+describe("Mac OS X faces", () => {
+  test("lukemftpd 1.1: greeting with the host's name, SYST, FEAT, HELP and the errors of lukemftpd-8's parser", () => {
+    const { s, greeting } = start(entry("lukemftpd-1.1-macos"));
+    expect(greeting).toBe(`220 ${HOST.fqdn} FTP server (lukemftpd 1.1) ready.\r\n`);
+    expect(text(send(s, "SYST\r\n"))).toBe("215 UNIX Type: L8 Version: lukemftpd 1.1\r\n");
+    expect(text(send(s, "FEAT\r\n"))).toBe("211-Features supported\r\n MDTM\r\n MLST Type*;Size*;Modify*;Perm*;Unique*;\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n211 End\r\n");
+    const help = text(send(s, "HELP\r\n"));
+    expect(help.startsWith("214-\r\n    The following commands are recognized.\r\n    (`-' = not implemented, `+' = supports options)\r\n")).toBe(true);
+    expect(help).toContain("    USER    REIN-   TYPE    ALLO    MKD     HELP    MIC     MLST+   MSND-\r\n");
+    expect(help.endsWith(`214 Direct comments to ftp-bugs@${HOST.fqdn}.\r\n`)).toBe(true);
+    expect(text(send(s, "HELP user\r\n"))).toBe("214 Syntax: USER <sp> username\r\n");
+    expect(text(send(s, "HELP ACCT\r\n"))).toBe("214 ACCT    \t(specify account); not implemented.\r\n");
+    expect(text(send(s, "PWD\r\n"))).toBe("530 Please login with USER and PASS.\r\n");
+    expect(text(send(s, "ACCT x\r\n"))).toBe("502 ACCT command not implemented.\r\n");
+    expect(text(send(s, "foo bar\r\n"))).toBe("500 'foo bar': command not understood.\r\n");
+    expect(text(send(s, "syst x\r\n"))).toBe("501 'syst' command does not take any arguments.\r\n");
+    expect(text(send(s, "OPTS UTF8 ON\r\n"))).toBe("502 Unknown command UTF8.\r\n");
+    expect(text(send(s, "AUTH TLS\r\n"))).toBe("502 RFC 2228 authentication not implemented.\r\n");
+    expect(text(send(s, "USER anonymous\r\n"))).toBe("530 User anonymous unknown.\r\n");
+    expect(text(send(s, "USER admin\r\n"))).toBe("331 Password required for admin.\r\n");
+    expect(text(send(s, "PASS admin\r\n"))).toBe("530 Login incorrect.\r\n");
+    const q = send(s, "QUIT\r\n");
+    expect(text(q)).toBe(`221 Thank you for using the FTP service on ${HOST.fqdn}.\r\n`);
+    expect(q.close).toBe(true);
+  });
+
+  test("lukemftpd reads lines of up to 511 bytes; of a longer one it parses the first 511 (the rest is dropped here, to bound the echo)", () => {
+    const { s } = start(entry("lukemftpd-1.1-macos"));
+    expect(text(send(s, `${"X".repeat(509)}\r\n`))).toBe(`500 '${"X".repeat(509)}': command not understood.\r\n`);
+    const r = text(send(s, `${"Z".repeat(600)}\r\nNOOP\r\n`));
+    expect(r).toBe(`500 '${"Z".repeat(511)}': command not understood.\r\n200 NOOP command successful.\r\n`);
+  });
+
+  test("lukemftpd: after n failures it sleeps n s behind its 331; the sixth failure ends the session", () => {
+    const d = drive(entry("lukemftpd-1.1-macos"));
+    for (let n = 0; n < 6; n++) {
+      d.send("USER jdoe\r\n");
+      const userAt = d.clock.now();
+      d.send("PASS x\r\n");
+      d.clock.advanceBy(10_000);
+      const took = d.writes.find((w) => w.at >= userAt && w.text.startsWith("530 "))!.at - userAt;
+      expect(took).toBeGreaterThanOrEqual(n * 1000);
+      expect(took).toBeLessThanOrEqual(n * 1000 + 20);
+    }
+    expect(d.closed()).toBe("fin");
+  });
+
+  test("Mac OS X Server 10.4: the default 'Banner' message of Server Admin, 80 dashes, then the host's name", () => {
+    const { greeting } = start(entry("macosx-server-ftpd-10.4"));
+    const lines = greeting.split("\r\n");
+    expect(lines[0]).toBe(`220${"-".repeat(80)}`);
+    expect(lines[1]).toBe('220-This is the "Banner" message for the Mac OS X Server\'s FTP server process.');
+    expect(lines[3]).toBe("220-\t\tFTP clients will receive this message immediately");
+    expect(lines[10]).toBe(`220-${"-".repeat(80)}`);
+    expect(lines[11]).toBe(`220 ${HOST.fqdn} FTP server (Version:  Mac OS X Server 10.4.11 - +GSSAPI) ready.`);
+    expect(lines.length).toBe(13);
+  });
+
+  test("Mac OS X Server 10.5/10.6: one line, the release's last update", () => {
+    expect(start(entry("macosx-server-ftpd-10.5")).greeting).toBe(`220 ${HOST.fqdn} FTP server (Version:  Mac OS X Server 10.5.8 - +GSSAPI) ready.\r\n`);
+    expect(start(entry("macosx-server-ftpd-10.6")).greeting).toBe(`220 ${HOST.fqdn} FTP server (Version:  Mac OS X Server 10.6.8 - +GSSAPI) ready.\r\n`);
+  });
+
+  test("wu-ftpd's habits in xftpd: 530 before login, five failures, a sleep after USER once a login failed", () => {
+    const d = drive(entry("macosx-server-ftpd-10.4"));
+    d.send("SYST\r\n");
+    expect(d.output().slice(d.greeting.length)).toBe("530 Please login with USER and PASS.\r\n");
+    for (let i = 0; i < 5; i++) {
+      d.send("USER admin\r\nPASS admin\r\n");
+      d.clock.advanceBy(10_000);
+    }
+    expect(d.closed()).toBe("fin");
   });
 });

@@ -1,151 +1,267 @@
 // FTP control channel before login: greeting, USER/PASS (always refused), and the pre-login answers
-// of the claimed daemon. All wording lives in the entry's templates; this file only knows the grammar.
+// of the claimed daemon. All wording lives in the entry's templates; this file only knows the grammar
+// and the daemon's clock: its pause before "Login incorrect", its sleep after USER, its idle and login
+// timeouts and their last words.
 //
 // The template keys and their meaning are in templates.ts.
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { localTime } from "../../host/facts.ts";
 import { fill } from "../../util/template.ts";
-import { LineSplitter } from "../../wire/lines.ts";
+import { LineSplitter, type LineEvent } from "../../wire/lines.ts";
+import { drawMs, type MsRange } from "../schema.ts";
 import type { FtpTemplates } from "./templates.ts";
 
 /** What a client may echo back to itself is cut here: replies never grow with attacker input. */
 const ECHO_MAX = 512;
 /** Our own hard cap on a line, whatever the template says. */
 const LINE_CAP = 16384;
+/** Lines read ahead while the daemon sleeps are kept up to this many bytes; the rest is dropped. */
+const QUEUE_MAX = 64 * 1024;
 
 /** Template keys whose value is one reply text. */
 type ReplyKey = { [K in keyof FtpTemplates]: FtpTemplates[K] extends string | undefined ? K : never }[keyof FtpTemplates];
 
+/** What one command line does: the reply, and the daemon's time around it. */
+interface Outcome {
+  out: string;
+  close: boolean;
+  /** Milliseconds the daemon takes before the reply goes out. */
+  delayMs: number;
+  /** Milliseconds the daemon sleeps after the reply before it reads the next command. */
+  pauseMs: number;
+}
 
 function mapped(ip: string): string {
   return ip.includes(":") ? ip : `::ffff:${ip}`;
 }
 
 export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
-    const t = ctx.entry.templates;
-    const action = t.lineTooLongAction;
-    const lines = new LineSplitter(Math.min(t.lineMax, LINE_CAP), action);
-    const known = t.knownVerbs === undefined ? undefined : new Set(t.knownVerbs);
-    const unimplemented = new Set(t.unimplementedVerbs);
-    const httpVerbs = new Set(t.httpVerbs);
-    const denied = new Set(t.deniedUsers);
-    const closeOn = new Set(t.closeOn);
-    const maxFails = t.maxLoginFails;
-    const local = localTime(ctx.host, ctx.now());
-    const base: Record<string, string | number> = {
-      hostname: ctx.hostname,
-      HOSTNAME: ctx.hostname.toUpperCase(),
-      fqdn: ctx.host.fqdn,
-      localAddress: ctx.localAddress,
-      localAddressMapped: mapped(ctx.localAddress),
-      localPort: ctx.localPort,
-      remoteAddress: ctx.remoteAddress,
-      // The host's wall clock (its zone and clock error), never the process's time zone.
-      time: `${String(local.hour).padStart(2, "0")}:${String(local.minute).padStart(2, "0")}`,
-      // Pure-FTPd counts the clients connected now, this one included.
-      userNumber: ctx.concurrent,
+  const t = ctx.entry.templates;
+  const action = t.lineTooLongAction;
+  const lines = new LineSplitter(Math.min(t.lineMax, LINE_CAP), action);
+  const known = t.knownVerbs === undefined ? undefined : new Set(t.knownVerbs);
+  const unimplemented = new Set(t.unimplementedVerbs);
+  const httpVerbs = new Set(t.httpVerbs);
+  const denied = new Set(t.deniedUsers);
+  const closeOn = new Set(t.closeOn);
+  const maxFails = t.maxLoginFails;
+  const draw = (range: MsRange): number => drawMs(range, ctx.random);
+  const idleMs = t.idleTimeoutMs === undefined || t.idleTimeout === undefined ? undefined : draw(t.idleTimeoutMs);
+  const loginMs = t.loginTimeoutMs === undefined || t.loginTimeout === undefined ? undefined : draw(t.loginTimeoutMs);
+  const local = localTime(ctx.host, ctx.now());
+  const base: Record<string, string | number> = {
+    hostname: ctx.hostname,
+    HOSTNAME: ctx.hostname.toUpperCase(),
+    fqdn: ctx.host.fqdn,
+    localAddress: ctx.localAddress,
+    localAddressMapped: mapped(ctx.localAddress),
+    localPort: ctx.localPort,
+    remoteAddress: ctx.remoteAddress,
+    // The host's wall clock (its zone and clock error), never the process's time zone.
+    time: `${String(local.hour).padStart(2, "0")}:${String(local.minute).padStart(2, "0")}`,
+    // Pure-FTPd counts the clients connected now, this one included.
+    userNumber: ctx.concurrent,
+    // The daemons print their configured timeouts in whole seconds.
+    idleSeconds: idleMs === undefined ? 0 : Math.round(idleMs / 1000),
+    loginSeconds: loginMs === undefined ? 0 : Math.round(loginMs / 1000),
+  };
+
+  let pendingUser: string | null = null;
+  let fails = 0;
+  let closed = false;
+  /** Lines read but not yet served: the daemon is asleep, or a delayed reply must go out first. */
+  const queue: LineEvent[] = [];
+  let queuedBytes = 0;
+  /** A "resume" timer is pending: lines wait in the queue until it runs. */
+  let waiting = false;
+  /** A delayed reply already decided, held back until what was answered before it has gone out. */
+  let deferred: Outcome | undefined;
+
+  /** Reply text of a template key, filled; undefined when the entry has no such key. */
+  function say(key: ReplyKey, extra: Record<string, string> = {}): string | undefined {
+    const tpl = t[key];
+    return tpl === undefined ? undefined : fill(tpl, { ...base, ...extra });
+  }
+
+  function now(out: string, close = false): Outcome {
+    return { out, close, delayMs: 0, pauseMs: 0 };
+  }
+
+  function sayText(tpl: string, key: string, vars: Record<string, string>): Outcome {
+    return now(fill(tpl, { ...base, ...vars }), closeOn.has(key));
+  }
+
+  /** Counts a failed login; true when the daemon hangs up after this one. */
+  function failed(): boolean {
+    fails++;
+    return maxFails > 0 && fails >= maxFails;
+  }
+
+  function handle(text: string, events: ProtocolEvent[]): Outcome {
+    const sp = text.indexOf(" ");
+    const rawVerb = sp < 0 ? text : text.slice(0, sp);
+    const arg = sp < 0 ? "" : text.slice(sp + 1);
+    const verb = rawVerb.toUpperCase();
+    const vars = {
+      verb: verb.slice(0, ECHO_MAX),
+      verbLower: rawVerb.toLowerCase().slice(0, ECHO_MAX),
+      verbRaw: rawVerb.slice(0, ECHO_MAX),
+      arg: arg.slice(0, ECHO_MAX),
+      word: (arg.split(" ")[0] ?? "").slice(0, ECHO_MAX),
+      line: text.slice(0, ECHO_MAX),
     };
+    const reply = (key: ReplyKey): Outcome => now(say(key, vars) ?? "", closeOn.has(key));
 
-    let pendingUser: string | null = null;
-    let fails = 0;
-    let closed = false;
+    if (text === "") return t.empty === undefined ? now("") : reply("empty");
+    if (verb !== "PASS") events.push({ action: "command", command: text });
 
-    /** Reply text of a template key, filled; undefined when the entry has no such key. */
-    function say(key: ReplyKey, extra: Record<string, string> = {}): string | undefined {
-      const tpl = t[key];
-      return tpl === undefined ? undefined : fill(tpl, { ...base, ...extra });
-    }
-
-    function sayText(tpl: string, key: string, vars: Record<string, string>): { out: string; close: boolean } {
-      return { out: fill(tpl, { ...base, ...vars }), close: closeOn.has(key) };
-    }
-
-    function handle(text: string, events: ProtocolEvent[]): { out: string; close: boolean } {
-      const sp = text.indexOf(" ");
-      const rawVerb = sp < 0 ? text : text.slice(0, sp);
-      const arg = sp < 0 ? "" : text.slice(sp + 1);
-      const verb = rawVerb.toUpperCase();
-      const vars = {
-        verb: verb.slice(0, ECHO_MAX),
-        verbLower: rawVerb.toLowerCase().slice(0, ECHO_MAX),
-        arg: arg.slice(0, ECHO_MAX),
-        line: text.slice(0, ECHO_MAX),
-      };
-      const reply = (key: ReplyKey): { out: string; close: boolean } => ({
-        out: say(key, vars) ?? "",
-        close: closeOn.has(key),
-      });
-
-      if (text === "") return t.empty === undefined ? { out: "", close: false } : reply("empty");
-      if (verb !== "PASS") events.push({ action: "command", command: text });
-
-      switch (verb) {
-        case "USER": {
-          const user = arg.slice(0, ECHO_MAX);
-          const upper = user.toUpperCase();
-          let key: ReplyKey = "user";
-          if (user === "") key = t.userNoArg !== undefined ? "userNoArg" : "user";
-          else if ((upper === "ANONYMOUS" || upper === "FTP") && t.userAnon !== undefined) key = "userAnon";
-          else if (denied.has(user) && t.userDenied !== undefined) key = "userDenied";
-          const out = say(key, { ...vars, user }) ?? "";
-          // Only a 331 leaves the daemon waiting for a password.
-          pendingUser = user !== "" && out.startsWith("331") ? user : null;
-          return { out, close: closeOn.has(key) };
+    switch (verb) {
+      case "USER": {
+        const user = arg.slice(0, ECHO_MAX);
+        const upper = user.toUpperCase();
+        let key: ReplyKey = "user";
+        if (user === "") key = t.userNoArg !== undefined ? "userNoArg" : "user";
+        else if ((upper === "ANONYMOUS" || upper === "FTP") && t.userAnon !== undefined) key = "userAnon";
+        else if (denied.has(user) && t.userDenied !== undefined) key = "userDenied";
+        const out = say(key, { ...vars, user }) ?? "";
+        // Only a 331 leaves the daemon waiting for a password.
+        pendingUser = user !== "" && out.startsWith("331") ? user : null;
+        if (key === "userDenied") {
+          const last = t.userDeniedIsFailure && failed();
+          return { out, close: closeOn.has(key) || last, delayMs: draw(t.userDeniedDelayMs), pauseMs: 0 };
         }
-        case "PASS": {
-          if (pendingUser === null) {
-            events.push({ action: "command", command: text });
-            return reply("passFirst");
-          }
-          const user = pendingUser;
-          pendingUser = null;
-          fails++;
-          events.push({ action: "login", method: "ftp", user, password: arg });
-          const out = say("pass", { ...vars, user }) ?? "";
-          return { out, close: closeOn.has("pass") || (maxFails > 0 && fails >= maxFails) };
-        }
-        case "QUIT":
-          return { out: say("quit", vars) ?? "", close: true };
+        // BSD ftpd sleeps after asking for the password, one step per failure so far.
+        let pauseMs = 0;
+        if (pendingUser !== null) for (let i = 0; i < fails; i++) pauseMs += draw(t.userPauseStepMs);
+        return { out, close: closeOn.has(key), delayMs: 0, pauseMs };
       }
-      if (httpVerbs.has(verb)) return { out: say("http", vars) ?? "", close: true };
-      const argUpper = arg.toUpperCase();
-      const firstWord = argUpper.split(" ")[0] ?? "";
-      if (arg === "" && Object.hasOwn(t.noArg, verb)) return sayText(t.noArg[verb]!, `noArg.${verb}`, vars);
-      const keys = arg === "" ? [verb] : [`${verb} ${argUpper}`, `${verb} ${firstWord}`, verb];
-      for (const key of keys) if (Object.hasOwn(t.commands, key)) return sayText(t.commands[key]!, `commands.${key}`, vars);
-      if (unimplemented.has(verb) && t.unimplemented !== undefined) return reply("unimplemented");
-      if (known === undefined || known.has(verb)) return reply("needLogin");
-      return t.unknown !== undefined ? reply("unknown") : reply("needLogin");
-    }
-
-    return {
-      open(): Reply {
-        return { write: say("banner") ?? "" };
-      },
-      data(chunk: Uint8Array): Reply {
-        if (closed) return {};
-        let out = "";
-        const events: ProtocolEvent[] = [];
-        for (const ev of lines.push(chunk)) {
-          let r: { out: string; close: boolean };
-          if (ev.tooLong) {
-            events.push({ action: "command", command: ev.text.slice(0, ECHO_MAX) });
-            // vsftpd 2.x serves the cut piece as an empty command, which it ignores: lineTooLong "".
-            r = { out: say("lineTooLong") ?? "", close: action === "close" || closeOn.has("lineTooLong") };
-          } else {
-            r = handle(ev.text, events);
-          }
-          out += r.out;
-          if (r.close) {
-            closed = true;
-            break;
-          }
+      case "PASS": {
+        if (pendingUser === null) {
+          events.push({ action: "command", command: text });
+          return reply("passFirst");
         }
-        const reply: Reply = {};
-        if (out !== "") reply.write = out;
-        if (closed) reply.close = true;
-        if (events.length > 0) reply.events = events;
-        return reply;
-      },
-    };
+        const user = pendingUser;
+        pendingUser = null;
+        // The pause grows with the failures before this one (Pure-FTPd); most daemons keep it flat.
+        let delayMs = draw(t.loginFailDelayMs);
+        for (let i = 0; i < fails; i++) delayMs += draw(t.loginFailDelayStepMs);
+        const last = failed();
+        events.push({ action: "login", method: "ftp", user, password: arg });
+        const out = say("pass", { ...vars, user }) ?? "";
+        return { out, close: closeOn.has("pass") || last, delayMs, pauseMs: 0 };
+      }
+      case "QUIT":
+        return now(say("quit", vars) ?? "", true);
+    }
+    if (httpVerbs.has(verb)) return now(say("http", vars) ?? "", true);
+    const argUpper = arg.toUpperCase();
+    const firstWord = argUpper.split(" ")[0] ?? "";
+    if (arg === "" && Object.hasOwn(t.noArg, verb)) return sayText(t.noArg[verb]!, `noArg.${verb}`, vars);
+    const keys = arg === "" ? [verb] : [`${verb} ${argUpper}`, `${verb} ${firstWord}`, verb];
+    for (const key of keys) if (Object.hasOwn(t.commands, key)) return sayText(t.commands[key]!, `commands.${key}`, vars);
+    if (unimplemented.has(verb) && t.unimplemented !== undefined) return reply("unimplemented");
+    if (known === undefined || known.has(verb)) return reply("needLogin");
+    return t.unknown !== undefined ? reply("unknown") : reply("needLogin");
+  }
+
+  function serve(ev: LineEvent, events: ProtocolEvent[]): Outcome {
+    if (!ev.tooLong) return handle(ev.text, events);
+    events.push({ action: "command", command: ev.text.slice(0, ECHO_MAX) });
+    // vsftpd 2.2.1 and older served the cut piece as an empty command, which it ignores: lineTooLong "".
+    const out = fill(t.lineTooLong, { ...base, line: ev.text.slice(0, ECHO_MAX) });
+    return now(out, action === "close" || closeOn.has("lineTooLong"));
+  }
+
+  /**
+   * Serves queued lines in order until one needs the daemon's time: a delayed reply goes out alone
+   * (after what was answered before it), a sleep holds the rest of the queue until a "resume" timer.
+   */
+  function drain(): Reply {
+    const events: ProtocolEvent[] = [];
+    const timers: Record<string, number | null> = {};
+    let out = "";
+    let delayMs = 0;
+    /** When, from now, the daemon is back at reading commands: the idle timer starts there. */
+    let readsAgainIn = 0;
+    let served = false;
+    for (;;) {
+      let r: Outcome;
+      if (deferred !== undefined) {
+        r = deferred;
+        deferred = undefined;
+      } else {
+        const ev = queue.shift();
+        if (ev === undefined) break;
+        queuedBytes -= ev.text.length;
+        r = serve(ev, events);
+      }
+      served = true;
+      if (r.delayMs > 0 && out !== "") {
+        // Earlier replies go now; this one after its pause, once they are out.
+        deferred = r;
+        waiting = true;
+        timers.resume = 0;
+        break;
+      }
+      out += r.out;
+      if (r.close) {
+        closed = true;
+        delayMs = r.delayMs;
+        break;
+      }
+      if (r.delayMs > 0 || r.pauseMs > 0) {
+        delayMs = r.delayMs;
+        readsAgainIn = r.delayMs + r.pauseMs;
+        // Lines already read wait for the daemon; new ones wait in the driver during the delay.
+        if (r.pauseMs > 0 || queue.length > 0) {
+          waiting = true;
+          timers.resume = readsAgainIn;
+        }
+        break;
+      }
+    }
+    if (served && !closed && idleMs !== undefined) timers.idle = readsAgainIn + idleMs;
+    const reply: Reply = {};
+    if (out !== "") reply.write = out;
+    if (delayMs > 0) reply.delayMs = delayMs;
+    if (closed) reply.close = true;
+    if (events.length > 0) reply.events = events;
+    if (Object.keys(timers).length > 0) reply.timers = timers;
+    return reply;
+  }
+
+  function goodbye(key: "idleTimeout" | "loginTimeout"): Reply {
+    closed = true;
+    return { write: say(key) ?? "", close: t.idleClose === "reset" ? "reset" : true };
+  }
+
+  return {
+    open(): Reply {
+      const timers: Record<string, number> = {};
+      if (idleMs !== undefined) timers.idle = idleMs;
+      if (loginMs !== undefined) timers.login = loginMs;
+      const reply: Reply = { write: say("banner") ?? "" };
+      if (Object.keys(timers).length > 0) reply.timers = timers;
+      return reply;
+    },
+    data(chunk: Uint8Array): Reply {
+      if (closed) return {};
+      for (const ev of lines.push(chunk)) {
+        if (queuedBytes + ev.text.length > QUEUE_MAX) break;
+        queue.push(ev);
+        queuedBytes += ev.text.length;
+      }
+      return waiting ? {} : drain();
+    },
+    timer(name: string): Reply {
+      if (closed) return {};
+      if (name === "idle") return goodbye("idleTimeout");
+      if (name === "login") return goodbye("loginTimeout");
+      if (name === "resume") {
+        waiting = false;
+        return drain();
+      }
+      return {};
+    },
+  };
 }

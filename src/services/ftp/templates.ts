@@ -1,6 +1,8 @@
 // The ftp templates: every reply text includes its CRLF; {{name}} placeholders are filled per reply.
-// Placeholders: hostname HOSTNAME localAddress localAddressMapped localPort remoteAddress time
-//   userNumber user verb verbLower arg line
+// Placeholders: hostname HOSTNAME fqdn localAddress localAddressMapped localPort remoteAddress time
+//   userNumber idleSeconds loginSeconds, and in command replies user verb verbLower verbRaw arg word line
+//
+// Time is the daemon's own: durations are milliseconds (a number, or [min, max] drawn per use).
 import { optional, schema, t, withDefault } from "../schema.ts";
 
 export const ftpTemplates = schema({
@@ -10,8 +12,16 @@ export const ftpTemplates = schema({
   userAnon: optional(t.text("reply to USER anonymous / USER ftp (default: user)")),
   userDenied: optional(t.text("reply to USER for a name in deniedUsers")),
   deniedUsers: withDefault(t.list("user names refused at USER (RHEL's user_list)"), []),
+  userDeniedDelayMs: withDefault(t.ms("pause before the userDenied reply (vsftpd sleeps delay_failed_login)"), { min: 0, max: 0 }),
+  userDeniedIsFailure: withDefault(t.bool("a userDenied refusal counts towards maxLoginFails (vsftpd)"), false),
   pass: t.text("reply to PASS after USER: the login failure"),
   passFirst: t.text("reply to PASS without a pending USER"),
+  loginFailDelayMs: withDefault(t.ms("pause before the reply to a failed PASS (PAM's delay, vsftpd's delay_failed_login, Pure-FTPd's sleep)"), { min: 0, max: 0 }),
+  loginFailDelayStepMs: withDefault(t.ms("added to loginFailDelayMs for each earlier failed PASS of the session (Pure-FTPd: 3 s more each time)"), { min: 0, max: 0 }),
+  userPauseStepMs: withDefault(
+    t.ms("after its reply to USER the daemon sleeps this long per failed PASS so far before it reads on (BSD ftpd, lukemftpd, wu-ftpd: sleep(login_attempts))"),
+    { min: 0, max: 0 },
+  ),
   needLogin: t.text("reply to a known command that needs a login"),
   unknown: optional(t.text("reply to a verb the daemon does not know (default: needLogin)")),
   knownVerbs: optional(t.list("verbs answered with needLogin rather than unknown (absent: every verb)")),
@@ -25,9 +35,14 @@ export const ftpTemplates = schema({
   noArg: withDefault(t.table("answers by 'VERB' when the verb comes without an argument (before commands)"), {}),
   maxLoginFails: withDefault(t.int("failed PASS count after which the daemon hangs up (0: never)"), 0),
   lineMax: withDefault(t.int("longest accepted line in bytes, CRLF included", 16, 16384), 4096),
-  lineTooLong: withDefault(t.text("reply to a longer line (\"\" for none)"), ""),
+  lineTooLong: withDefault(t.text('reply to a longer line ("" for none); {{line}} is the cut piece'), ""),
   lineTooLongAction: withDefault(t.oneOf("what happens to the rest of an over-long line", ["split", "skip", "close"] as const), "split"),
   closeOn: withDefault(t.list("template keys after whose reply the daemon hangs up"), []),
+  idleTimeoutMs: optional(t.ms("silence after which the daemon says idleTimeout and hangs up; every command restarts it")),
+  idleTimeout: optional(t.text("the daemon's last words when idleTimeoutMs runs out ({{idleSeconds}}: the timeout in seconds)")),
+  loginTimeoutMs: optional(t.ms("time from connect to a login, never restarted (ProFTPD's TimeoutLogin)")),
+  loginTimeout: optional(t.text("the daemon's last words when loginTimeoutMs runs out ({{loginSeconds}})")),
+  idleClose: withDefault(t.oneOf("how the daemon hangs up after a timeout: fin (orderly) or reset", ["fin", "reset"] as const), "fin"),
 });
 
 export type FtpTemplates = ReturnType<typeof ftpTemplates.parse>;
