@@ -38,7 +38,8 @@ describe("micetrap <service>", () => {
     const c = await connect(t.port);
     await c.waitFor((s) => /^220[ -]/.test(s));
     c.send("USER admin\r\nPASS hunter2\r\n");
-    await c.waitFor((s) => /\r\n530[ -]/.test(s));
+    // The face's daemon pauses before refusing, as the real one does (Pure-FTPd: 5-8 s).
+    await c.waitFor((s) => /\r\n530[ -]/.test(s), 12_000);
     c.send("QUIT\r\n");
     await withTimeout(c.closed, 3000, "QUIT");
     const lines = t.lines();
@@ -75,7 +76,7 @@ describe("micetrap <service>", () => {
     const close = events.find((e) => e.event.action === "close");
     expect(close.source.bytes).toBe(sent.length);
     expect(close.event.duration).toBeGreaterThan(0);
-  });
+  }, 30_000);
 
   test("the same seed gives the same face in another process; the console escapes attacker bytes", async () => {
     const a = await startProcess([BUN, "src/cli.ts", "http", "0", "--host", "127.0.0.1", "--seed", "same", "--os", "debian"]);
