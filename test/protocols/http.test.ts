@@ -32,6 +32,12 @@ function send(s: ProtocolSession, data: string): Reply {
   return s.data(toBytes(data));
 }
 
+/** A reply without its timers: what went out and what was logged (timing has its own tests). */
+function untimed(r: Reply): Reply {
+  const { timers: _timers, ...rest } = r;
+  return rest;
+}
+
 interface Parsed {
   statusLine: string;
   headers: [string, string][];
@@ -96,10 +102,17 @@ describe("every entry answers nmap's GetRequest like an HTTP server", () => {
       const r = send(s, GET);
       const p = parse(text(r));
       expect(p.statusLine).toMatch(/^HTTP\/1\.[01] \d{3} [A-Za-z]/);
-      expect(header(p, "Date")).toBe(NOW_HTTP);
       expect(header(p, "Server")).toBe(e.templates.server!);
-      // Content-Length counts bytes of the body actually sent.
-      expect(Number(header(p, "Content-Length"))).toBe(p.body.length);
+      if (e.templates.framing === "evhttp") {
+        // libevent answers an HTTP/1.0 request that did not ask for keep-alive with neither Date nor
+        // Content-Length: the close ends the body (real transmission-daemon 3.00 measured).
+        expect(header(p, "Date")).toBeUndefined();
+        expect(header(p, "Content-Length")).toBeUndefined();
+      } else {
+        expect(header(p, "Date")).toBe(NOW_HTTP);
+        // Content-Length counts bytes of the body actually sent.
+        expect(Number(header(p, "Content-Length"))).toBe(p.body.length);
+      }
       expect(p.body.length).toBeGreaterThan(0);
       // HTTP/1.0 without keep-alive: the server closes after the response.
       expect(r.close).toBe(true);
@@ -236,7 +249,7 @@ describe("nmap's other probes", () => {
 
   test("GenericLines: Apache reads past empty lines and keeps waiting, lighttpd answers 400", () => {
     const a = session("apache-2.2.22-debian");
-    expect(send(a, GENERIC)).toEqual({});
+    expect(untimed(send(a, GENERIC))).toEqual({});
     // The request that follows the empty lines is still served.
     expect(parse(text(send(a, GET))).statusLine).toBe("HTTP/1.1 200 OK");
     const l = send(session("lighttpd-1.4.28-debian"), GENERIC);
@@ -278,7 +291,7 @@ describe("binary junk", () => {
 
   test("Apache waits for the end of the line, then answers 400", () => {
     const s = session("apache-2.2.22-debian");
-    expect(send(s, TLS_HELLO)).toEqual({});
+    expect(untimed(send(s, TLS_HELLO))).toEqual({});
     const r = send(s, "\n");
     expect(parse(text(r)).statusLine).toBe("HTTP/1.1 400 Bad Request");
     expect(r.close).toBe(true);
@@ -360,7 +373,7 @@ describe("framing", () => {
 
   test("a POST body is read (across chunks) before the answer", () => {
     const s = session("apache-2.2.22-debian");
-    expect(send(s, "POST / HTTP/1.0\r\nContent-Length: 11\r\n\r\nhello")).toEqual({ events: [{ action: "command", command: "POST / HTTP/1.0" }] });
+    expect(untimed(send(s, "POST / HTTP/1.0\r\nContent-Length: 11\r\n\r\nhello"))).toEqual({ events: [{ action: "command", command: "POST / HTTP/1.0" }] });
     const r = send(s, " world");
     expect(parse(text(r)).statusLine).toBe("HTTP/1.1 200 OK");
   });
