@@ -37,7 +37,7 @@ export const httpTemplates = schema({
   methodChars: t.oneOf("method syntax: upper (nginx: A-Z and _) or token (any RFC 7230 token)", ["upper", "token"] as const),
   eager: t.bool("reject a bad method or URI byte as soon as it arrives"),
   lenientProtocol: t.bool("an unknown protocol token is taken as HTTP/1.0 (Apache before 2.4.25)"),
-  http09: t.oneOf("a request line without a version: serve (any such line is HTTP/0.9, errors as bare bodies: Apache before 2.4.25), servePath (HTTP/0.9 only with a path; a bad target is a 400 with headers: nginx), serveGet (only GET with a path; any other such line is a 400 with headers: Apache 2.4.25+), or reject", ["serve", "servePath", "serveGet", "reject"] as const),
+  http09: t.oneOf("a request line without a version: serve (any such line is HTTP/0.9, errors as bare bodies: Apache before 2.4.25), servePath (HTTP/0.9 only with a path; a bad target is a 400 with headers: nginx 1.5.5+, which assumes HTTP/1.0 when a line fails to parse), serveGet (only GET with a path; any other such line is a 400 with headers: Apache 2.4.25+), or reject", ["serve", "servePath", "serveGet", "reject"] as const),
   strictRequestLine: withDefault(t.bool("HttpProtocolOptions Strict (Apache 2.4.25+): one space between the three parts, the version exactly HTTP/1.0 or HTTP/1.1, no control bytes; anything else is a 400"), false),
   longLineStatus: t.int("status for an over-long request line (414 or 400)", 400, 599),
   ntlmHead: optional(t.text("header lines of the 401 that answers an NTLM or Negotiate Authorization ({{www_authenticate}}: the WWW-Authenticate lines); absent: the face ignores them")),
