@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { serviceEntries } from "../../src/catalog/index.ts";
 import { makeContext } from "../../src/services/context.ts";
+import { SessionDriver, VirtualClock } from "../../src/services/driver.ts";
 import { http } from "../../src/services/http/index.ts";
 import type { HttpTemplates } from "../../src/services/http/templates.ts";
-import type { CatalogEntry, ProtocolEvent, ProtocolSession, Reply } from "../../src/types.ts";
+import type { CatalogEntry, ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../src/types.ts";
 import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
 
 const catalog = { entries: serviceEntries("http") as CatalogEntry<HttpTemplates>[], defaultPorts: http.defaultPorts };
@@ -30,6 +31,12 @@ function text(r: Reply): string {
 
 function send(s: ProtocolSession, data: string): Reply {
   return s.data(toBytes(data));
+}
+
+/** A reply without its timers: what went out and what was logged (timing has its own tests). */
+function untimed(r: Reply): Reply {
+  const { timers: _timers, ...rest } = r;
+  return rest;
 }
 
 interface Parsed {
@@ -96,10 +103,17 @@ describe("every entry answers nmap's GetRequest like an HTTP server", () => {
       const r = send(s, GET);
       const p = parse(text(r));
       expect(p.statusLine).toMatch(/^HTTP\/1\.[01] \d{3} [A-Za-z]/);
-      expect(header(p, "Date")).toBe(NOW_HTTP);
       expect(header(p, "Server")).toBe(e.templates.server!);
-      // Content-Length counts bytes of the body actually sent.
-      expect(Number(header(p, "Content-Length"))).toBe(p.body.length);
+      if (e.templates.framing === "evhttp") {
+        // libevent answers an HTTP/1.0 request that did not ask for keep-alive with neither Date nor
+        // Content-Length: the close ends the body (real transmission-daemon 3.00 measured).
+        expect(header(p, "Date")).toBeUndefined();
+        expect(header(p, "Content-Length")).toBeUndefined();
+      } else {
+        expect(header(p, "Date")).toBe(NOW_HTTP);
+        // Content-Length counts bytes of the body actually sent.
+        expect(Number(header(p, "Content-Length"))).toBe(p.body.length);
+      }
       expect(p.body.length).toBeGreaterThan(0);
       // HTTP/1.0 without keep-alive: the server closes after the response.
       expect(r.close).toBe(true);
@@ -236,7 +250,7 @@ describe("nmap's other probes", () => {
 
   test("GenericLines: Apache reads past empty lines and keeps waiting, lighttpd answers 400", () => {
     const a = session("apache-2.2.22-debian");
-    expect(send(a, GENERIC)).toEqual({});
+    expect(untimed(send(a, GENERIC))).toEqual({});
     // The request that follows the empty lines is still served.
     expect(parse(text(send(a, GET))).statusLine).toBe("HTTP/1.1 200 OK");
     const l = send(session("lighttpd-1.4.28-debian"), GENERIC);
@@ -278,7 +292,7 @@ describe("binary junk", () => {
 
   test("Apache waits for the end of the line, then answers 400", () => {
     const s = session("apache-2.2.22-debian");
-    expect(send(s, TLS_HELLO)).toEqual({});
+    expect(untimed(send(s, TLS_HELLO))).toEqual({});
     const r = send(s, "\n");
     expect(parse(text(r)).statusLine).toBe("HTTP/1.1 400 Bad Request");
     expect(r.close).toBe(true);
@@ -360,7 +374,7 @@ describe("framing", () => {
 
   test("a POST body is read (across chunks) before the answer", () => {
     const s = session("apache-2.2.22-debian");
-    expect(send(s, "POST / HTTP/1.0\r\nContent-Length: 11\r\n\r\nhello")).toEqual({ events: [{ action: "command", command: "POST / HTTP/1.0" }] });
+    expect(untimed(send(s, "POST / HTTP/1.0\r\nContent-Length: 11\r\n\r\nhello"))).toEqual({ events: [{ action: "command", command: "POST / HTTP/1.0" }] });
     const r = send(s, " world");
     expect(parse(text(r)).statusLine).toBe("HTTP/1.1 200 OK");
   });
@@ -548,5 +562,295 @@ describe("NTLM over HTTP on the IIS faces", () => {
       const r = text(send(session(id), `GET / HTTP/1.1\r\nHost: h\r\nAuthorization: NTLM ${b64(NEGOTIATE)}\r\n\r\n`));
       expect(r).not.toContain("WWW-Authenticate");
     }
+  });
+});
+
+// ---- time: the real servers' waits, measured on this machine's Debian 12 daemons (apache2 2.4.71 with
+// Debian's reqtimeout.conf, nginx 1.22.1, lighttpd 1.4.69, transmission-daemon 3.00), and read in the sources
+// of the older versions the faces claim. Each face runs on a virtual clock, as replay and check run it.
+
+interface Timed {
+  at: number;
+  what: "in" | "out" | "close";
+  text: string;
+}
+
+function driven(id: string, seed = "s1"): { clock: VirtualClock; log: Timed[]; send: (s: string) => void; closedAt: () => number | undefined; out: () => string; ctx: SessionContext<HttpTemplates> } {
+  const clock = new VirtualClock();
+  const log: Timed[] = [];
+  const ctx = makeContext({ entry: entry(id), hostSeed: "test", sessionSeed: seed, now: () => NOW, localPort: 80 });
+  const d = new SessionDriver(http.start(ctx), clock, {
+    input: (b) => log.push({ at: clock.now(), what: "in", text: toLatin1(b) }),
+    write: (b) => log.push({ at: clock.now(), what: "out", text: toLatin1(b) }),
+    events: () => {},
+    close: () => log.push({ at: clock.now(), what: "close", text: "" }),
+    error: (err) => {
+      throw err;
+    },
+  });
+  d.open();
+  return {
+    clock,
+    log,
+    ctx,
+    send: (s) => d.data(toBytes(s)),
+    closedAt: () => log.find((l) => l.what === "close")?.at,
+    out: () => log.filter((l) => l.what === "out").map((l) => l.text).join(""),
+  };
+}
+
+/** The time of the close, which must fall in [from, to] (ms on the session's clock). */
+function expectCloseBetween(s: ReturnType<typeof driven>, from: number, to: number): void {
+  s.clock.advanceTo(from - 1);
+  expect(s.closedAt()).toBeUndefined();
+  s.clock.advanceTo(to);
+  const at = s.closedAt();
+  expect(at).toBeDefined();
+  expect(at!).toBeGreaterThanOrEqual(from);
+  expect(at!).toBeLessThanOrEqual(to);
+}
+
+const ONE_GET = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+describe("timing: Apache 2.4 on Debian (mod_reqtimeout header=20-40,MinRate=500 body=10, KeepAliveTimeout 5)", () => {
+  test("a silent peer is dropped without a byte after 51.4-51.7 s: the kernel holds it 31 s (TCP_DEFER_ACCEPT 30), then 20 s of header timeout", () => {
+    const s = driven("apache-2.4.57-debian");
+    expectCloseBetween(s, 51_400, 51_700); // measured 51.44, 51.46, 51.50, 51.58 s
+    expect(s.out()).toBe("");
+  });
+
+  test("an unfinished request line is dropped silently 20 s after its first byte", () => {
+    const s = driven("apache-2.4.57-debian");
+    s.send("GET / HT");
+    expectCloseBetween(s, 20_000, 20_070); // measured 20.02 s
+    expect(s.out()).toBe("");
+  });
+
+  test("a complete request line without the end of the headers gets 408 Request Timeout at 20 s, then the close", () => {
+    const s = driven("apache-2.4.57-debian");
+    s.send("GET / HTTP/1.1\r\nHost: x\r\n");
+    expectCloseBetween(s, 20_000, 20_070); // measured 20.05-20.07 s
+    const raw = s.out();
+    const p = parse(raw);
+    expect(p.statusLine).toBe("HTTP/1.1 408 Request Timeout");
+    expect(names(p)).toEqual(["Date", "Server", "Content-Length", "Connection", "Content-Type"]);
+    expect(header(p, "Connection")).toBe("close");
+    expect(header(p, "Content-Type")).toBe("text/html; charset=iso-8859-1");
+    // The head was never parsed, so Host: x does not apply: the page names the server itself.
+    const host = s.ctx.hostname;
+    expect(p.body).toBe(
+      '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n<title>408 Request Timeout</title>\n</head><body>\n<h1>Request Timeout</h1>\n' +
+        "<p>Server timeout waiting for the HTTP request from the client.</p>\n<hr>\n" +
+        `<address>Apache/2.4.57 (Debian) Server at ${host} Port 80</address>\n</body></html>\n`,
+    );
+    expect(Number(header(p, "Content-Length"))).toBe(p.body.length);
+    // The 408 and the close are one step: nothing comes between them.
+    expect(s.log.at(-1)!.what).toBe("close");
+    expect(s.log.at(-2)!.at).toBe(s.log.at(-1)!.at);
+  });
+
+  test("the timer counts from the accept: a first byte at 35 s still times out at 51.4-51.7 s", () => {
+    const s = driven("apache-2.4.57-debian");
+    s.clock.advanceTo(35_000);
+    s.send("GET / HTTP/1.1\r\n");
+    expectCloseBetween(s, 51_400, 51_700); // measured 51.45 s
+    expect(parse(s.out()).statusLine).toBe("HTTP/1.1 408 Request Timeout");
+  });
+
+  test("MinRate: 5034 bytes of headers push the deadline ~10 s (500 bytes a second) to 30.1 s; 12000 bytes would give 44 s but stop at the 40 s cap", () => {
+    const pad = (n: number) => `X-Pad${n}: ${"a".repeat(4000)}\r\n`;
+    const a = driven("apache-2.4.57-debian");
+    a.send("GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + "a".repeat(5000) + "\r\n");
+    expectCloseBetween(a, 30_000, 30_200); // measured 30.105 s
+    const b = driven("apache-2.4.57-debian");
+    b.send("GET / HTTP/1.1\r\nHost: x\r\n" + pad(0) + pad(1) + pad(2));
+    expectCloseBetween(b, 40_000, 40_060); // measured 40.039 s (with 20065 bytes)
+    expect(parse(b.out()).statusLine).toBe("HTTP/1.1 408 Request Timeout");
+  });
+
+  test("a slow drip does not help: a header line every 2 s still gets its 408 at ~21 s (the last read leaves 1 s)", () => {
+    const s = driven("apache-2.4.57-debian");
+    s.send("GET / HTTP/1.1\r\nHost: x\r\n");
+    for (let i = 0; i < 10; i++) {
+      s.clock.advanceBy(2_000);
+      s.send(`X-a${i}: b\r\n`);
+    }
+    expectCloseBetween(s, 21_000, 21_070); // measured 21.03 s (last line at 20.03 s)
+    expect(parse(s.out()).statusLine).toBe("HTTP/1.1 408 Request Timeout");
+  });
+
+  test("keep-alive: the idle connection is closed 5 s after the response, silently; each request restarts it", () => {
+    const a = driven("apache-2.4.57-debian");
+    a.send(ONE_GET);
+    expect(parse(a.out()).statusLine).toBe("HTTP/1.1 200 OK");
+    const sent = a.out().length;
+    expectCloseBetween(a, 5_000, 5_015); // measured 5.003-5.005 s
+    expect(a.out().length).toBe(sent);
+    const b = driven("apache-2.4.57-debian");
+    b.send(ONE_GET);
+    b.clock.advanceTo(3_000);
+    b.send(ONE_GET);
+    expectCloseBetween(b, 8_000, 8_015); // measured 8.015 s
+  });
+
+  test("keep-alive then a partial request: the header timeout starts over at its first byte (408 at 3 + 20 s)", () => {
+    const s = driven("apache-2.4.57-debian");
+    s.send(ONE_GET);
+    s.clock.advanceTo(3_000);
+    s.send("GET / HTTP/1.1\r\n");
+    expectCloseBetween(s, 23_000, 23_070); // measured 23.066 s
+    expect(s.out()).toContain("HTTP/1.1 408 Request Timeout");
+  });
+
+  test("a body that stops coming gets 408 after 10 s (body=10); the page then names the Host the head gave", () => {
+    const s = driven("apache-2.4.57-debian");
+    s.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab");
+    expectCloseBetween(s, 10_000, 10_030); // measured 10.011 s
+    const p = parse(s.out());
+    expect(p.statusLine).toBe("HTTP/1.1 408 Request Timeout");
+    expect(p.body).toContain("<address>Apache/2.4.57 (Debian) Server at x Port 80</address>");
+  });
+
+  test("Apache 2.4.10 (before 2.4.13) answers the same body timeout with 400, as its ap_discard_request_body did", () => {
+    const s = driven("apache-2.4.10-debian");
+    s.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab");
+    expectCloseBetween(s, 10_000, 10_030);
+    expect(parse(s.out()).statusLine).toBe("HTTP/1.1 400 Bad Request");
+  });
+
+  test("Apache 2.2 (Debian 7): the same header timeout, its 408 says Request Time-out, and a silent peer goes after ~21 s (TCP_DEFER_ACCEPT 1 s)", () => {
+    const a = driven("apache-2.2.22-debian");
+    a.send("GET / HTTP/1.0\r\n");
+    expectCloseBetween(a, 20_000, 20_070);
+    const p = parse(a.out());
+    expect(p.statusLine).toBe("HTTP/1.1 408 Request Time-out");
+    expect(p.body).toContain("<title>408 Request Time-out</title>\n</head><body>\n<h1>Request Time-out</h1>\n<p>Server timeout waiting for the HTTP request from the client.</p>");
+    const b = driven("apache-2.2.22-debian");
+    expectCloseBetween(b, 21_000, 21_120);
+    expect(b.out()).toBe("");
+  });
+
+  test("Apache 2.2 on CentOS 6 has no mod_reqtimeout: core Timeout 60 s per read, so a header line every 50 s keeps it open", () => {
+    const s = driven("apache-2.2.15-centos");
+    s.send("GET / HTTP/1.0\r\n");
+    for (let i = 0; i < 4; i++) {
+      s.clock.advanceBy(50_000);
+      expect(s.closedAt()).toBeUndefined();
+      s.send(`X-a${i}: b\r\n`);
+    }
+    const last = s.clock.now();
+    expectCloseBetween(s, last + 60_000, last + 60_010);
+    expect(parse(s.out()).statusLine).toBe("HTTP/1.1 408 Request Time-out");
+  });
+});
+
+describe("timing: nginx (client_header_timeout 60, keepalive_timeout 65 or 75)", () => {
+  test("1.22.1: silent peers, partial lines and partial heads are all closed without a byte at 60 s from the accept", () => {
+    for (const first of ["", "GET / HT", "GET / HTTP/1.1\r\nHost: x\r\n"]) {
+      const s = driven("nginx-1.22.1-debian");
+      if (first) s.send(first);
+      expectCloseBetween(s, 60_000, 60_070); // measured 59.99-60.06 s
+      expect(s.out()).toBe("");
+    }
+    const late = driven("nginx-1.22.1-debian");
+    late.clock.advanceTo(35_000);
+    late.send("GET / HTTP/1.1\r\n");
+    expectCloseBetween(late, 60_000, 60_070); // measured 60.001 s: the timer is not restarted by data
+  });
+
+  test("1.22.1 on Debian 12 keeps an idle connection 75 s (no keepalive_timeout in its nginx.conf); a request restarts it", () => {
+    const s = driven("nginx-1.22.1-debian");
+    s.send(ONE_GET);
+    s.clock.advanceTo(3_000);
+    s.send(ONE_GET);
+    expectCloseBetween(s, 78_000, 78_015); // measured 78.01 s
+  });
+
+  test("1.4 and later: a partial request after keep-alive gets a fresh 60 s", () => {
+    const s = driven("nginx-1.4.6-ubuntu");
+    s.send(ONE_GET);
+    s.clock.advanceTo(3_000);
+    s.send("GET / HTTP/1.1\r\n");
+    expectCloseBetween(s, 63_000, 63_070); // 1.22.1 measured 63.009 s
+  });
+
+  test("1.2.1: the keep-alive timer (65 s) keeps running into the next request (ngx_http_keepalive_handler deletes no timer before 1.3)", () => {
+    const s = driven("nginx-1.2.1-debian");
+    s.send(ONE_GET);
+    s.clock.advanceTo(3_000);
+    s.send("GET / HTTP/1.1\r\n");
+    expectCloseBetween(s, 65_000, 65_015);
+    expect(s.out()).not.toContain("408");
+  });
+});
+
+describe("timing: lighttpd, IIS and Transmission", () => {
+  test("lighttpd: 60 s of silence per read for the first request, so a drip every 2 s is never cut; the close comes 60-62 s after the last byte", () => {
+    const s = driven("lighttpd-1.4.28-debian");
+    s.send("GET / HTTP/1.1\r\nHost: x\r\n");
+    for (let i = 0; i < 60; i++) {
+      s.clock.advanceBy(2_000);
+      s.send(`X-a${i}: b\r\n`);
+    }
+    expect(s.closedAt()).toBeUndefined();
+    expectCloseBetween(s, 120_000 + 60_000, 120_000 + 62_000); // lighttpd 1.4.69 measured 60.97 s after the last byte
+    expect(s.out()).toBe("");
+  });
+
+  test("lighttpd: a kept connection gets 5 s (checked once a second: 5-7 s), also for a partial second request", () => {
+    const a = driven("lighttpd-1.4.28-debian");
+    a.send(ONE_GET);
+    expectCloseBetween(a, 5_000, 7_000); // measured 6.02 s
+    const b = driven("lighttpd-1.4.28-debian");
+    b.send(ONE_GET);
+    b.clock.advanceTo(3_000);
+    b.send("GET / HTTP/1.1\r\n");
+    expectCloseBetween(b, 8_000, 10_000); // measured 9.03 s
+  });
+
+  test("IIS: HTTP.sys waits 120 s for a silent peer and for an idle kept connection, and sends nothing", () => {
+    const a = driven("iis-7.5-windows");
+    expectCloseBetween(a, 120_000, 121_000);
+    expect(a.out()).toBe("");
+    const b = driven("iis-7.5-windows");
+    b.send(ONE_GET);
+    const sent = b.out();
+    expectCloseBetween(b, 120_000, 121_000);
+    expect(b.out()).toBe(sent);
+  });
+
+  test("Transmission's evhttp sets no timeout: nothing is armed, only the trap's own idle limit ends the session", () => {
+    const s = driven("transmission-webui");
+    s.send("GET / HTTP/1.1\r\nHost: x\r\n");
+    s.clock.advanceTo(3_600_000);
+    expect(s.closedAt()).toBeUndefined();
+    expect(s.clock.nextDue()).toBeUndefined();
+  });
+});
+
+describe("timing is bounded", () => {
+  test("every face but Transmission states a request and a keep-alive timeout, none longer than 5 minutes", () => {
+    for (const e of catalog.entries) {
+      const t = e.templates;
+      if (t.framing === "evhttp") continue;
+      expect(t.requestTimeoutMs).toBeDefined();
+      expect(t.keepAliveTimeoutMs).toBeDefined();
+      for (const r of [t.requestTimeoutMs!, t.keepAliveTimeoutMs!, t.requestTimeoutMaxMs, t.nextRequestTimeoutMs, t.bodyTimeoutMs, t.connectionTimeoutMs, t.startDelayMs]) {
+        if (r) expect(r.max).toBeLessThanOrEqual(300_010);
+      }
+    }
+  });
+
+  test("a drip-feeding peer cannot keep a deadline-style face waiting: 1000 single bytes over 39 s still end by the 40 s cap", () => {
+    const s = driven("apache-2.4.57-debian");
+    s.send("GET / HTTP/1.1\r\n");
+    for (let i = 0; i < 1000; i++) {
+      s.clock.advanceBy(39);
+      if (s.closedAt() !== undefined) break;
+      s.send("X");
+    }
+    s.clock.advanceTo(41_100);
+    expect(s.closedAt()).toBeDefined();
+    expect(s.closedAt()!).toBeLessThanOrEqual(41_060);
   });
 });

@@ -7,7 +7,9 @@ import { hostTime } from "../../host/facts.ts";
 import { fill } from "../../util/template.ts";
 import { clip, rd32, toLatin1, utf8 } from "../../wire/bytes.ts";
 import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
+import { drawMs, type MsRange } from "../schema.ts";
 import { formLogin, MAX_FORM_BYTES } from "./forms.ts";
+import { RequestTimer, type TimerSpec, type Timers } from "./timing.ts";
 import type { HttpTemplates } from "./templates.ts";
 
 /** Longest request line kept (Apache's LimitRequestLine is 8190). */
@@ -53,6 +55,8 @@ interface Request {
   headers: Map<string, string>;
   head: string;
   line: string;
+  /** The request target as sent (routes match it raw, as the application does). */
+  target?: string;
 }
 
 /** Thrown inside parsing to answer an error page; caught in the session loop, never escapes. */
@@ -216,7 +220,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
     let form: string | undefined;
 
     function statusLine(code: number, version: number, status?: string): string {
-      const v = echoVersion ? (version === 11 ? "HTTP/1.1" : "HTTP/1.0") : "HTTP/1.1";
+      const v = echoVersion && version !== 0 ? (version === 11 ? "HTTP/1.1" : "HTTP/1.0") : "HTTP/1.1";
       return `${v} ${status ?? statusText(code) ?? `${code} ${REASONS[code] ?? "Unknown"}`}\r\n`;
     }
 
@@ -234,6 +238,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
         lastmod: httpDate(page.mtime),
         etag: page.etag,
         allow: "",
+        target: escapeHtml(req?.target ?? ""),
         ...extra,
       };
     }
@@ -257,6 +262,53 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
       return statusLine(code, version) + fill(head, v) + "\r\n" + (headOnly ? "" : body);
     }
 
+    /** The application's own responses (routes): its head lines, then what its HTTP library adds. */
+    function routed(name: string, req: Request, keep: boolean, rest: string): string {
+      const raw = t.responses[name] ?? "";
+      const crlf = raw.indexOf("\r\n");
+      const split = raw.indexOf("\r\n\r\n");
+      const status = crlf < 0 ? raw : raw.slice(0, crlf);
+      const headTpl = crlf < 0 || split < crlf ? "" : raw.slice(crlf + 2, split + 2);
+      const bodyTpl = split < 0 ? "" : raw.slice(split + 4);
+      const extra = { session_id: sessionId(), date_plus_day: httpDate(new Date(hostTime(ctx.host, ctx.now()).getTime() + 86_400_000)), rest: escapeHtml(rest) };
+      const body = fill(wire(bodyTpl), vars(req, extra));
+      const v = vars(req, { ...extra, length: body.length, connection: connectionLines(keep, req.version) });
+      const code = Number(status.slice(0, 3)) || 200;
+      const head = framed(fill(headTpl, v), req, code, body.length);
+      const headOnly = req.method === "HEAD" && t.framing !== "evhttp";
+      return statusLine(code, req.version, status) + head + "\r\n" + (headOnly ? "" : body);
+    }
+
+    /**
+     * libevent's evhttp adds its framing after the handler's header lines: Date for HTTP/1.1, Connection for a
+     * 1.0 keep-alive, Content-Length when the connection may persist, its default Content-Type, and a close
+     * when the client asked for one. Other faces write all of it in their templates.
+     */
+    function framed(head: string, req: Request, code: number, length: number): string {
+      if (t.framing !== "evhttp") return head;
+      const has = (name: string) => new RegExp(`^${name}:`, "im").test(head);
+      const conn = (req.headers.get("connection") ?? "").trim().toLowerCase();
+      const keepAsked = conn === "keep-alive";
+      const needsBody = req.method !== "HEAD" && code >= 200 && code !== 204 && code !== 304;
+      let out = head;
+      if (req.version === 11 && !has("Date")) out += `Date: ${httpDate(hostTime(ctx.host, ctx.now()))}\r\n`;
+      if (req.version === 10 && keepAsked) out += "Connection: keep-alive\r\n";
+      if ((req.version === 11 || keepAsked) && needsBody && !has("Content-Length")) out += `Content-Length: ${length}\r\n`;
+      if (needsBody && !has("Content-Type")) out += "Content-Type: text/html; charset=ISO-8859-1\r\n";
+      // An absolute URI makes it a proxy request, whose close evhttp does not announce.
+      if (conn === "close" && !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(req.target ?? "")) out += "Connection: close\r\n";
+      return out;
+    }
+
+    /** Transmission's X-Transmission-Session-Id: 48 letters and digits, the same for an hour on the whole host. */
+    function sessionId(): string {
+      const pool = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+      const hour = String(Math.floor((hostTime(ctx.host, ctx.now()).getTime() + ctx.hostRandom("session-id-phase") * 3_600_000) / 3_600_000));
+      let id = "";
+      for (let i = 0; i < 48; i++) id += pool[Math.floor(ctx.hostRandom(`session-id-${hour}-${i}`) * pool.length)];
+      return id;
+    }
+
     function errorBody(code: number, kind: ErrorKind, req: Request | undefined, version: number): string {
       const bodyTpl = t.errorBodies[`${code} ${kind}`] ?? t.errorBodies[String(code)] ?? t.errorBody;
       const reason = (statusText(code) ?? `${code} ${REASONS[code] ?? ""}`).replace(/^\d+ /, "");
@@ -270,7 +322,24 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
       const head = errorHeadFor(code);
       const allow = code === 405 || code === 501 ? t.allowLine : "";
       if (version === 9) return body;
-      return respond(code, head, body, req, keep, req?.method === "HEAD", version, { allow });
+      // evhttp's own error pages always say HTTP/1.1, whatever the request's version.
+      return respond(code, head, body, req, keep, req?.method === "HEAD", t.framing === "evhttp" ? 0 : version, { allow });
+    }
+
+    /**
+     * The route for a raw target: an exact key (query cut off), else the longest prefix key, else "*".
+     * `rest` is what follows the prefix (without the query), for {{rest}}.
+     */
+    function route(target: string): { name: string; rest: string } | undefined {
+      const routes = t.routes ?? {};
+      const path = target.split("?", 1)[0]!;
+      if (Object.hasOwn(routes, path) && !path.endsWith("*")) return { name: routes[path]!, rest: "" };
+      let best: string | undefined;
+      for (const key of Object.keys(routes)) {
+        if (key.length > 1 && key.endsWith("*") && path.startsWith(key.slice(0, -1)) && (best === undefined || key.length > best.length)) best = key;
+      }
+      if (best !== undefined) return { name: routes[best]!, rest: path.slice(best.length - 1) };
+      return routes["*"] !== undefined ? { name: routes["*"], rest: path } : undefined;
     }
 
     function pathExists(path: string): boolean {
@@ -293,6 +362,16 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
         // HTTP/0.9: no status line, no headers, the body and then the connection closes.
         if (req.method !== "GET") return { out: errorBody(400, "generic", req, 9), keep: false };
         return { out: action === "page" && exists ? page.body : errorBody(404, "generic", req, 9), keep: false };
+      }
+      if (action === "page" && t.routes !== undefined) {
+        const found = route(req.target ?? req.path);
+        if (found !== undefined && found.name !== "page") return { out: routed(found.name, req, keep, found.rest), keep };
+        if (found?.name === "page") {
+          const v = vars(req, { length: page.body.length, connection: connectionLines(keep, req.version), date_plus_day: httpDate(new Date(hostTime(ctx.host, ctx.now()).getTime() + 86_400_000)) });
+          const head = framed(fill(t.pageHead, v), req, 200, page.body.length);
+          return { out: statusLine(200, req.version, t.pageStatus) + head + "\r\n" + (headOnly && t.framing !== "evhttp" ? "" : page.body), keep };
+        }
+        return { out: errorResponse(404, "generic", req, keep), keep };
       }
       if (action === "page" || action === "static405") {
         if (!exists) return { out: errorResponse(404, "generic", req, keep), keep };
@@ -362,16 +441,24 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
       const method = parts[0] ?? "";
       if (!TOKEN.test(method) || (upperMethods && !UPPER.test(method))) throw new HttpError(400, "verb");
       if (parts.length < 2) throw new HttpError(400, "url");
+      // Strict parsing (Apache 2.4.25+): exactly single spaces and printable bytes, or a 400 with headers.
+      if (t.strictRequestLine && (/[^\x21-\x7e ]/.test(line) || / {2}| $/.test(line))) throw new HttpError(400, "url");
       const target = parts[1]!;
       if (parts.length === 2) {
         if (!serve09) throw new HttpError(400, "version");
+        // A path or an absolute URI; anything else cannot be HTTP/0.9 for nginx or a strict Apache.
+        const pathy = target.startsWith("/") || /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(target);
+        if (t.http09 === "servePath" && !pathy) throw new HttpError(400, "url");
+        if (t.http09 === "serveGet" && (method !== "GET" || !pathy)) throw new HttpError(400, "url");
         return { method, target, version: 9 };
       }
       const proto = parts.slice(2).join(" ");
+      if (t.strictRequestLine && !/^HTTP\/1\.[01]$/.test(proto)) throw new HttpError(400, "version");
       const m = /^HTTP\/(\d)\.(\d)$/.exec(proto);
       if (m) {
         const major = Number(m[1]);
         if (major === 1) return { method, target, version: m[2] === "0" ? 10 : 11 };
+        if (major !== 1 && t.framing === "evhttp") throw new HttpError(400, "version");
         if (major === 0 && !lenient) throw new HttpError(400, "version");
         if (major > 1 && !lenient) throw new HttpError(505, "version");
         return { method, target, version: major > 1 ? 11 : 10 };
@@ -477,14 +564,14 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
         if (login) events.push(login);
       }
       const path = targetPath(parsed.target);
-      const req: Request = { method: parsed.method, path: path ?? "/", version: parsed.version, headers, head, line };
+      const req: Request = { method: parsed.method, path: path ?? "/", version: parsed.version, headers, head, line, target: parsed.target };
       const ntlm = t.ntlmHead === undefined ? undefined : ntlmExchange(req, events);
       if (ntlm !== undefined) {
         const keep = wantsKeepAlive(req);
         return { out: ntlm, close: !keep, events };
       }
       if (path === undefined || (path === "*" && parsed.method !== "OPTIONS")) fail(400, "url", req);
-      if (parsed.version === 11 && !headers.has("host")) fail(400, "host", req);
+      if (parsed.version === 11 && t.requireHost && !headers.has("host")) fail(400, "host", req);
       const te = (headers.get("transfer-encoding") ?? "").toLowerCase();
       const cl = headers.get("content-length");
       let length = 0;
@@ -562,20 +649,137 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
       };
     }
 
+    // ---- time: what the daemon waits for, how long, and how it stops waiting (timing.ts) ----
+    type Phase = "start" | "idle" | "head" | "body" | "covered";
+    let phase: Phase = "head";
+    const timer = new RequestTimer();
+    const draw = (r: MsRange): number => drawMs(r, ctx.random);
+    const plain = (r: MsRange): TimerSpec => ({ style: "deadline", ms: draw(r), perByteMs: 0, graceMs: 0 });
+    // A daemon that never gives up (Transmission's evhttp) arms nothing; the trap's idle limit still ends the session.
+    const NEVER: MsRange = { min: -1, max: -1 };
+    const requestSpec = (later: boolean): TimerSpec => ({
+      style: t.requestTimeoutStyle,
+      ms: draw((later ? t.nextRequestTimeoutMs : undefined) ?? t.requestTimeoutMs ?? NEVER),
+      perByteMs: t.requestMinRate ? 1000 / t.requestMinRate : 0,
+      ...(t.requestTimeoutMaxMs ? { capMs: draw(t.requestTimeoutMaxMs) } : {}),
+      graceMs: draw(t.readGraceMs),
+    });
+    const bodySpec = (): TimerSpec => ({
+      style: t.requestTimeoutStyle,
+      ms: draw(t.bodyTimeoutMs ?? t.requestTimeoutMs ?? NEVER),
+      perByteMs: t.bodyMinRate ? 1000 / t.bodyMinRate : 0,
+      graceMs: draw(t.readGraceMs),
+    });
+
+    /** The daemon has the connection: the first request's timer, or IIS's wait for a first byte. */
+    function accepted(): Timers {
+      if (t.connectionTimeoutMs) {
+        phase = "idle";
+        return timer.start(plain(t.connectionTimeoutMs));
+      }
+      phase = "head";
+      return timer.start(requestSpec(false));
+    }
+
+    /** Bytes arrived: leave a wait for a request's timer, and let the bytes count. */
+    function arriving(n: number): Timers {
+      let timers: Timers = {};
+      if (phase === "start" || phase === "idle") {
+        if (phase === "idle" && requests > 0 && t.keepAliveCoversNextRequest) phase = "covered";
+        else {
+          phase = "head";
+          timers = timer.start(requestSpec(requests > 0));
+        }
+      }
+      return phase === "head" || phase === "body" ? { ...timers, ...timer.bytes(n) } : timers;
+    }
+
+    /** After the bytes were handled: a body to wait for, a next request, or a kept connection's wait. */
+    function settled(requestsBefore: number, wasWaiting: boolean): Timers {
+      if (waiting) {
+        if (phase === "body") return {};
+        phase = "body";
+        return timer.start(bodySpec());
+      }
+      const done = requests > requestsBefore || wasWaiting;
+      if (!done) return {};
+      if (buf !== "") {
+        phase = "head";
+        return timer.start(requestSpec(true));
+      }
+      phase = "idle";
+      return timer.start(plain(t.keepAliveTimeoutMs ?? NEVER));
+    }
+
+    /** The request line, once complete, after any empty lines before it. */
+    function completeLine(): string | undefined {
+      const rest = buf.replace(/^(?:\r?\n)+/, "");
+      const nl = rest.indexOf("\n");
+      return nl < 0 ? undefined : rest.slice(0, nl).replace(/\r$/, "");
+    }
+
+    /** The daemon stops waiting: a 408 (or 400) page where it writes one, then the close. */
+    function timedOut(): Reply {
+      let out = "";
+      if (phase === "head" && t.requestTimeoutReply === "408AfterLine") {
+        const line = completeLine();
+        if (line !== undefined) {
+          // The head was never parsed: no Host applies, so the page names the server itself.
+          const parts = line.split(/[ \t]+/);
+          const version = /^HTTP\/1\.1$/.test(parts[2] ?? "") ? 11 : 10;
+          out = errorResponse(408, "generic", { method: parts[0] ?? "", path: "/", version, headers: new Map(), head: "", line }, false);
+        }
+      } else if (phase === "body" && waiting && t.bodyTimeoutStatus !== undefined) {
+        out = errorResponse(t.bodyTimeoutStatus, "generic", waiting, false);
+      }
+      closed = true;
+      buf = "";
+      return { ...(out !== "" ? { write: out } : {}), close: true, timers: timer.stop() };
+    }
+
+    function withTimers(r: Reply, timers: Timers): Reply {
+      return Object.keys(timers).length > 0 ? { ...r, timers: { ...timers, ...r.timers } } : r;
+    }
+
+    function consume(chunk: Uint8Array): Reply {
+      if (waiting && chunk.length <= bodyLeft && buf === "") {
+        // Discard body bytes without copying them into the buffer (unless they may hold a login).
+        if (form !== undefined) form += toLatin1(chunk);
+        bodyLeft -= chunk.length;
+        if (bodyLeft > 0) return {};
+        return run();
+      }
+      buf += toLatin1(chunk);
+      return run();
+    }
+
     return {
-      // Client speaks first; a web server greets nobody.
-      open: () => ({}),
+      // Client speaks first; a web server greets nobody. Its timers start at once (or after the kernel's
+      // deferred accept, for a peer that stays silent).
+      open() {
+        if (t.startDelayMs.max > 0) {
+          phase = "start";
+          return { timers: timer.start(plain(t.startDelayMs)) };
+        }
+        return { timers: accepted() };
+      },
       data(chunk) {
         if (closed) return {};
-        if (waiting && chunk.length <= bodyLeft && buf === "") {
-          // Discard body bytes without copying them into the buffer (unless they may hold a login).
-          if (form !== undefined) form += toLatin1(chunk);
-          bodyLeft -= chunk.length;
-          if (bodyLeft > 0) return {};
-          return run();
-        }
-        buf += toLatin1(chunk);
-        return run();
+        // The deadline passed while a read's grace ran: the next read finds the time up.
+        if (timer.isExpired) return timedOut();
+        const timers = arriving(chunk.length);
+        const requestsBefore = requests;
+        const wasWaiting = waiting !== undefined;
+        const reply = consume(chunk);
+        if (closed) return reply;
+        return withTimers(reply, { ...timers, ...settled(requestsBefore, wasWaiting) });
+      },
+      timer(name) {
+        if (closed) return {};
+        const { outcome, timers } = timer.fired(name);
+        if (outcome !== "timeout") return Object.keys(timers).length > 0 ? { timers } : {};
+        if (phase === "start") return { timers: accepted() };
+        return timedOut();
       },
     };
 }

@@ -37,11 +37,34 @@ export const httpTemplates = schema({
   methodChars: t.oneOf("method syntax: upper (nginx: A-Z and _) or token (any RFC 7230 token)", ["upper", "token"] as const),
   eager: t.bool("reject a bad method or URI byte as soon as it arrives"),
   lenientProtocol: t.bool("an unknown protocol token is taken as HTTP/1.0 (Apache before 2.4.25)"),
-  http09: t.oneOf("a request line without a version: serve a bare body, or reject", ["serve", "reject"] as const),
+  http09: t.oneOf("a request line without a version: serve (any such line is HTTP/0.9, errors as bare bodies: Apache before 2.4.25), servePath (HTTP/0.9 only with a path; a bad target is a 400 with headers: nginx 1.5.5+, which assumes HTTP/1.0 when a line fails to parse), serveGet (only GET with a path; any other such line is a 400 with headers: Apache 2.4.25+), or reject", ["serve", "servePath", "serveGet", "reject"] as const),
+  strictRequestLine: withDefault(t.bool("HttpProtocolOptions Strict (Apache 2.4.25+): one space between the three parts, the version exactly HTTP/1.0 or HTTP/1.1, no control bytes; anything else is a 400"), false),
   longLineStatus: t.int("status for an over-long request line (414 or 400)", 400, 599),
   ntlmHead: optional(t.text("header lines of the 401 that answers an NTLM or Negotiate Authorization ({{www_authenticate}}: the WWW-Authenticate lines); absent: the face ignores them")),
   ntlmBody: withDefault(t.text("body of that 401"), ""),
   ntlmVersion: withDefault(t.text("Windows version the NTLM challenge states (\"6.1.7601\")", /^\d+\.\d+\.\d+$/, '"major.minor.build"'), "6.1.7601"),
+
+  // Applications with their own URL space (Transmission's web UI) and their own HTTP library.
+  routes: optional(t.table("what a path answers, for methods whose action is page: \"page\" (the default page) or a name in responses; keys are a raw path, a prefix ending in *, or * alone for every other path; absent: indexPaths and 404", /^(\/[^\s]*|\*)$/)),
+  responses: withDefault(t.table("whole responses by name: \"301 Moved Permanently\\r\\nhead lines\\r\\n\\r\\nbody\"; also {{session_id}} (stable per host), {{date_plus_day}}, {{target}} (the raw request target) and {{rest}} (the path after a prefix route), HTML-escaped"), {}),
+  framing: withDefault(t.oneOf("who adds the framing headers: template (the head lines say it all) or evhttp (libevent appends Date, Connection, Content-Length and its default Content-Type after the handler's lines; its own error pages always say HTTP/1.1; HEAD still gets the body)", ["template", "evhttp"] as const), "template"),
+  requireHost: withDefault(t.bool("an HTTP/1.1 request without Host is a 400"), true),
+
+  // Time: how long the daemon waits for a peer, and what it says when it stops waiting.
+  startDelayMs: withDefault(t.ms("a new connection that sends nothing reaches the daemon only after this (Linux TCP_DEFER_ACCEPT: Apache); its first byte ends the wait early"), { min: 0, max: 0 }),
+  connectionTimeoutMs: optional(t.ms("a new connection that sends nothing is closed after this, and the request timer starts at its first byte (IIS ConnectionTimeout); absent: the request timer runs from the accept")),
+  requestTimeoutMs: optional(t.ms("time for a request head: from its start (deadline) or from the last byte (idle); absent: the daemon never gives up (Transmission's evhttp), only the trap's idle limit ends the session")),
+  requestTimeoutStyle: t.oneOf("deadline: counted from the accept or the request's first byte (nginx, mod_reqtimeout, HTTP.sys); idle: restarted by every byte (Apache's core Timeout, lighttpd)", ["deadline", "idle"] as const),
+  requestTimeoutMaxMs: optional(t.ms("a deadline extended by requestMinRate never goes past this (mod_reqtimeout header=20-40)")),
+  requestMinRate: optional(t.int("bytes per second that push a deadline one second further (mod_reqtimeout MinRate)", 1, 1_000_000)),
+  readGraceMs: withDefault(t.ms("a read just before a deadline still leaves this long for the next one (mod_reqtimeout: 1 s)"), { min: 0, max: 0 }),
+  requestTimeoutReply: t.oneOf("when the request head times out: close (silently), or 408AfterLine: a 408 page once the request line was complete (Apache), a silent close before", ["close", "408AfterLine"] as const),
+  keepAliveTimeoutMs: optional(t.ms("a kept connection waiting for its next request is closed (silently) after this; absent: never")),
+  nextRequestTimeoutMs: optional(t.ms("time for the head of a later request on a kept connection (lighttpd's keep-alive idle); absent: requestTimeoutMs")),
+  keepAliveCoversNextRequest: withDefault(t.bool("the keep-alive timer keeps running once the next request has begun, instead of a fresh request timer (nginx before 1.3)"), false),
+  bodyTimeoutMs: optional(t.ms("time for a request body, in the request timer's style (mod_reqtimeout body=10); absent: requestTimeoutMs")),
+  bodyMinRate: optional(t.int("bytes per second that push the body deadline one second further (no cap)", 1, 1_000_000)),
+  bodyTimeoutStatus: optional(t.int("the error page sent when the body times out (Apache 2.2 and 2.4 before 2.4.13: 400; later: 408); absent: a silent close", 400, 599)),
 });
 
 export type HttpTemplates = ReturnType<typeof httpTemplates.parse>;
