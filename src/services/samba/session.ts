@@ -266,11 +266,14 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
   const badUserIsGuest = t.badUser === "guest";
   const commonFlags2Base = windows ? WINDOWS_FLAGS2 : SAMBA_FLAGS2;
   /**
-   * The server GUID: smbd puts its lower-case NetBIOS name there, zero padded; Windows a GUID of its own,
-   * the same on every connection.
+   * The server GUID: smbd puts its lower-case NetBIOS name there, zero padded; Windows a random (version 4)
+   * GUID of its own, made at install, the same on every connection.
    */
   const serverGuid: number[] = windows
-    ? Array.from({ length: 16 }, (_, i) => Math.floor(hostUnit(host, "smb-server-guid", String(i)) * 256))
+    ? Array.from({ length: 16 }, (_, i) => {
+        const b = Math.floor(hostUnit(host, "smb-server-guid", String(i)) * 256);
+        return i === 7 ? 0x40 | (b & 0x0f) : i === 8 ? 0x80 | (b & 0x3f) : b; // Data3's version nibble, the variant bits
+      })
     : Array.from({ length: 16 }, (_, i) => latin1Bytes(netbiosName.toLowerCase())[i] ?? 0);
   const spnego = (hint: string): Uint8Array | undefined =>
     t.spnegoMechs === "none" ? undefined : Uint8Array.from(negTokenInitOf(t.spnegoMechs === "windows" ? WINDOWS_MECHS : [OID_NTLMSSP], hint === "-" ? "" : hint));
