@@ -522,6 +522,16 @@ describe("samba: smbd's patience with bytes that are not SMB", () => {
     }
   });
 
+  test("the promise kept: \\r\\n\\r\\n then its 3338 bytes, or GET then 87072, ends 4.17 (SMB1 off) with a FIN, nothing sent", () => {
+    // Measured (Debian 12 smbd, log "Invalid message type 13" / "71"): FIN at 0.014 s.
+    for (const [head, n] of [["\r\n\r\n", 3338], ["GET ", 87072]] as const) {
+      const s = session("samba-4.17-debian12");
+      expect(outcome(s.data(toBytes(head)))).toEqual({ write: "", close: false });
+      expect(outcome(s.data(new Uint8Array(n - 1)))).toEqual({ write: "", close: false });
+      expect(outcome(s.data(new Uint8Array(1)))).toEqual({ write: "", close: true });
+    }
+  });
+
   test("SMB1 off: the first message must be a negotiate; with SMB1 on an SMB2 negotiate is answered too", () => {
     // A session setup before any negotiate: both readers exit (FIN).
     const setup = smb1({ cmd: 0x73, flags2: 0xc803, words: new Array(24).fill(0), data: [] });
