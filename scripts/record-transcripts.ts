@@ -7,7 +7,7 @@
 // per entry. Otherwise, on random high ports of 127.0.0.1.
 //
 //   bun scripts/record-transcripts.ts [--out fixtures/transcripts] [--service S] [--high-ports]
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { allEntries } from "../src/catalog/index.ts";
@@ -71,4 +71,14 @@ for (const scan of SCANS) {
 }
 for (const t of traps) t.proc.kill("SIGTERM");
 await Promise.all(traps.map((t) => t.proc.exited));
+// On the usual ports a trap binds all of its service's ports; an entry that answers on only some of them
+// (Windows shows one face on 139 and another on 445) keeps just the sessions on its own ports.
+if (usualPorts) {
+  for (const { e } of traps) {
+    const file = join(values.out!, e.service, `${e.id}.json`);
+    const t = JSON.parse(readFileSync(file, "utf8")) as { sessions: { localPort: number }[] };
+    const kept = t.sessions.filter((s) => e.ports.includes(s.localPort));
+    if (kept.length !== t.sessions.length) writeFileSync(file, JSON.stringify({ ...t, sessions: kept }, null, 1) + "\n");
+  }
+}
 console.log(`recorded ${traps.length} transcripts into ${values.out}`);

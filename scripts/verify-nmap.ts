@@ -75,7 +75,10 @@ export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; 
     const find = (ip: string, port: number): NmapService | undefined => rows.find((r) => r.ip === ip && r.port === port);
     const verdicts = traps.map((t): Verdict => {
       const r = find(t.ip, t.port);
-      const expected = { product: t.entry.product, version: t.entry.version, info: t.entry.info ?? "", ostype: t.entry.ostype ?? "" };
+      // With the default scripts (-sC), a script may restate the version (smb-os-discovery on 445).
+      const scripted = /(^|\s)-sC(\s|$)|--script/.test(values["nmap-args"]!) ? t.entry.scriptClaims?.[String(t.port)] : undefined;
+      const base = { product: t.entry.product, version: t.entry.version, info: t.entry.info ?? "", ostype: t.entry.ostype ?? "" };
+      const expected = { ...base, ...scripted };
       const got = r && {
         product: r.product,
         version: r.version,

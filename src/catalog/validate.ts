@@ -55,14 +55,15 @@ const entryShape = schema({
   notes: optional(t.text("why this version tempts an attacker")),
   scriptClaims: optional({
     kind: "object of port → claim",
-    doc: "what nmap reports instead on a port once its default scripts (-sC) have run, e.g. smb-os-discovery's version on 445",
+    doc: "what nmap reports instead on a port once its default scripts (-sC) have run on the whole host, e.g. smb-os-discovery's version on 445",
     optional: true,
     parse(v, p) {
       if (typeof v !== "object" || v === null || Array.isArray(v)) throw new SchemaError(p, "expected an object of port → { product, version, info, ostype }");
       const out: Record<string, ScriptClaim> = {};
       for (const [port, claim] of Object.entries(v)) {
         if (!/^\d{1,5}$/.test(port)) throw new SchemaError(`${p}.${port}`, "expected a port number as the key");
-        out[port] = scriptClaim.parse(claim, `${p}.${port}`);
+        // Only the fields the claim states: an absent one keeps the entry's own.
+        out[port] = Object.fromEntries(Object.entries(scriptClaim.parse(claim, `${p}.${port}`)).filter(([, x]) => x !== undefined));
       }
       return out;
     },

@@ -44,11 +44,11 @@ export function reviewPlan(c: HostConfig, plan: HostPlan, isRoot: boolean): Find
   const findings: Finding[] = [];
   const taken = new Map<number, string>();
   const services: (ServiceConfig | undefined)[] = c.services ?? [];
-  plan.services.forEach((s, i) => {
-    const sc = services[i];
+  plan.services.forEach((s) => {
+    const sc = services[s.configIndex];
     const line = sc?.line ?? 1;
-    const field = `services[${i + 1}]`;
-    for (const port of s.ports ?? defaultPorts(s.service)) {
+    const field = `services[${s.configIndex + 1}]`;
+    for (const port of s.ports) {
       if (port === 0) continue; // any free port: never taken twice
       const other = taken.get(port);
       if (other !== undefined) findings.push({ level: "error", line, field, message: `port ${port} is already used by ${other}` });
@@ -78,7 +78,7 @@ function planAsData(plan: HostPlan, findings: Finding[]) {
     ...(plan.persona !== undefined ? { persona: plan.persona } : {}),
     services: plan.services.map((s) => ({
       service: s.service,
-      ports: s.ports ?? defaultPorts(s.service),
+      ports: s.ports,
       entry: {
         id: s.entry.id,
         product: s.entry.product,
@@ -177,7 +177,7 @@ export const validateCommand = defineCommand({
     }
     const errors = findings.filter((f) => f.level === "error").length;
     const warnings = findings.length - errors;
-    const faces = plan.services.map((s) => `${s.service} ${s.entry.id} on ${(s.ports ?? defaultPorts(s.service)).join("+")}`).join(", ");
+    const faces = plan.services.map((s) => `${s.service} ${s.entry.id} on ${s.ports.join("+")}`).join(", ");
     if (errors > 0) {
       process.exitCode = 2;
       return;

@@ -12,8 +12,12 @@ import { OS_FAMILIES, type CatalogEntry, type OsFamily, type ServiceName } from 
 export interface ServicePlan {
   service: ServiceName;
   entry: CatalogEntry;
-  /** Ports to bind; absent: the service's usual ports (falling back to a random one when not allowed). */
-  ports?: number[];
+  /** Ports this face answers on. */
+  ports: number[];
+  /** True when they are the service's usual ports (no port was given): a port that cannot be bound is skipped, and a random one used when none can. */
+  usual: boolean;
+  /** Which service of the config it comes from (one config service may show a face per port: Windows on 139 and 445). */
+  configIndex: number;
 }
 
 export interface HostPlan {
@@ -61,6 +65,24 @@ export function chooseFace(service: ServiceName, seed: string, release: Release,
   return chooseEntry(onPort.length > 0 ? onPort : fitting, seed, host);
 }
 
+/**
+ * The faces of one service, port by port: usually one face on all its ports, but where the catalog has a
+ * face per port (Windows answers nmap differently on 139 and 445), each port gets its own.
+ */
+function facesFor(service: ServiceName, seed: string, release: Release, banner: string | undefined, ports: number[] | undefined, configIndex: number): ServicePlan[] {
+  const usual = ports === undefined;
+  const list = ports ?? defaultPorts(service);
+  if (banner !== undefined) return [{ service, entry: chooseFace(service, seed, release, banner), ports: list, usual, configIndex }];
+  const byEntry = new Map<string, ServicePlan>();
+  for (const port of list) {
+    const entry = chooseFace(service, seed, release, undefined, port === 0 ? undefined : [port]);
+    const plan = byEntry.get(entry.id);
+    if (plan) plan.ports.push(port);
+    else byEntry.set(entry.id, { service, entry, ports: [port], usual, configIndex });
+  }
+  return [...byEntry.values()];
+}
+
 export interface SingleServiceOptions {
   service: ServiceName;
   port?: number;
@@ -77,12 +99,11 @@ export function planForService(o: SingleServiceOptions): HostPlan {
   const pinned = o.banner !== undefined && o.os === undefined ? findEntry(o.banner) : undefined;
   const release = pinned ? (findRelease(pinned.releases[0]!) ?? resolveRelease(undefined, o.seed)) : resolveRelease(o.os, o.seed);
   const host = hostFacts({ seed: o.seed, family: release.family, release: release.id });
-  const entry = chooseFace(o.service, o.seed, release, o.banner);
   return {
     seed: o.seed,
     host,
     release,
-    services: [{ service: o.service, entry, ...(o.port !== undefined ? { ports: [o.port] } : {}) }],
+    services: facesFor(o.service, o.seed, release, o.banner, o.port !== undefined ? [o.port] : undefined, 0),
     ...(o.log !== undefined ? { log: o.log } : {}),
     ...(o.listen !== undefined ? { listen: o.listen } : {}),
     ...(o.user !== undefined ? { user: o.user } : {}),
@@ -95,12 +116,8 @@ export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string;
   const release = resolveRelease(cli.os ?? c.os, seed);
   const host = hostFacts({ seed, family: release.family, release: release.id, ...(c.hostname !== undefined ? { hostname: c.hostname } : {}) });
   if (!c.services || c.services.length === 0) throw new UserError(`${c.source}: no services to run (add services:, or a persona:)`);
-  const services = c.services.map((s) => ({
-    service: s.service,
-    // Each service draws with its own label, so two http services on one host may show different faces.
-    entry: chooseFace(s.service, s.ports ? `${seed}|${s.service}|${s.ports.join(",")}` : seed, release, s.banner, s.ports),
-    ...(s.ports ? { ports: s.ports } : {}),
-  }));
+  // A service given its ports draws with its own label, so two http services on one host may show different faces.
+  const services = c.services.flatMap((s, i) => facesFor(s.service, s.ports ? `${seed}|${s.service}|${s.ports.join(",")}` : seed, release, s.banner, s.ports, i));
   const log = cli.log ?? c.log;
   const listen = cli.listen ?? c.listen;
   const user = cli.user ?? c.user;
@@ -116,7 +133,7 @@ export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string;
   };
 }
 
-/** Every port a plan binds (usual ports where none are given). */
+/** Every port a plan binds. */
 export function planPorts(plan: HostPlan): { service: ServiceName; port: number; entry: CatalogEntry }[] {
-  return plan.services.flatMap((s) => (s.ports ?? defaultPorts(s.service)).map((port) => ({ service: s.service, port, entry: s.entry })));
+  return plan.services.flatMap((s) => s.ports.map((port) => ({ service: s.service, port, entry: s.entry })));
 }

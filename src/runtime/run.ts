@@ -9,7 +9,6 @@ import { HostCounters } from "../host/counters.ts";
 import { createLogger, type Verbosity } from "../log.ts";
 import { Trap, type SessionObserver } from "../net/listener.ts";
 import { dropPrivileges, lookupAccount, type Account } from "../net/privileges.ts";
-import { defaultPorts } from "../catalog/index.ts";
 import type { CatalogEntry } from "../types.ts";
 import type { HostPlan } from "./plan.ts";
 
@@ -79,7 +78,7 @@ function bindAll(plan: HostPlan, make: (entry: CatalogEntry, port: number) => (a
   const notes: string[] = [];
   try {
     for (const s of plan.services) {
-      if (s.ports) {
+      if (!s.usual) {
         for (const port of s.ports) {
           try {
             traps.push(startTrap(make(s.entry, port), plan.listen));
@@ -94,7 +93,7 @@ function bindAll(plan: HostPlan, make: (entry: CatalogEntry, port: number) => (a
       }
       const refused: string[] = [];
       const before = traps.length;
-      for (const port of defaultPorts(s.service)) {
+      for (const port of s.ports) {
         try {
           traps.push(startTrap(make(s.entry, port), plan.listen));
         } catch (err) {

@@ -16,12 +16,17 @@ export interface NtlmIdentity {
   dnsDomain: string;
   /** "6.1.0" (sent as the version field, with a timestamp AV pair), or "" for servers that send none (Samba 3). */
   version: string;
+  /** Whether the target info carries a timestamp AV pair; default: when a version is sent (Windows 2003 and Samba 3.6 have a version but no timestamp). */
+  timestamp?: boolean;
+  /** Send the version only when the client's NEGOTIATE asks for it (MS-NLMP; Windows, Samba 3.6); default: always. */
+  versionOnRequest?: boolean;
 }
 
 /** The CHALLENGE message (type 2) answering a client's NEGOTIATE flags. `now` fills the timestamp AV pair. */
 export function ntlmChallenge(id: NtlmIdentity, clientFlags: number, challenge: Uint8Array, now: Date): Uint8Array {
   const unicode = (clientFlags & 0x1) !== 0 || (clientFlags & 0x2) === 0;
-  const withVersion = id.version !== "";
+  const withVersion = id.version !== "" && (!id.versionOnRequest || (clientFlags & 0x02000000) !== 0);
+  const withTimestamp = id.timestamp ?? id.version !== "";
   // Echo what the client may ask for; always: request target, NTLM, always sign, target type server, target info.
   let flags = (clientFlags & (0x2 | 0x10 | 0x20 | 0x80000 | 0x20000000 | 0x40000000 | 0x80000000)) | 0x4 | 0x200 | 0x8000 | 0x20000 | 0x800000;
   flags |= unicode ? 0x1 : 0;
@@ -35,7 +40,7 @@ export function ntlmChallenge(id: NtlmIdentity, clientFlags: number, challenge: 
   pair(1, utf16(id.netbiosName));
   pair(4, utf16(id.dnsDomain));
   pair(3, utf16(id.dnsName));
-  if (withVersion) pair(7, new ByteWriter().u64(filetime(now)).done());
+  if (withTimestamp) pair(7, new ByteWriter().u64(filetime(now)).done());
   pair(0, []);
   const info = av.done();
   const head = withVersion ? 56 : 48;
@@ -45,7 +50,7 @@ export function ntlmChallenge(id: NtlmIdentity, clientFlags: number, challenge: 
   m.u16(info.length).u16(info.length).u32(head + targetName.length);
   if (withVersion) {
     const [maj = 6, min = 1, build = 0] = id.version.split(".").map((x) => Number.parseInt(x, 10) || 0);
-    m.u8(maj).u8(min).u16(build).zeros(3).u8(15);
+    m.u8(maj).u8(min).u16(build).zeros(3).u8(15); // NTLMRevisionCurrent: NTLMSSP_REVISION_W2K3
   }
   return m.bytes(targetName).bytes(info).done();
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { serviceEntries } from "../../src/catalog/index.ts";
-import { hostFacts } from "../../src/host/facts.ts";
+import { HostCounters } from "../../src/host/counters.ts";
+import { bootTime, hostFacts } from "../../src/host/facts.ts";
 import { makeContext } from "../../src/services/context.ts";
 import { samba } from "../../src/services/samba/index.ts";
 import type { SambaTemplates } from "../../src/services/samba/templates.ts";
@@ -139,10 +140,10 @@ function events(r: Reply, action: ProtocolEvent["action"]): ProtocolEvent[] {
 }
 
 describe("samba: the NegProt nmap fingerprints", () => {
-  const smb1Entries = catalog.entries.filter((e) => e.templates.smb1);
+  const smb1Entries = catalog.entries.filter((e) => e.templates.smb1 && e.templates.implementation === "samba");
 
   test("every SMB1 persona answers SMBProgNeg the way nmap's Samba rules read it", () => {
-    expect(smb1Entries.length).toBeGreaterThanOrEqual(4);
+    expect(smb1Entries.length).toBeGreaterThanOrEqual(7);
     for (const e of smb1Entries) {
       const r = session(e.id).data(SMBPROGNEG);
       expect(r.close).toBeFalsy();
@@ -245,32 +246,16 @@ describe("samba: NetBIOS session service", () => {
     expect([...bytes(s.data(Uint8Array.of(0x89, 0, 0, 0)))]).toEqual([0x85, 0, 0, 0]);
   });
 
-  test("what is not NetBIOS framing (HTTP, TLS, RPC) closes the connection without a word", () => {
-    for (const junk of ["GET / HTTP/1.0\r\n\r\n", "\r\n\r\n", "\x16\x03\x01\x00\x2f\x01\x00\x00\x2b\x03\x01", "\x80\0\0\x28\x72\xfe\x1d\x13"]) {
-      const r = session("samba-4.5.16-debian").data(toBytes(junk));
-      expect(r.close).toBe(true);
-      expect(bytes(r).length).toBe(0);
-    }
-  });
-
-  test("session messages that are not SMB, or empty, are refused at once", () => {
-    // nmap's DNSVersionBindReqTCP looks like a session message of 30 bytes.
-    const dns = toBytes("\0\x1e\0\x06\x01\0\0\x01\0\0\0\0\0\0\x07version\x04bind\0\0\x10\0\x03");
-    expect(session("samba-3.0.24-debian").data(dns).close).toBe(true);
-    expect(session("samba-3.0.24-debian").data(Uint8Array.of(0, 0, 0, 0)).close).toBe(true);
-    // The decision does not wait for the declared 131071 bytes once the first body bytes are wrong.
-    expect(session("samba-3.0.24-debian").data(toBytes("\0\x01\xff\xffJUNK")).close).toBe(true);
-  });
-
-  test("a half-received frame waits; a flood of frames stays bounded and ends in a close", () => {
+  test("a half-received frame waits; a flood completes it, and a frame that is not SMB ends the session with a reset", () => {
     const s = session("samba-3.0.24-debian");
     const head = s.data(toBytes("\0\x01\xff\xff\xffSMB"));
     expect(head.close).toBeFalsy();
     expect(head.write).toBeUndefined();
-    // 300 KB of zeros: completes the 131071-byte frame (not a valid SMB), so the session ends.
+    // 300 KB of zeros: the 131071-byte frame completes (an SMB header with command 0, not a negprot), smbd exits
+    // with the rest unread in its socket, so the kernel resets.
     const r = s.data(new Uint8Array(300 * 1024));
-    expect(r.close).toBe(true);
-    expect(bytes(r).length).toBeLessThan(1024);
+    expect(r.close).toBe("reset");
+    expect(bytes(r).length).toBe(0);
   });
 
   test("random binary garbage never throws and never produces more than a small answer", () => {
@@ -402,10 +387,13 @@ describe("samba: SMB2 on the Samba 4 personas", () => {
     expect(le16(b, 68)).toBe(0x02ff);
   });
 
-  test("no common dialect: STATUS_NOT_SUPPORTED and a hang-up", () => {
-    const r = session("samba-4.6.2-rhel7").data(smb2Negotiate([0x0100]));
-    expect(r.close).toBe(true);
+  test("no common dialect: STATUS_NOT_SUPPORTED, and the connection stays (smbd 4.17 measured)", () => {
+    const s = session("samba-4.17-debian12");
+    const r = s.data(smb2Negotiate([0x0100]));
+    expect(r.close).toBeFalsy();
     expect(le32(bytes(r), 4 + 8)).toBe(0xc00000bb);
+    // A second negotiate with a dialect it knows is answered.
+    expect(le16(bytes(s.data(smb2Negotiate([0x0202]))), 4 + 64 + 4)).toBe(0x0202);
   });
 
   test("SMB2 session setup logs the NTLM user; tree connects are logged too", () => {
@@ -431,13 +419,298 @@ describe("samba: SMB2 on the Samba 4 personas", () => {
     expect(le32(bytes(tc), 4 + 8)).toBe(0xc00000cc); // STATUS_BAD_NETWORK_NAME
   });
 
-  test("an SMB2 frame claiming more than 128 KiB is refused", () => {
+  test("after SMB2 negotiate, lengths are 24 bits: an 8 MiB frame is read to its end (keeping 128 KiB) before it is judged", () => {
     const s = session("samba-4.5.16-debian");
     s.data(smb2Negotiate([0x0202]));
-    expect(s.data(Uint8Array.of(0, 0x7f, 0xff, 0xff, 0xfe, 0x53, 0x4d, 0x42)).close).toBe(true);
+    const len = 8 * 1024 * 1024;
+    // A header whose StructureSize is not 64: not an SMB2 request once the whole frame is in.
+    const first = s.data(Uint8Array.of(0, len >>> 16, 0, 0, 0xfe, 0x53, 0x4d, 0x42, 0, 0));
+    expect(first.close).toBeFalsy();
+    let sent = 6;
+    const chunk = new Uint8Array(64 * 1024);
+    while (sent + chunk.length < len) {
+      const r = s.data(chunk);
+      expect(r.close).toBeFalsy();
+      expect(r.write).toBeUndefined();
+      sent += chunk.length;
+    }
+    const last = s.data(new Uint8Array(len - sent));
+    expect(last.close).toBe(true); // whole frame consumed, nothing left unread: FIN
   });
 });
 
 function out8(b: Uint8Array, o: number): number {
   return b[o]!;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// What smbd does with bytes that are not SMB, measured on Debian 12's smbd 4.17.12 (127.0.0.1, one connection
+// per case): "server min protocol" left at SMB2_02 (Debian's default: SMB1 off), and again with it set to NT1
+// (SMB1 on, the reader every smbd from 4.0 to 4.16 runs). The 3.x column follows smbd 3.0.24's reply_special().
+
+/** nmap's probes, copied from nmap-service-probes 7.93. */
+const PROBE = {
+  GenericLines: "\r\n\r\n",
+  GetRequest: "GET / HTTP/1.0\r\n\r\n",
+  RPCCheck: "\x80\0\0\x28\x72\xfe\x1d\x13\0\0\0\0\0\0\0\x02\0\x01\x86\xa0\0\x01\x97\x7c" + "\0".repeat(20),
+  DNSVersionBindReqTCP: "\0\x1e\0\x06\x01\0\0\x01\0\0\0\0\0\0\x07version\x04bind\0\0\x10\0\x03",
+  DNSStatusRequestTCP: "\0\x0c\0\0\x10\0\0\0\0\0\0\0\0\0",
+  Help: "HELP\r\n",
+  TerminalServerCookie: "\x03\0\0*%\xe0\0\0\0\0\0Cookie: mstshash=nmap\r\n\x01\0\x08\0\x03\0\0\0",
+};
+
+/** A session request as smbclient sends it: *SMBSERVER called, the client's own name calling. */
+function nbName(name: string): number[] {
+  const padded = name.toUpperCase().padEnd(15, " ").slice(0, 15) + " ";
+  return [32, ...[...padded].flatMap((c) => [0x41 + (c.charCodeAt(0) >> 4), 0x41 + (c.charCodeAt(0) & 15)]), 0];
+}
+const SESSION_REQUEST = Uint8Array.from([0x81, 0, 0, 68, ...nbName("*SMBSERVER"), ...nbName("NMAP")]);
+
+type Outcome = { write: string; close: false | true | "reset" };
+function outcome(r: Reply): Outcome {
+  return { write: Buffer.from(bytes(r)).toString("hex"), close: r.close ?? false };
+}
+
+describe("samba: smbd's patience with bytes that are not SMB", () => {
+  const faces = {
+    "4.17-smb2-only": "samba-4.17-debian12",
+    "4.x": "samba-4.5.16-debian",
+    "3.x": "samba-3.0.24-debian",
+  } as const;
+
+  test("a header that promises more than arrived: no answer, the connection waits for the rest", () => {
+    // Measured: GenericLines (3338 bytes promised), GetRequest (87072), TLS and RDP stayed open 135 s without a byte.
+    for (const id of Object.values(faces)) {
+      for (const p of [PROBE.GenericLines, PROBE.GetRequest, PROBE.Help, PROBE.TerminalServerCookie, "\0\x01\xff\xff"]) {
+        expect(outcome(session(id).data(toBytes(p)))).toEqual({ write: "", close: false });
+      }
+    }
+  });
+
+  test("a whole frame that is not SMB ends the connection: FIN when all was read, RST when bytes were left unread", () => {
+    for (const id of Object.values(faces)) {
+      // Measured: a 40-byte junk message FIN; the same plus 5 more bytes RST; DNSVersionBind (a 6-byte frame and 22
+      // bytes more) RST; DNSStatus (an empty frame and 10 bytes more) RST; an empty message and a runt FIN.
+      expect(outcome(session(id).data(toBytes("\0\0\0\x28" + "J".repeat(40))))).toEqual({ write: "", close: true });
+      expect(outcome(session(id).data(toBytes("\0\0\0\x28" + "J".repeat(40) + "EXTRA")))).toEqual({ write: "", close: "reset" });
+      expect(outcome(session(id).data(toBytes(PROBE.DNSVersionBindReqTCP)))).toEqual({ write: "", close: "reset" });
+      expect(outcome(session(id).data(toBytes(PROBE.DNSStatusRequestTCP)))).toEqual({ write: "", close: "reset" });
+      expect(outcome(session(id).data(Uint8Array.of(0, 0, 0, 0)))).toEqual({ write: "", close: true });
+      expect(outcome(session(id).data(toBytes("\0\0\0\x08\xffSMBrxxx")))).toEqual({ write: "", close: true });
+    }
+  });
+
+  test("other NetBIOS packets: 4.17 with SMB1 off hangs up; 4.x answers and hangs up; 3.x answers and carries on", () => {
+    const cases: [string, Uint8Array, Record<keyof typeof faces, Outcome>][] = [
+      // Keepalive: measured FIN at once (SMB1 off), ignored until the 60 s idle check (SMB1 on); 3.0 ignores it.
+      ["keepalive", Uint8Array.of(0x85, 0, 0, 0), { "4.17-smb2-only": { write: "", close: true }, "4.x": { write: "", close: false }, "3.x": { write: "", close: false } }],
+      // 0x89 keepalive request: FIN without a word; 85000000 then FIN; 3.0 answers 85000000 only.
+      ["0x89", Uint8Array.of(0x89, 0, 0, 0), { "4.17-smb2-only": { write: "", close: true }, "4.x": { write: "85000000", close: true }, "3.x": { write: "85000000", close: false } }],
+      // A stray positive session response: FIN; four zero bytes then FIN; 3.0 answers the four zero bytes only.
+      ["0x82", Uint8Array.of(0x82, 0, 0, 0), { "4.17-smb2-only": { write: "", close: true }, "4.x": { write: "00000000", close: true }, "3.x": { write: "00000000", close: false } }],
+      // nmap's RPCCheck, a whole 0x80 frame: FIN at once with SMB1 off (18 ms); ignored with SMB1 on (FIN at the 60 s check).
+      ["RPCCheck", toBytes(PROBE.RPCCheck), { "4.17-smb2-only": { write: "", close: true }, "4.x": { write: "", close: false }, "3.x": { write: "", close: false } }],
+      // A session request: 82000000 from every smbd, the connection stays.
+      ["session request", SESSION_REQUEST, { "4.17-smb2-only": { write: "82000000", close: false }, "4.x": { write: "82000000", close: false }, "3.x": { write: "82000000", close: false } }],
+      // A malformed one: "called name not present" and FIN; smbd 3.0 returns without a word.
+      ["bad session request", Uint8Array.of(0x81, 0, 0, 2, 1, 0x41), { "4.17-smb2-only": { write: "8300000182", close: true }, "4.x": { write: "8300000182", close: true }, "3.x": { write: "", close: false } }],
+    ];
+    for (const [what, packet, expected] of cases) {
+      for (const [rules, id] of Object.entries(faces) as [keyof typeof faces, string][]) {
+        expect({ what, rules, ...outcome(session(id).data(packet)) }).toEqual({ what, rules, ...expected[rules] });
+      }
+    }
+  });
+
+  test("the promise kept: \\r\\n\\r\\n then its 3338 bytes, or GET then 87072, ends 4.17 (SMB1 off) with a FIN, nothing sent", () => {
+    // Measured (Debian 12 smbd, log "Invalid message type 13" / "71"): FIN at 0.014 s.
+    for (const [head, n] of [["\r\n\r\n", 3338], ["GET ", 87072]] as const) {
+      const s = session("samba-4.17-debian12");
+      expect(outcome(s.data(toBytes(head)))).toEqual({ write: "", close: false });
+      expect(outcome(s.data(new Uint8Array(n - 1)))).toEqual({ write: "", close: false });
+      expect(outcome(s.data(new Uint8Array(1)))).toEqual({ write: "", close: true });
+    }
+  });
+
+  test("SMB1 off: the first message must be a negotiate; with SMB1 on an SMB2 negotiate is answered too", () => {
+    // A session setup before any negotiate: both readers exit (FIN).
+    const setup = smb1({ cmd: 0x73, flags2: 0xc803, words: new Array(24).fill(0), data: [] });
+    expect(outcome(session("samba-4.17-debian12").data(setup))).toEqual({ write: "", close: true });
+    expect(outcome(session("samba-4.5.16-debian").data(setup))).toEqual({ write: "", close: true });
+    // nmap's SMBProgNeg to 4.17: "no dialect" (41 bytes, measured) and FIN.
+    const r = session("samba-4.17-debian12").data(SMBPROGNEG);
+    expect(r.close).toBe(true);
+    expect(bytes(r).length).toBe(41);
+  });
+});
+
+describe("samba: the clock, the pid and the boot time", () => {
+  test("the SMB1 session key is the smbd child's pid: one more for each connection on a live host", () => {
+    const counters = new HostCounters(HOST, () => NOW);
+    const key = () => {
+      const s = samba.start(makeContext({ entry: entry("samba-4.2.14-debian"), hostSeed: "test", host: HOST, sessionSeed: "k", now: () => NOW, counter: (n, spec) => counters.next(n, spec) }));
+      s.open();
+      return le32(bytes(s.data(SMBPROGNEG)), 4 + 35 + 13);
+    };
+    const first = key();
+    expect(first).toBeGreaterThan(300); // a Linux pid, well past init's
+    expect(first).toBeLessThan(32768); // pid_max
+    expect(key()).toBe(first + 1);
+    expect(key()).toBe(first + 2);
+  });
+
+  test("SMB2 NEGOTIATE: SystemTime is the host's clock (its error included) at 10 µs; ServerStartTime is 0 from smbd", () => {
+    const skewed = { ...HOST, clockSkewMs: 90_000 };
+    const s = samba.start(makeContext({ entry: entry("samba-4.17-debian12"), hostSeed: "test", host: skewed, sessionSeed: "c", now: () => NOW }));
+    s.open();
+    const m = bytes(s.data(smb2Negotiate([0x0202, 0x0210]))).subarray(4);
+    const t = le64(m, 64 + 40);
+    const expected = NOW_FILETIME + 90n * 10_000_000n;
+    expect(t >= expected && t < expected + 10_000n).toBe(true);
+    expect(t % 100n).toBe(0n);
+    expect(le64(m, 64 + 48)).toBe(0n);
+  });
+
+  test("Samba 3.6 offers SMB 2.002 only, and its negotiate states neither time (smb2_negprot.c writes 0 for both)", () => {
+    const s = session("samba-3.6.25-freebsd");
+    const m = bytes(s.data(smb2Negotiate([0x0202, 0x0210, 0x0300, 0x0302]))).subarray(4);
+    expect(le16(m, 64 + 4)).toBe(0x0202);
+    expect(le16(m, 64 + 2)).toBe(0x0001); // signing enabled, not required
+    expect(le32(m, 64 + 24)).toBe(0x00000001); // SMB2_CAP_DFS ("host msdfs = yes")
+    expect([le32(m, 64 + 28), le32(m, 64 + 32), le32(m, 64 + 36)]).toEqual([65536, 65536, 65536]);
+    expect(le64(m, 64 + 40)).toBe(0n);
+    expect(le64(m, 64 + 48)).toBe(0n);
+    expect(toLatin1(m)).toContain("\x1b\x04NONE"); // negprot_spnego(): the standalone hint "NONE"
+    // The GUID: smbd's lower-case NetBIOS name.
+    expect(toLatin1(m.subarray(64 + 8, 64 + 24)).replace(/\0+$/, "")).toBe(HOST.netbiosName.toLowerCase());
+    // No 2.002 among the client's dialects: smbd 3.6 says STATUS_INVALID_PARAMETER.
+    expect(le32(bytes(session("samba-3.6.25-freebsd").data(smb2Negotiate([0x0210, 0x0300]))), 4 + 8)).toBe(0xc000000d);
+  });
+
+  test("Samba 4.17's negotiate carries what the real one sent smbclient 4.17 (3.1.1, three contexts, 8 MiB, caps 0x0f)", () => {
+    const pre = [...u16(1), ...u16(38), ...u32(0), ...u16(1), ...u16(32), ...u16(1), ...new Array(32).fill(0x53), 0, 0];
+    const enc = [...u16(2), ...u16(10), ...u32(0), ...u16(4), ...u16(4), ...u16(3), ...u16(2), ...u16(1), 0, 0, 0, 0, 0, 0];
+    const sig = [...u16(8), ...u16(8), ...u32(0), ...u16(3), ...u16(2), ...u16(1), ...u16(0)];
+    const req = smb2Negotiate([0x0202, 0x0210, 0x0300, 0x0302, 0x0311], [...pre, ...enc, ...sig]);
+    req[4 + 64 + 32] = 3; // NegotiateContextCount (the helper writes 2)
+    expect(req[4 + 64 + 8]).toBe(0x7f); // smbclient's capabilities
+    const m = bytes(session("samba-4.17-debian12").data(req)).subarray(4);
+    expect(le16(m, 64 + 4)).toBe(0x0311);
+    expect(le16(m, 64 + 6)).toBe(3); // preauth, encryption, signing
+    expect(le32(m, 64 + 24)).toBe(0x0f);
+    expect([le32(m, 64 + 28), le32(m, 64 + 32), le32(m, 64 + 36)]).toEqual([8388608, 8388608, 8388608]);
+    expect(le16(m, 64 + 58)).toBe(74); // the 74-byte negTokenInit with the not_defined_in_RFC4178 hint
+    const off = le32(m, 64 + 60);
+    expect(off).toBe(208);
+    // Encryption: AES-128-GCM (2); signing: AES-128-GMAC (2), as the real one chose from smbclient's lists.
+    expect(Buffer.from(m.subarray(off + 48, off + 60)).toString("hex")).toBe("020004000000000001000200");
+    expect(Buffer.from(m.subarray(off + 64, off + 76)).toString("hex")).toBe("080004000000000001000200");
+  });
+
+  test("smbd 4.17 offers multi-channel and (3.0.2) encryption only to a client that offers them", () => {
+    // Measured with client capabilities 0: 3.0.2 answered 0x07; smbclient (0x7f) got 0x0f at 3.1.1.
+    const req = smb2Negotiate([0x0202, 0x0210, 0x0300, 0x0302]);
+    req[4 + 64 + 8] = 0;
+    const m = bytes(session("samba-4.17-debian12").data(req)).subarray(4);
+    expect(le16(m, 64 + 4)).toBe(0x0302);
+    expect(le32(m, 64 + 24)).toBe(0x07);
+  });
+});
+
+describe("samba: Windows SMB faces", () => {
+  const winSession = (id: string, port: number, seed = "w1") => session(id, seed, port);
+
+  test("on 139 NetBT wants a session request first: anything else gets 'unspecified error' (0x8f) and a hang-up", () => {
+    // RFC 1002 4.3.4 negative session response, error 0x8F: what nmap's line 13846 ("Microsoft Windows netbios-ssn") reads.
+    for (const id of ["windows-netbios-2003", "windows-smb-2008r2", "windows-netbios-2012r2"]) {
+      const r = winSession(id, 139).data(SMBPROGNEG);
+      expect(outcome(r)).toEqual({ write: "830000018f", close: true });
+    }
+  });
+
+  test("a session request for *SMBSERVER or the host's own name is accepted; any other name is 'called name not present'", () => {
+    const s = winSession("windows-netbios-2008r2", 139);
+    expect(outcome(s.data(SESSION_REQUEST))).toEqual({ write: "82000000", close: false });
+    // Then SMB is spoken on the session, with NetBIOS' 17-bit lengths.
+    const neg = bytes(s.data(SMBPROGNEG));
+    expect(neg[0]).toBe(0);
+    expect(neg[8]).toBe(0x72);
+    const own = Uint8Array.from([0x81, 0, 0, 68, ...nbName(HOST.netbiosName), ...nbName("NMAP")]);
+    expect(outcome(winSession("windows-netbios-2008r2", 139).data(own))).toEqual({ write: "82000000", close: false });
+    const other = Uint8Array.from([0x81, 0, 0, 68, ...nbName("FILESRV"), ...nbName("NMAP")]);
+    expect(outcome(winSession("windows-netbios-2008r2", 139).data(other))).toEqual({ write: "8300000182", close: true });
+  });
+
+  test("on 445 a first byte other than zero ends the connection (MS-SMB2 2.1: Direct TCP)", () => {
+    expect(winSession("windows-smb-2008r2", 445).data(toBytes(PROBE.GetRequest)).close).toBeTruthy();
+    expect(winSession("windows-smb-2008r2", 445).data(Uint8Array.of(0x85, 0, 0, 0)).close).toBeTruthy();
+  });
+
+  /** nmap's Windows lines 13785 (2003) and 13790 (2008 R2 - 2012), in JavaScript syntax. */
+  const W2003 = /^\0\0\0.\xffSMBr\0\0\0\0\x88\x01@\0\0\0\0\0\0\0\0\0\0\0\0\0\0@\x06\0\0\x01\0\x11\x07\0.2\0\x01\0\x04.\0\0\0\0\x01\0\0\0\0\0\xfd\xf3\x01\0/s;
+  const W2008 = /^\0\0\0.\xffSMBr\0\0\0\0\x88\x01@\0\0\0\0\0\0\0\0\0\0\0\0\0\0@\x06\0\0\x01\0\x11\x07\0.2\0\x01\0\x04A\0\0\0\0\x01\0\0\0\0\0\xfc\xf3\x01\0.{21}((?:..)*)\0\0((?:..)*)\0\0/s;
+
+  test("the SMBProgNeg answer on 445: 'NT LM 0.12' (index 7), MaxMpx 50, 16644-byte buffers, session key 0, Windows' capabilities", () => {
+    expect(W2003.test(toLatin1(bytes(winSession("windows-smb-2003", 445).data(SMBPROGNEG))))).toBe(true);
+    for (const id of ["windows-smb-2008r2", "windows-smb-2012r2"]) {
+      const out = toLatin1(bytes(winSession(id, 445).data(SMBPROGNEG)));
+      const m = W2008.exec(out);
+      expect(m).not.toBeNull();
+      expect(P(m![1]!)).toBe("WORKGROUP");
+      expect(P(m![2]!)).toBe(HOST.netbiosName);
+    }
+  });
+
+  test("session setup and challenge tell one story: NativeOS/LanMan, the NTLM version, guest off, anonymous allowed", () => {
+    const stories: [string, string, string, string][] = [
+      ["windows-smb-2003", "Windows Server 2003 3790 Service Pack 2", "Windows Server 2003 5.2", "0502ce0e0000000f"],
+      ["windows-smb-2008r2", "Windows Server 2008 R2 Standard 7601 Service Pack 1", "Windows Server 2008 R2 Standard 6.1", "0601b11d0000000f"],
+      ["windows-smb-2012r2", "Windows Server 2012 R2 Standard 9600", "Windows Server 2012 R2 Standard 6.3", "060380250000000f"],
+    ];
+    for (const [id, os, lanman, version] of stories) {
+      const s = winSession(id, 445);
+      s.data(negprot(["NT LM 0.12"], 0xc853));
+      // NTLMSSP NEGOTIATE asking for the version (0x02000000), as Windows clients and smbclient do.
+      const r1 = bytes(s.data(sessionSetupExt(spnegoInit(NTLM_NEGOTIATE.map((b, i) => (i === 15 ? b | 0x02 : b))), 0)));
+      const at = toLatin1(r1).indexOf("NTLMSSP\0");
+      expect(Buffer.from(r1.subarray(at + 48, at + 56)).toString("hex")).toBe(version);
+      // Windows names itself and its DNS domain in the target info, as IIS does on the same host.
+      expect(toLatin1(r1)).toContain(ucs2(HOST.fqdn).map((c) => String.fromCharCode(c)).join(""));
+      // NativeOS and NativeLanMan follow the blob; no primary domain in an extended-security answer.
+      expect(toLatin1(r1).endsWith(`${ucs2(os).map((c) => String.fromCharCode(c)).join("")}\0\0${ucs2(lanman).map((c) => String.fromCharCode(c)).join("")}\0\0`)).toBe(true);
+      const uid = le16(r1, 4 + 28);
+      const r3 = s.data(sessionSetupExt(spnegoResp(ntlmAuthenticate("administrator", "", "KALI", new Array(24).fill(0), Array.from({ length: 48 }, (_, i) => i))), uid));
+      expect(le32(bytes(r3), 4 + 5)).toBe(0xc000006d); // guest off: STATUS_LOGON_FAILURE
+      expect(events(r3, "login")[0]?.hash?.type).toBe("netntlmv2");
+    }
+    // Anonymous (null session): allowed, not as guest.
+    const s = winSession("windows-smb-2008r2", 445);
+    s.data(negprot(["NT LM 0.12"], 0xc853));
+    const uid = le16(bytes(s.data(sessionSetupExt(spnegoInit(NTLM_NEGOTIATE), 0))), 4 + 28);
+    const anon = bytes(s.data(sessionSetupExt(spnegoResp(ntlmAuthenticate("", "", "", [0], [])), uid)));
+    expect(le32(anon, 4 + 5)).toBe(0);
+    expect(le16(anon, 4 + 33 + 4)).toBe(0);
+  });
+
+  test("Windows 2003 speaks no SMB2; 2008 R2 2.1 at most, 2012 R2 3.0.2", () => {
+    expect(winSession("windows-smb-2003", 445).data(smb2Negotiate([0x0202])).close).toBeTruthy();
+    const dialectOf = (id: string) => le16(bytes(winSession(id, 445).data(smb2Negotiate([0x0202, 0x0210, 0x0300, 0x0302, 0x0311], []))), 4 + 64 + 4);
+    expect(dialectOf("windows-smb-2008r2")).toBe(0x0210);
+    expect(dialectOf("windows-smb-2012r2")).toBe(0x0302);
+  });
+
+  test("SMB2 NEGOTIATE: the host's clock and its boot time (what smb2-time prints as date and start_date)", () => {
+    const m = bytes(winSession("windows-smb-2008r2", 445).data(smb2Negotiate([0x0202, 0x0210]))).subarray(4);
+    const t = le64(m, 64 + 40);
+    expect(t >= NOW_FILETIME && t < NOW_FILETIME + 10_000n).toBe(true);
+    const boot = le64(m, 64 + 48);
+    // The host's boot time (host/facts.ts), as every service of the host tells it: before now, within its reboot cycle.
+    expect(boot).toBe(BigInt(bootTime(HOST, NOW).getTime()) * 10_000n + 116444736000000000n);
+    expect(boot < NOW_FILETIME).toBe(true);
+    expect(NOW_FILETIME - boot <= BigInt(HOST.rebootDays) * 86_400n * 10_000_000n).toBe(true);
+    // The server GUID is the host's own, the same on every connection, and not a name.
+    const guid = (seed: string) => Buffer.from(bytes(winSession("windows-smb-2008r2", 445, seed).data(smb2Negotiate([0x0202]))).subarray(4 + 64 + 8, 4 + 64 + 24)).toString("hex");
+    expect(guid("a")).toBe(guid("b"));
+    expect(guid("a")).not.toBe(Buffer.from(HOST.netbiosName.toLowerCase().padEnd(16, "\0")).toString("hex"));
+  });
+});
