@@ -84,3 +84,25 @@ describe("host facts", () => {
     expect(p).toBeLessThan(32768);
   });
 });
+
+describe("the machine's own release picks the default persona", () => {
+  test("os-release names map to release ids", async () => {
+    const { releaseFromOsRelease } = await import("../src/host/machine.ts");
+    expect(releaseFromOsRelease('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n')).toBe("debian-12");
+    expect(releaseFromOsRelease('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="14.04"\n')).toBe("ubuntu-14.04");
+    expect(releaseFromOsRelease('ID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n')).toBe("rhel-7");
+    expect(releaseFromOsRelease('ID="rocky"\nVERSION_ID="8.9"\n')).toBe("rhel-8");
+    expect(releaseFromOsRelease('ID=arch\n')).toBeUndefined();
+  });
+
+  test("serve with no persona and no config runs the persona of this machine's release, else of its family", async () => {
+    const { defaultPersona, personas } = await import("../src/host/personas.ts");
+    const { machineRelease, hostOsFamily } = await import("../src/host/machine.ts");
+    const { parseOsName } = await import("../src/host/releases.ts");
+    const chosen = defaultPersona();
+    const release = machineRelease();
+    const exact = [...personas().values()].find((p) => p.os === release);
+    if (exact) expect(chosen.name).toBe(exact.name!);
+    else expect(parseOsName(chosen.os!)!.family).toBe(hostOsFamily());
+  });
+});
