@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EventSink, TrapEvent } from "../src/events/types.ts";
 import { Trap, type Limits } from "../src/net/listener.ts";
-import type { CatalogEntry } from "../src/types.ts";
+import { SessionDriver, VirtualClock } from "../src/services/driver.ts";
+import type { CatalogEntry, ProtocolSession } from "../src/types.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const BUN = process.execPath;
@@ -196,4 +197,43 @@ export function buildBinary(): Promise<string> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A session driven on a virtual clock, with what it did and when: writes (with their bytes), events, the close. */
+export interface VirtualRun {
+  clock: VirtualClock;
+  driver: SessionDriver;
+  log: { at: number; what: string }[];
+  writes: Uint8Array[];
+  /** When and how the session ended, if it did. */
+  closedAt(): { at: number; how: string } | undefined;
+  /** When each write went out. */
+  wroteAt(): number[];
+}
+
+export function driveVirtually(session: ProtocolSession): VirtualRun {
+  const clock = new VirtualClock();
+  const log: { at: number; what: string }[] = [];
+  const writes: Uint8Array[] = [];
+  const driver = new SessionDriver(session, clock, {
+    write: (b) => {
+      writes.push(b);
+      log.push({ at: clock.now(), what: `write ${b.length}` });
+    },
+    events: (ev) => log.push({ at: clock.now(), what: `event ${ev.map((x) => x.action).join(",")}` }),
+    close: (how) => log.push({ at: clock.now(), what: `close ${how}` }),
+    error: (err) => log.push({ at: clock.now(), what: `error ${err.message}` }),
+  });
+  driver.open();
+  return {
+    clock,
+    driver,
+    log,
+    writes,
+    closedAt: () => {
+      const c = log.find((l) => l.what.startsWith("close"));
+      return c && { at: c.at, how: c.what.slice(6) };
+    },
+    wroteAt: () => log.filter((l) => l.what.startsWith("write")).map((l) => l.at),
+  };
 }

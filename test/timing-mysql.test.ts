@@ -8,11 +8,10 @@ import net from "node:net";
 import { serviceEntries } from "../src/catalog/index.ts";
 import { Trap } from "../src/net/listener.ts";
 import { makeContext } from "../src/services/context.ts";
-import { SessionDriver, VirtualClock } from "../src/services/driver.ts";
 import { mysql } from "../src/services/mysql/index.ts";
 import type { MysqlTemplates } from "../src/services/mysql/templates.ts";
 import type { CatalogEntry } from "../src/types.ts";
-import { MemorySink, startTestTrap } from "./helpers.ts";
+import { MemorySink, startTestTrap, driveVirtually, type VirtualRun } from "./helpers.ts";
 
 const entries = serviceEntries("mysql") as CatalogEntry<MysqlTemplates>[];
 function entry(id: string): CatalogEntry<MysqlTemplates> {
@@ -39,39 +38,17 @@ const SILENT: Record<string, { ms: number; close: "fin" | "reset" }> = {
   "mariadb-10.11-debian12": { ms: 10000, close: "reset" },
 };
 
-interface Run {
-  clock: VirtualClock;
-  driver: SessionDriver;
-  log: { at: number; what: string }[];
+interface Run extends VirtualRun {
   greeting: Uint8Array;
 }
 
 function run(e: CatalogEntry<MysqlTemplates>): Run {
-  const clock = new VirtualClock();
-  const log: { at: number; what: string }[] = [];
-  let greeting: Uint8Array = new Uint8Array(0);
-  const driver = new SessionDriver(
-    mysql.start(makeContext({ entry: e, hostSeed: "timing", sessionSeed: "t1", now: () => new Date("2024-03-05T07:08:09Z") })),
-    clock,
-    {
-      write: (b) => {
-        if (greeting.length === 0) greeting = b;
-        log.push({ at: clock.now(), what: `write ${b.length}` });
-      },
-      events: (ev) => log.push({ at: clock.now(), what: `event ${ev.map((x) => x.action).join(",")}` }),
-      close: (how) => log.push({ at: clock.now(), what: `close ${how}` }),
-      error: (err) => log.push({ at: clock.now(), what: `error ${err.message}` }),
-    },
-  );
-  driver.open();
-  return {
-    clock,
-    driver,
-    log,
+  const r = driveVirtually(mysql.start(makeContext({ entry: e, hostSeed: "timing", sessionSeed: "t1", now: () => new Date("2024-03-05T07:08:09Z") })));
+  return Object.assign(r, {
     get greeting() {
-      return greeting;
+      return r.writes[0] ?? new Uint8Array(0);
     },
-  };
+  });
 }
 
 function saltOf(g: Uint8Array): Uint8Array {

@@ -13,7 +13,7 @@ import { samba } from "../src/services/samba/index.ts";
 import type { SambaTemplates } from "../src/services/samba/templates.ts";
 import type { CatalogEntry } from "../src/types.ts";
 import { toBytes } from "../src/wire/bytes.ts";
-import { startTestTrap, withTimeout } from "./helpers.ts";
+import { startTestTrap, withTimeout, driveVirtually, type VirtualRun } from "./helpers.ts";
 
 const entries = serviceEntries("samba") as CatalogEntry<SambaTemplates>[];
 const entry = (id: string): CatalogEntry<SambaTemplates> => {
@@ -38,34 +38,8 @@ function smb2Negotiate(dialects: number[]): Uint8Array {
   return Uint8Array.from([0, 0, p.length >> 8, p.length & 0xff, ...p]);
 }
 
-interface Timeline {
-  clock: VirtualClock;
-  driver: SessionDriver;
-  log: { at: number; what: string }[];
-  closedAt(): { at: number; how: string } | undefined;
-  wroteAt(): number[];
-}
-
-function drive(id: string, seed = "t1"): Timeline {
-  const clock = new VirtualClock();
-  const log: { at: number; what: string }[] = [];
-  const driver = new SessionDriver(samba.start(makeContext({ entry: entry(id), hostSeed: "timing", host: HOST, sessionSeed: seed, now: () => NOW })), clock, {
-    write: (b) => log.push({ at: clock.now(), what: `write ${b.length}` }),
-    events: () => {},
-    close: (how) => log.push({ at: clock.now(), what: `close ${how}` }),
-    error: (e) => log.push({ at: clock.now(), what: `error ${e.message}` }),
-  });
-  driver.open();
-  return {
-    clock,
-    driver,
-    log,
-    closedAt: () => {
-      const c = log.find((l) => l.what.startsWith("close"));
-      return c && { at: c.at, how: c.what.slice(6) };
-    },
-    wroteAt: () => log.filter((l) => l.what.startsWith("write")).map((l) => l.at),
-  };
+function drive(id: string, seed = "t1"): VirtualRun {
+  return driveVirtually(samba.start(makeContext({ entry: entry(id), hostSeed: "timing", host: HOST, sessionSeed: seed, now: () => NOW })));
 }
 
 describe("smbd's idle check on a virtual clock", () => {
