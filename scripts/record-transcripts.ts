@@ -47,7 +47,8 @@ const bin = join(ROOT, "dist/micetrap");
 const entries = allEntries().filter((e) => !values.service || e.service === values.service);
 for (const e of entries) rmSync(join(values.out!, e.service, `${e.id}.json`), { force: true });
 
-const traps = await Promise.all(
+// Every trap that did start is stopped again, even when another failed to start.
+const started = await Promise.allSettled(
   entries.map(async (e, i) => {
     // Usual ports: no port argument binds the service's usual ports; each entry on its own address.
     const where = usualPorts ? ["--host", `127.0.1.${i + 1}`] : ["0", "--host", "127.0.0.1"];
@@ -61,6 +62,13 @@ const traps = await Promise.all(
     return { e, proc: t.proc, ports: t.ports, ip: usualPorts ? `127.0.1.${i + 1}` : "127.0.0.1" };
   }),
 );
+const traps = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+if (failed) {
+  for (const t of traps) t.proc.kill("SIGTERM");
+  await Promise.all(traps.map((t) => t.proc.exited));
+  throw failed.reason;
+}
 
 const ports = [...new Set(traps.flatMap((t) => t.ports))].sort((a, b) => a - b).join(",");
 const targets = [...new Set(traps.map((t) => t.ip))];
