@@ -2,7 +2,6 @@
 // micetrap's entry point: one subcommand per fake service, plus the tools around the catalog.
 import { defineCommand, renderUsage, runCommand, type CommandDef } from "citty";
 import { checkCommand } from "./commands/check.ts";
-import { personasCommand, serveCommand, validateCommand } from "./commands/host.ts";
 import { listCommand } from "./commands/list.ts";
 import { recordCommand } from "./commands/record.ts";
 import { replayCommand } from "./commands/replay.ts";
@@ -17,11 +16,15 @@ const aliasesOf = (service: string) => Object.keys(SERVICE_ALIASES).filter((a) =
 
 const serviceCommands = Object.fromEntries(SERVICES.map((s) => [s, serviceCommand(s, aliasesOf(s))]));
 
-const subCommands: Record<string, CommandDef<any>> = {
+// The whole-host commands load the YAML parser: only when one of them runs, so a single service starts fast.
+const host = () => import("./commands/host.ts");
+type Lazy = () => Promise<CommandDef<any>>;
+
+const subCommands: Record<string, CommandDef<any> | Lazy> = {
   ...serviceCommands,
-  serve: serveCommand,
-  personas: personasCommand,
-  validate: validateCommand,
+  serve: () => host().then((m) => m.serveCommand),
+  personas: () => host().then((m) => m.personasCommand),
+  validate: () => host().then((m) => m.validateCommand),
   list: listCommand,
   check: checkCommand,
   record: recordCommand,
@@ -66,7 +69,8 @@ export async function runCli(rawArgs: string[]): Promise<void> {
     );
   }
   const resolved = Object.hasOwn(SERVICE_ALIASES, first) ? [SERVICE_ALIASES[first]!, ...rawArgs.slice(1)] : rawArgs;
-  const sub = subCommands[resolved[0]!];
+  const entry = subCommands[resolved[0]!];
+  const sub = typeof entry === "function" ? await entry() : entry;
   if (sub && (resolved.includes("--help") || resolved.includes("-h"))) {
     await printUsage(sub, main);
     return;
