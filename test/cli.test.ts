@@ -1,25 +1,11 @@
 // The command line as users meet it: the real CLI in a child process, real sockets, real files.
 import { describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { allEntries, serviceEntries } from "../src/catalog/index.ts";
-import { BUN, buildBinary, connect, runCli, startProcess, tempDir, withTimeout } from "./helpers.ts";
+import { BUN, buildBinary, connect, runCli, startProcess, tempDir, unprivilegedCli, withTimeout } from "./helpers.ts";
 
 const isRoot = process.getuid?.() === 0;
-
-/**
- * The CLI as an unprivileged user: as root, the compiled binary is copied into a folder anyone may
- * enter and run as nobody (the checkout itself may sit in a folder nobody can read), so binding a
- * privileged port really fails.
- */
-async function unprivilegedCli(): Promise<string[]> {
-  const bin = await buildBinary();
-  if (!isRoot) return [bin];
-  const dir = tempDir("micetrap-nobody-");
-  chmodSync(dir, 0o755);
-  copyFileSync(bin, join(dir, "micetrap"));
-  return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", join(dir, "micetrap")];
-}
 
 function expectOneLineError(r: { code: number | null; stdout: string; stderr: string }, pattern: RegExp) {
   expect(r.code).not.toBe(0);

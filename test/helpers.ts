@@ -1,5 +1,5 @@
 // Test helpers: real sockets on 127.0.0.1, the real CLI as a child process, the real binary.
-import { existsSync, mkdtempSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EventSink, TrapEvent } from "../src/events/types.ts";
@@ -236,4 +236,18 @@ export function driveVirtually(session: ProtocolSession): VirtualRun {
     },
     wroteAt: () => log.filter((l) => l.what.startsWith("write")).map((l) => l.at),
   };
+}
+
+/**
+ * The CLI as an unprivileged user: as root, the compiled binary is copied into a folder anyone may
+ * enter and run as nobody (the checkout itself may sit in a folder nobody can read), so binding a
+ * privileged port really fails.
+ */
+export async function unprivilegedCli(): Promise<string[]> {
+  const bin = await buildBinary();
+  if (process.getuid?.() !== 0) return [bin];
+  const dir = tempDir("micetrap-nobody-");
+  chmodSync(dir, 0o755);
+  copyFileSync(bin, join(dir, "micetrap"));
+  return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", join(dir, "micetrap")];
 }

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findRelease } from "../src/host/releases.ts";
-import { connect, runCli, startProcess, tempDir, BUN, ROOT } from "./helpers.ts";
+import { connect, runCli, startProcess, tempDir, unprivilegedCli, BUN, ROOT } from "./helpers.ts";
 
 function configFile(text: string): string {
   const file = join(tempDir("micetrap-config-"), "host.yaml");
@@ -135,4 +135,22 @@ describe("micetrap serve", () => {
     expect(await faces("one")).toBe(a);
     expect(await faces("two")).not.toBe(a);
   });
+
+  test("without root, each usual port that needs root falls back to a free port, and says so", async () => {
+    // centos-db: mysql on 3306 binds as anyone; http (80) and ftp (21) need root or CAP_NET_BIND_SERVICE.
+    const t = await startProcess([...(await unprivilegedCli()), "serve", "--persona", "centos-db", "--seed", "no-root", "--host", "127.0.0.1"], { cwd: "/tmp" });
+    try {
+      const out = await t.waitForOutput(/Host [a-z0-9.-]+ \(CentOS 6/, 10_000);
+      for (const [service, port] of [["http", 80], ["ftp", 21]] as const) {
+        const m = new RegExp(`${service}: the usual port is not available: ${port} \\(needs root or CAP_NET_BIND_SERVICE\\); using port (\\d+) instead\\.`).exec(out);
+        expect(m, out).not.toBeNull();
+        const c = await connect(Number(m![1]));
+        if (service === "ftp") await c.waitFor((s) => s.startsWith("220"));
+        c.end();
+      }
+      expect(out).toContain("Fake mysql service listening on port 3306...");
+    } finally {
+      await t.stop();
+    }
+  }, 30_000);
 });
