@@ -11,6 +11,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { allEntries } from "../src/catalog/index.ts";
+import { serviceModule } from "../src/services/index.ts";
 import { startTrapProcess } from "./lib/trap-process.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -50,8 +51,11 @@ for (const e of entries) rmSync(join(values.out!, e.service, `${e.id}.json`), { 
 // Every trap that did start is stopped again, even when another failed to start.
 const started = await Promise.allSettled(
   entries.map(async (e, i) => {
-    // Usual ports: no port argument binds the service's usual ports; each entry on its own address.
-    const where = usualPorts ? ["--host", `127.0.1.${i + 1}`] : ["0", "--host", "127.0.0.1"];
+    // Usual ports: each entry on its own address, on the service's usual ports (no port argument) when the
+    // entry's ports are among them, else on the entry's own usual port (Transmission's web UI on 9091).
+    const serviceUsual = serviceModule(e.service).defaultPorts;
+    const own = e.ports.every((p) => serviceUsual.includes(p)) ? [] : [String(e.ports[0])];
+    const where = usualPorts ? [...own, "--host", `127.0.1.${i + 1}`] : ["0", "--host", "127.0.0.1"];
     // With the usual ports, wait for the line that follows the last listening line.
     const t = await startTrapProcess([bin, "record", e.service, ...where, "--banner", e.id, "--out", values.out!, "--note", NOTE], {
       until: /Pretending to be/,
