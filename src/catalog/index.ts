@@ -1,7 +1,7 @@
 // The banner catalog: fixtures/services/*.json (bundled into the executable at build time through the
 // service modules), each entry parsed against its service's schema once, on first use.
 import { SERVICE_MODULES, serviceModule } from "../services/index.ts";
-import { OS_FAMILIES, type CatalogEntry, type OsFamily, type ServiceName } from "../types.ts";
+import type { CatalogEntry, ServiceName } from "../types.ts";
 import { validateTable } from "./validate.ts";
 
 export { resolveService } from "../services/index.ts";
@@ -31,8 +31,4 @@ export function allEntries(): CatalogEntry[] {
 
 export function findEntry(id: string): CatalogEntry | undefined {
   return allEntries().find((e) => e.id === id);
-}
-
-export function isOsFamily(name: string): name is OsFamily {
-  return (OS_FAMILIES as readonly string[]).includes(name);
 }

@@ -3,7 +3,7 @@
 // as arguments (a live clock, or a replay's frozen one).
 import type { OsFamily } from "../types.ts";
 import { hashUnit } from "../util/random.ts";
-import { drawFor, hostNames, timeZoneFor, type Draw } from "./names.ts";
+import { drawFor, hostNames, netbiosNameOf, timeZoneFor, type Draw } from "./names.ts";
 
 export interface HostFacts {
   seed: string;
@@ -54,7 +54,7 @@ export function hostFacts(o: HostOptions): HostFacts {
     hostname,
     domain: names.domain,
     fqdn,
-    netbiosName: hostname.split(".")[0]!.toUpperCase().replace(/[^A-Z0-9_-]/g, "-").slice(0, 15) || "SERVER",
+    netbiosName: netbiosNameOf(hostname),
     workgroup: "WORKGROUP",
     timeZone: timeZoneFor(draw),
     clockSkewMs: skew(draw),

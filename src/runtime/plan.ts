@@ -7,7 +7,7 @@ import type { HostConfig } from "../host/config.ts";
 import { hostFacts, type HostFacts } from "../host/facts.ts";
 import { hostOsFamily } from "../host/machine.ts";
 import { drawRelease, findRelease, parseOsName, type Release } from "../host/releases.ts";
-import { OS_FAMILIES, type CatalogEntry, type OsFamily, type ServiceName } from "../types.ts";
+import { OS_FAMILIES, type CatalogEntry, type ServiceName } from "../types.ts";
 
 export interface ServicePlan {
   service: ServiceName;
@@ -38,13 +38,6 @@ export function resolveRelease(os: string | undefined, seed: string): Release {
   const parsed = parseOsName(os);
   if (!parsed) throw new UserError(`unknown OS "${os}": expected a family (${OS_FAMILIES.join(", ")}) or a release such as debian-7 (micetrap list --releases)`);
   return parsed.release ?? drawRelease(seed, parsed.family);
-}
-
-/** The family an --os value names (a family, or a release's family). */
-export function familyOf(os: string): OsFamily {
-  const parsed = parseOsName(os);
-  if (!parsed) throw new UserError(`unknown OS "${os}": expected a family (${OS_FAMILIES.join(", ")}) or a release such as debian-7 (micetrap list --releases)`);
-  return parsed.family;
 }
 
 /**
@@ -131,9 +124,4 @@ export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string;
     ...(listen !== undefined ? { listen } : {}),
     ...(user !== undefined ? { user } : {}),
   };
-}
-
-/** Every port a plan binds. */
-export function planPorts(plan: HostPlan): { service: ServiceName; port: number; entry: CatalogEntry }[] {
-  return plan.services.flatMap((s) => s.ports.map((port) => ({ service: s.service, port, entry: s.entry })));
 }
