@@ -32,10 +32,31 @@ export interface CatalogEntry<T = unknown> {
   weight: number;
   /** Why this version is attractive to an attacker (CVE ids and the like); documentation only. */
   notes?: string;
+  /**
+   * TLS on this face: "first-byte" when the whole connection is TLS (https on 443), "starttls" when the
+   * session starts it on request (ftp's AUTH TLS). The certificate is minted per host (src/tls/certs.ts).
+   */
+  tls?: TlsProfile;
   /** What nmap reports instead on a port once its default scripts ran (-sC): smb-os-discovery's version on 445. */
   scriptClaims?: Record<string, { product?: string; version?: string; info?: string; ostype?: string }>;
   /** The service's response templates and settings, parsed against its schema (src/services/<name>/templates.ts). */
   templates: T;
+}
+
+/** How a face speaks TLS, as its product ships by default (data in the entry, checked at load). */
+export interface TlsProfile {
+  mode: "first-byte" | "starttls";
+  /** Which default certificate the product ships with: Debian's snakeoil, RHEL's mod_ssl localhost.crt, IIS's self-signed, or what `openssl req` makes when every prompt gets Enter. */
+  certificate: "debian-snakeoil" | "rhel-localhost" | "iis-self-signed" | "openssl-req-default";
+  /** RSA key size of that certificate. */
+  keyBits: number;
+  /** Signature digest of that certificate. */
+  digest: "sha1" | "sha256";
+  /** Oldest and newest protocol the product's TLS library of that era accepted. */
+  minVersion: "TLSv1" | "TLSv1.1" | "TLSv1.2";
+  maxVersion: "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
+  /** OpenSSL cipher string, when the product's default differs from the library's. */
+  ciphers?: string;
 }
 
 /** A challenge-response or password hash, exactly as hashcat reads it, so one event is enough to crack it. */
@@ -83,6 +104,17 @@ export interface Reply {
   delayMs?: number;
   /** Arm (milliseconds from now) or cancel (null) named timers; arming replaces a timer of the same name. */
   timers?: Record<string, number | null>;
+  /**
+   * After the write, everything in both directions goes through TLS (AUTH TLS, STARTTLS). The session
+   * keeps seeing and writing plaintext; the trap does the handshake with the face's certificate.
+   */
+  startTls?: boolean;
+  /**
+   * From here on the bytes are not reproducible (a library's key exchange, random cookies, ciphertext):
+   * a transcript marks the point, and replay compares what follows only through the service's own
+   * summary of it (ServiceModule.summarizeOpaque).
+   */
+  opaque?: string;
 }
 
 export const NO_REPLY: Reply = Object.freeze({});
@@ -104,6 +136,8 @@ export interface SessionContext<T = unknown> {
   counter(name: string, spec: CounterSpec): number;
   /** Sessions open on this port, this one included (Pure-FTPd's "user number N"). */
   concurrent: number;
+  /** What the service's prepare() made for this host (host keys), when it has one. */
+  prepared?: unknown;
   /** The fake machine name (host.hostname). */
   hostname: string;
   localAddress: string;
@@ -112,13 +146,28 @@ export interface SessionContext<T = unknown> {
   remotePort: number;
 }
 
+/**
+ * How a library-driven session (ssh2 doing SSH) speaks when it wants to, not only in answer to data():
+ * the driver hands one to attach() before open().
+ */
+export interface SessionChannel {
+  /** Acts on a reply at once, as if returned from data(): the library wrote bytes, something to log, a hang-up. */
+  push(reply: Reply): void;
+  /** Runs fn after ms on the session's clock (the wall clock live, a virtual one in replay and check). */
+  later(ms: number, fn: () => void): () => void;
+}
+
 export interface ProtocolSession {
+  /** Library-driven sessions get their channel here, before open(). */
+  attach?(channel: SessionChannel): void;
   /** Called once the connection is accepted: banner-first protocols greet here. */
   open(): Reply;
   /** A timer this session armed ran out: an idle timeout and its goodbye line, smbd's patience, … */
   timer?(name: string): Reply;
   /** Called for every chunk the peer sends (chunks are arbitrary TCP segments; protocols buffer). */
   data(chunk: Uint8Array): Reply;
+  /** The connection is gone: a library-driven session releases its library here. */
+  stop?(): void;
 }
 
 /**
@@ -136,6 +185,16 @@ export interface ServiceModule<T = any> {
   /** The raw banner table (fixtures/services/<name>.json), validated by the catalog at load. */
   table: unknown;
   start(ctx: SessionContext<T>): ProtocolSession;
+  /**
+   * Work done once per host before the port opens, such as deriving host keys from the seed (slow RSA).
+   * What it returns reaches every session as ctx.prepared.
+   */
+  prepare?(entry: CatalogEntry<T>, host: HostFacts): unknown;
+  /**
+   * What replay compares once a session went opaque: a readable summary of the bytes written after the
+   * marker (SSH: the KEXINIT lists and the host key, not the random cookie or the ciphertext).
+   */
+  summarizeOpaque?(written: Uint8Array): string[];
   /** Real request prefixes the fuzzer extends with random bytes. */
   fuzzPrefixes: string[];
 }

@@ -21,16 +21,16 @@ describe("recorded transcripts", () => {
 
   for (const file of files) {
     const name = file.slice(DIR.length + 1);
-    test(`replays unchanged: ${name}`, () => {
+    test(`replays unchanged: ${name}`, async () => {
       const t = parseTranscript(readFileSync(file, "utf8"), file);
       const entry = findEntry(t.entry);
       expect(entry, `${name}: entry ${t.entry} is no longer in the catalog`).toBeDefined();
-      const r = replayTranscript(t, entry!);
+      const r = await replayTranscript(t, entry!);
       expect(r.diffs.map(formatDiff).join("\n")).toBe("");
     });
   }
 
-  test("a changed answer is reported with the session, the request and both versions of the bytes", () => {
+  test("a changed answer is reported with the session, the request and both versions of the bytes", async () => {
     const file = files.find((f) => f.includes("/http/"))!;
     const t = parseTranscript(readFileSync(file, "utf8"), file);
     const session = t.sessions.find((s) => s.exchanges.some((x) => x.dir === "out" && x.probe === undefined))!;
@@ -38,7 +38,7 @@ describe("recorded transcripts", () => {
     const bytes = Buffer.from(out.base64, "base64");
     bytes[5] = bytes[5]! ^ 0x20; // what an earlier version would have said
     out.base64 = bytes.toString("base64");
-    const r = replayTranscript(t, findEntry(t.entry)!);
+    const r = await replayTranscript(t, findEntry(t.entry)!);
     expect(r.diffs).toHaveLength(1);
     const text = formatDiff(r.diffs[0]!);
     expect(text).toContain(`session ${session.id}`);

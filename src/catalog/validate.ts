@@ -4,7 +4,7 @@
 import type { Field } from "../services/schema.ts";
 import { findRelease } from "../host/releases.ts";
 import { SchemaError, optional, schema, t } from "../services/schema.ts";
-import { OS_FAMILIES, type CatalogEntry, type ServiceModule } from "../types.ts";
+import { OS_FAMILIES, type CatalogEntry, type ServiceModule, type TlsProfile } from "../types.ts";
 
 const ports: Field<number[]> = {
   kind: "list of ports",
@@ -40,6 +40,18 @@ const scriptClaim = schema({
   ostype: optional(t.text("OS type")),
 });
 
+const TLS_VERSIONS = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"] as const;
+
+const tlsProfile = schema({
+  mode: t.oneOf("TLS from the first byte, or started by the session (AUTH TLS)", ["first-byte", "starttls"] as const),
+  certificate: t.oneOf("the default certificate the product ships with", ["debian-snakeoil", "rhel-localhost", "iis-self-signed", "openssl-req-default"] as const),
+  keyBits: t.int("RSA key size of that certificate", 1024, 4096),
+  digest: t.oneOf("signature digest", ["sha1", "sha256"] as const),
+  minVersion: t.oneOf("oldest protocol accepted", ["TLSv1", "TLSv1.1", "TLSv1.2"] as const),
+  maxVersion: t.oneOf("newest protocol accepted", TLS_VERSIONS),
+  ciphers: optional(t.text("OpenSSL cipher string")),
+});
+
 /** Everything of an entry but its templates (which its service's schema parses). */
 const entryShape = schema({
   id: t.text("unique id, lowercase", /^[a-z0-9][a-z0-9._-]*$/, "lowercase [a-z0-9._-]"),
@@ -53,6 +65,12 @@ const entryShape = schema({
   ports,
   weight: positive,
   notes: optional(t.text("why this version tempts an attacker")),
+  tls: optional({
+    kind: "TLS profile",
+    doc: "how the face speaks TLS: mode, certificate, keyBits, digest, minVersion, maxVersion, ciphers",
+    optional: true,
+    parse: (v, p) => tlsProfile.parse(v, `${p}.`) as TlsProfile,
+  } as Field<TlsProfile>),
   scriptClaims: optional({
     kind: "object of port → claim",
     doc: "what nmap reports instead on a port once its default scripts (-sC) have run on the whole host, e.g. smb-os-discovery's version on 445",
@@ -93,6 +111,9 @@ export function validateTable<T>(raw: unknown, module: ServiceModule<T>): Catalo
       if ((release.family === "windows") !== (e.os === "windows"))
         throw new SchemaError(`${at}: releases[${i}]`, `"${id}" is a ${release.family} release, but the entry's os is ${e.os}`);
     }
+    if (e.tls === undefined) delete (e as { tls?: unknown }).tls;
+    else if (TLS_VERSIONS.indexOf(e.tls.minVersion) > TLS_VERSIONS.indexOf(e.tls.maxVersion))
+      throw new SchemaError(`${at}: tls.maxVersion`, `${e.tls.maxVersion} is older than minVersion ${e.tls.minVersion}`);
     seen.add(e.id);
     const templates = module.templates.parse(e.templates, `${at}: templates`);
     return { ...e, service: module.name, templates } as CatalogEntry<T>;

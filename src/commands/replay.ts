@@ -30,11 +30,11 @@ export interface FileReplay extends ReplayResult {
   nmapNow?: { port: number; ok: boolean; said: string }[];
 }
 
-export function replayFile(file: string, scanner: Scanner | undefined): FileReplay {
+export async function replayFile(file: string, scanner: Scanner | undefined): Promise<FileReplay> {
   const t = parseTranscript(readFileSync(file, "utf8"), file);
   const entry = findEntry(t.entry);
   if (!entry) throw new UserError(`${file}: entry "${t.entry}" is not in the catalog (removed? re-record or delete the transcript)`);
-  const result: FileReplay = { file, ...replayTranscript(t, entry) };
+  const result: FileReplay = { file, ...(await replayTranscript(t, entry)) };
   if (scanner) {
     const ports = [...new Set(t.sessions.map((s) => s.localPort))];
     result.nmapNow = ports.map((port) => {
@@ -52,7 +52,7 @@ export const replayCommand = defineCommand({
     json: { type: "boolean", description: "print a JSON array of results" },
     probes: { type: "string", description: `nmap-service-probes, to say what nmap would now conclude (default ${DEFAULT_PROBES_FILE})`, valueHint: "FILE" },
   },
-  run({ args }) {
+  async run({ args }) {
     const paths = args._.length > 0 ? args._ : [DEFAULT_TRANSCRIPTS];
     const files = paths.flatMap(transcriptFiles);
     if (files.length === 0) throw new UserError(`no transcripts found in ${paths.join(", ")}`);
@@ -62,7 +62,8 @@ export const replayCommand = defineCommand({
     } catch (err) {
       if (args.probes !== undefined) throw new UserError((err as Error).message);
     }
-    const results = files.map((f) => replayFile(f, scanner));
+    const results: FileReplay[] = [];
+    for (const f of files) results.push(await replayFile(f, scanner));
     const changed = results.filter((r) => r.diffs.length > 0);
     if (args.json) process.stdout.write(JSON.stringify(results, null, 2) + "\n");
     else {

@@ -50,6 +50,15 @@ export class ConsoleSink implements EventSink {
       case "command":
         if (this.verbose) this.log.info(`${tag}${peer(e)} command: ${escapeText(e.command ?? "")}`);
         return;
+      case "tls": {
+        const t = e.tls;
+        if (!t?.established) this.log.info(`${tag}${peer(e)} TLS handshake failed: ${escapeText(e.message ?? "", 200)}`);
+        else
+          this.log.info(
+            `${tag}${peer(e)} started ${t.version ?? "TLS"} (${t.cipher ?? "?"})${t.serverName ? ` for "${escapeText(t.serverName, 200)}"` : ""}${t.ja3 ? `, JA3 ${t.ja3}` : ""}`,
+          );
+        return;
+      }
       case "close": {
         const secs = ((e.durationMs ?? 0) / 1000).toFixed(2);
         this.log.info(

@@ -13,6 +13,7 @@ const CATEGORY: Record<TrapEvent["action"], string[]> = {
   data: ["network", "intrusion_detection"],
   login: ["authentication", "intrusion_detection"],
   command: ["intrusion_detection"],
+  tls: ["network"],
   close: ["network"],
   error: ["network"],
 };
@@ -23,6 +24,7 @@ const TYPE: Record<TrapEvent["action"], string[]> = {
   data: ["info"],
   login: ["start"],
   command: ["info"],
+  tls: ["protocol"],
   close: ["connection", "end"],
   error: ["error"],
 };
@@ -89,6 +91,17 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
   if (e.client !== undefined && Object.keys(e.client).length > 0) m.client = { ...e.client };
   if (e.command !== undefined) m.command = e.command;
   if (e.reason !== undefined) m.reason = e.reason;
+  if (e.tls !== undefined) {
+    // ECS writes "1.2" and "tls" apart; node:tls says "TLSv1.2".
+    const v = /^TLSv(\d(?:\.\d)?)$/.exec(e.tls.version ?? "");
+    doc.tls = {
+      established: e.tls.established,
+      ...(v ? { version: v[1]!.includes(".") ? v[1] : `${v[1]}.0`, version_protocol: "tls" } : {}),
+      ...(e.tls.cipher ? { cipher: e.tls.cipher } : {}),
+      ...(e.tls.serverName || e.tls.ja3 ? { client: { ...(e.tls.serverName ? { server_name: e.tls.serverName } : {}), ...(e.tls.ja3 ? { ja3: e.tls.ja3 } : {}) } } : {}),
+    };
+    if (e.tls.ja3String) m.tls = { ja3_string: e.tls.ja3String };
+  }
   if (e.message !== undefined) doc.error = { message: e.message };
   return doc;
 }

@@ -1,7 +1,7 @@
 // The events a trap emits. Sinks (console, JSON Lines file) render them; nothing else logs attacker data.
 import type { CapturedHash, CatalogEntry, ServiceName } from "../types.ts";
 
-export type EventAction = "listening" | "connection" | "data" | "login" | "command" | "close" | "error";
+export type EventAction = "listening" | "connection" | "data" | "login" | "command" | "tls" | "close" | "error";
 
 export interface TrapEvent {
   action: EventAction;
@@ -35,6 +35,8 @@ export interface TrapEvent {
   method?: string;
   command?: string;
   client?: Record<string, string>;
+  /** tls: how the handshake went (TLS from the first byte, or started by AUTH TLS / STARTTLS). */
+  tls?: { established: boolean; version?: string; cipher?: string; serverName?: string; ja3?: string; ja3String?: string };
   /** error: a one-line description. */
   message?: string;
 }

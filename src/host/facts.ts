@@ -4,6 +4,7 @@
 import type { OsFamily } from "../types.ts";
 import { hashUnit } from "../util/random.ts";
 import { drawFor, hostNames, netbiosNameOf, timeZoneFor, type Draw } from "./names.ts";
+import { findRelease } from "./releases.ts";
 
 export interface HostFacts {
   seed: string;
@@ -127,4 +128,15 @@ export function localTime(h: HostFacts, real: Date): LocalTime {
 /** A number in [0, 1) stable for the host and a label (for details such as a page's inode). */
 export function hostUnit(h: HostFacts, ...label: string[]): number {
   return hashUnit(h.seed, ...label);
+}
+
+/**
+ * When the OS was installed: within two years after its release came out, at a per-host moment. Keys and
+ * certificates a package made at install (Debian's snakeoil, sshd's host keys) carry this date, so they
+ * look as old as the host and are the same after every restart.
+ */
+export function installTime(h: HostFacts): Date {
+  const year = findRelease(h.release)?.year ?? 2012;
+  const start = Date.UTC(year, 1, 1);
+  return new Date(start + Math.floor(hostUnit(h, "install") * 2 * 365 * 86_400_000));
 }

@@ -7,8 +7,10 @@ import { HostCounters } from "../host/counters.ts";
 import { hostFacts, type HostFacts } from "../host/facts.ts";
 import { makeContext } from "../services/context.ts";
 import { realClock, SessionDriver } from "../services/driver.ts";
-import { startSession } from "../services/index.ts";
+import { preparedFor, startSession } from "../services/index.ts";
 import type { CatalogEntry, ProtocolEvent } from "../types.ts";
+import { secureContextFor, TlsLayer } from "./tls.ts";
+import type { SecureContext } from "node:tls";
 
 export interface Limits {
   /**
@@ -69,6 +71,8 @@ export interface SessionObserver {
   fact?(id: string, name: string, value: number): void;
   /** Bytes the protocol was given ("in") or wrote ("out"), with milliseconds since accept. */
   exchange(id: string, direction: "in" | "out", bytes: Uint8Array, atMs: number): void;
+  /** The session went opaque here (Reply.opaque): replay compares what follows only in summary. */
+  opaque?(id: string, what: string, atMs: number): void;
   end(id: string, reason: string, atMs: number): void;
 }
 
@@ -87,6 +91,8 @@ interface Session {
   reason: string | undefined;
   remoteIp: string;
   remotePort: number;
+  /** Set once the session speaks TLS: the session reads and writes plaintext through it. */
+  tls: TlsLayer | undefined;
 }
 
 /** IPv4 peers of a dual-stack socket appear as ::ffff:a.b.c.d; log them as the IPv4 address they are. */
@@ -110,6 +116,8 @@ export class Trap {
   private stopping = false;
   readonly host: HostFacts;
   private readonly counters: HostCounters;
+  private prepared: unknown;
+  private tlsContext: SecureContext | undefined;
 
   constructor(private readonly o: TrapOptions) {
     this.entry = o.entry;
@@ -145,6 +153,9 @@ export class Trap {
 
   /** Binds the port. Throws the system error (EADDRINUSE, EACCES) for the caller to explain. */
   start(): void {
+    // Host keys and certificates are made before the port opens, so the first client waits for nothing.
+    this.prepared = preparedFor(this.entry, this.host);
+    if (this.entry.tls) this.tlsContext = secureContextFor(this.entry.tls, this.host);
     // The listening event is written before the port accepts anything.
     this.listener = Bun.listen<Session>({
       hostname: this.o.hostname,
@@ -199,7 +210,7 @@ export class Trap {
       ...(fixed?.sessionSeed !== undefined ? { sessionSeed: fixed.sessionSeed } : {}),
       ...(fixed?.now !== undefined ? { now: fixed.now } : {}),
     });
-    const protocol = startSession(ctx);
+    const protocol = startSession(this.prepared === undefined ? ctx : { ...ctx, prepared: this.prepared });
     const session: Session = {
       id,
       driver: undefined as unknown as SessionDriver,
@@ -215,12 +226,15 @@ export class Trap {
       reason: undefined,
       remoteIp,
       remotePort: socket.remotePort,
+      tls: undefined,
     };
     session.driver = new SessionDriver(protocol, realClock, {
       // Recorded when the protocol really gets it (after any wait), so a replay feeds exactly what it saw.
       input: (bytes) => this.o.observer?.exchange(id, "in", bytes, performance.now() - session.started),
       write: (bytes) => this.send(socket, bytes),
       events: (events) => this.protocolEvents(session, events),
+      startTls: () => this.startTls(socket),
+      opaque: (what) => this.o.observer?.opaque?.(id, what, performance.now() - session.started),
       close: (how) => (how === "reset" ? this.reset(socket, "reset by service") : this.finish(socket, "closed by service")),
       error: (err) => {
         this.event({
@@ -236,6 +250,7 @@ export class Trap {
     this.sessions.add(socket);
     socket.timeout(this.limits.idleSeconds);
     this.event({ action: "connection", sessionId: id, source: { ip: remoteIp, port: session.remotePort } });
+    if (this.entry.tls?.mode === "first-byte") this.startTls(socket);
     session.driver.open();
   }
 
@@ -249,12 +264,45 @@ export class Trap {
       this.finish(socket, "session time cap reached");
       return;
     }
-    s.notKept += chunk.length - this.keep(s, "in", chunk);
     if (s.bytesIn > this.limits.maxBytesIn) {
+      const room = chunk.length - (s.bytesIn - this.limits.maxBytesIn);
+      if (room > 0 && !s.tls) s.notKept += room - this.keep(s, "in", chunk.subarray(0, room));
       this.finish(socket, "input cap reached");
       return;
     }
+    // Under TLS the evidence is the plaintext, logged when the layer hands it over.
+    if (s.tls) {
+      s.tls.fromPeer(chunk);
+      return;
+    }
+    s.notKept += chunk.length - this.keep(s, "in", chunk);
     s.driver.data(chunk);
+  }
+
+  /** From here on the session's bytes go through TLS with the face's certificate. */
+  private startTls(socket: Socket<Session>): void {
+    const s = socket.data;
+    if (!s || s.tls || s.closing) return;
+    const context = this.tlsContext ?? (this.entry.tls ? secureContextFor(this.entry.tls, this.host) : undefined);
+    if (!context) {
+      this.finish(socket, "TLS asked for on a face without a certificate");
+      return;
+    }
+    const source = { ip: s.remoteIp, port: s.remotePort };
+    s.tls = new TlsLayer(context, {
+      plaintext: (bytes) => {
+        if (s.closing) return;
+        s.notKept += bytes.length - this.keep(s, "in", bytes);
+        s.driver.data(bytes);
+      },
+      ciphertext: (bytes) => this.sendRaw(socket, bytes),
+      secure: (info) => this.event({ action: "tls", sessionId: s.id, source, tls: { established: true, ...info } }),
+      failed: (message) => {
+        this.event({ action: "tls", sessionId: s.id, source, tls: { established: false }, message: `TLS handshake failed: ${message}` });
+        this.finish(socket, "TLS failed");
+      },
+      ended: () => this.finish(socket, "peer closed"),
+    });
   }
 
   /** Logs a data event for what still fits under the session's cap in that direction; returns bytes kept. */
@@ -287,9 +335,17 @@ export class Trap {
     const s = socket.data;
     if (bytes.length === 0 || s.closing) return;
     this.o.observer?.exchange(s.id, "out", bytes, performance.now() - s.started);
-    s.bytesOut += bytes.length;
     // What the trap answered is evidence too (which face a scanner saw); kept under the same cap.
     this.keep(s, "out", bytes);
+    if (s.tls) s.tls.write(bytes);
+    else this.sendRaw(socket, bytes);
+  }
+
+  /** Bytes onto the wire (TLS records, or the plaintext of a session without TLS). */
+  private sendRaw(socket: Socket<Session>, bytes: Uint8Array): void {
+    const s = socket.data;
+    if (bytes.length === 0 || !s) return;
+    s.bytesOut += bytes.length;
     if (s.pendingBytes > 0) {
       this.queue(socket, bytes);
       return;
@@ -335,6 +391,14 @@ export class Trap {
     s.reason ??= reason;
     if (s.closing) return;
     s.closing = true;
+    if (s.tls) {
+      // close_notify goes out on a later tick; the socket ends after it (or right away if TLS never started).
+      s.tls.end();
+      setImmediate(() => {
+        if (s.pendingBytes === 0) socket.end();
+      });
+      return;
+    }
     if (s.pendingBytes === 0) socket.end();
   }
 
@@ -352,6 +416,7 @@ export class Trap {
     const s = socket.data;
     if (!s || !this.sessions.delete(socket)) return;
     s.driver.stop();
+    s.tls?.destroy();
     this.event({
       action: "close",
       sessionId: s.id,

@@ -20,6 +20,10 @@ export interface SessionOutput {
   close(how: "fin" | "reset"): void;
   /** The protocol threw: the session is over. */
   error(err: Error): void;
+  /** The session asked for TLS from here on (after the write that went with it). */
+  startTls?(): void;
+  /** The session went opaque: replay compares no further byte for byte. */
+  opaque?(what: string): void;
 }
 
 /** Input held while a delayed reply is pending; beyond this the peer is flooding a busy daemon. */
@@ -35,6 +39,8 @@ export class SessionDriver {
   private heldBytes = 0;
   /** Timers that ran out while the daemon was busy, fired in order once it is free. */
   private firedWhileBusy: string[] = [];
+  /** Replies a library pushed while the daemon was busy, sent in order once it is free. */
+  private pushedWhileBusy: Reply[] = [];
   private readonly timers = new Map<string, () => void>();
   private cancelDelay: (() => void) | undefined;
   /** Bytes dropped because the daemon was busy and the hold was full. */
@@ -56,7 +62,23 @@ export class SessionDriver {
   }
 
   open(): void {
+    this.session.attach?.({
+      push: (reply) => this.push(reply),
+      later: (ms, fn) => this.clock.schedule(bound(ms), () => {
+        if (!this.closed) fn();
+      }),
+    });
     this.run(() => this.session.open());
+  }
+
+  /** A library-driven session speaks on its own: while a delayed reply is pending, it waits its turn. */
+  private push(reply: Reply): void {
+    if (this.closed) return;
+    if (this.busy) {
+      this.pushedWhileBusy.push(reply);
+      return;
+    }
+    this.run(() => reply);
   }
 
   data(chunk: Uint8Array): void {
@@ -76,13 +98,23 @@ export class SessionDriver {
 
   /** The connection is gone: nothing more runs. */
   stop(): void {
+    if (!this.closed) this.stopSession();
     this.closed = true;
+    this.pushedWhileBusy = [];
     this.cancelDelay?.();
     this.cancelDelay = undefined;
     for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
     this.held = [];
     this.heldBytes = 0;
+  }
+
+  private stopSession(): void {
+    try {
+      this.session.stop?.();
+    } catch {
+      // The library is being torn down; whatever it throws now changes nothing.
+    }
   }
 
   private deliver(chunk: Uint8Array): void {
@@ -132,10 +164,12 @@ export class SessionDriver {
 
   private finish(reply: Reply): void {
     if (this.closed) return;
+    if (reply.opaque !== undefined) this.out.opaque?.(reply.opaque);
     if (reply.write !== undefined) {
       const bytes = toBytes(reply.write);
       if (bytes.length > 0) this.out.write(bytes);
     }
+    if (reply.startTls) this.out.startTls?.();
     if (reply.close) {
       this.stop();
       this.out.close(reply.close === "reset" ? "reset" : "fin");
@@ -144,6 +178,10 @@ export class SessionDriver {
 
   /** Hands the daemon what waited while it was busy, then the timers that ran out meanwhile. */
   private release(): void {
+    while (!this.busy && !this.closed && this.pushedWhileBusy.length > 0) {
+      const reply = this.pushedWhileBusy.shift()!;
+      this.run(() => reply);
+    }
     while (!this.busy && !this.closed && this.held.length > 0) {
       const chunk = this.held.shift()!;
       this.heldBytes -= chunk.length;

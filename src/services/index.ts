@@ -1,6 +1,7 @@
 // The service registry. Adding a service: a folder src/services/<name>/ (index.ts, templates.ts,
 // session.ts), its banner table fixtures/services/<name>.json, and one line here.
-import type { ProtocolSession, ServiceModule, SessionContext } from "../types.ts";
+import type { HostFacts } from "../host/facts.ts";
+import type { CatalogEntry, ProtocolSession, ServiceModule, SessionContext } from "../types.ts";
 import { ftp } from "./ftp/index.ts";
 import { http } from "./http/index.ts";
 import { mysql } from "./mysql/index.ts";
@@ -31,7 +32,20 @@ export function serviceAliases(): Record<string, string> {
   return Object.fromEntries(SERVICE_MODULES.flatMap((m) => m.aliases.map((a) => [a, m.name])));
 }
 
+// One host's prepared material per entry (host keys): made once, shared by every session and caller.
+const preparedCache = new Map<string, unknown>();
+
+/** What the entry's service prepares once per host (ServiceModule.prepare), made on first use. */
+export function preparedFor(entry: CatalogEntry, host: HostFacts): unknown {
+  const m = serviceModule(entry.service);
+  if (!m.prepare) return undefined;
+  const key = `${entry.service}\u0000${entry.id}\u0000${host.seed}\u0000${host.release}`;
+  if (!preparedCache.has(key)) preparedCache.set(key, m.prepare(entry, host));
+  return preparedCache.get(key);
+}
+
 /** A new session of the entry's service: the one way the listener, replay, check and the fuzzer start one. */
 export function startSession(ctx: SessionContext): ProtocolSession {
-  return serviceModule(ctx.entry.service).start(ctx);
+  const prepared = ctx.prepared ?? preparedFor(ctx.entry, ctx.host);
+  return serviceModule(ctx.entry.service).start(prepared === undefined ? ctx : { ...ctx, prepared });
 }

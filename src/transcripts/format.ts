@@ -5,7 +5,8 @@ import type { CatalogEntry } from "../types.ts";
 export const TRANSCRIPT_FORMAT = 1;
 
 export interface Exchange {
-  dir: "in" | "out";
+  /** "opaque" marks where the session stopped being reproducible byte for byte (a library's key exchange). */
+  dir: "in" | "out" | "opaque";
   /** Milliseconds since the connection was accepted. */
   ms: number;
   base64: string;

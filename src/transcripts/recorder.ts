@@ -107,6 +107,12 @@ export class Recorder implements SessionObserver {
     });
   }
 
+  opaque(id: string, what: string, atMs: number): void {
+    const rec = this.live.get(id);
+    if (!rec || rec.session.truncated) return;
+    rec.session.exchanges.push({ dir: "opaque", ms: Math.round(atMs * 10) / 10, base64: "", text: what });
+  }
+
   end(id: string, reason: string, atMs: number): void {
     const rec = this.live.get(id);
     if (!rec) return;
