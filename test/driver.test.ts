@@ -170,3 +170,87 @@ describe("merging replies", () => {
     expect(mergeReplies({ close: "reset" }, { close: true }).close).toBe("reset");
   });
 });
+
+describe("library-driven sessions", () => {
+  /** A session whose "library" answers on its own schedule: each line is echoed 500 ms later, by push. */
+  function libraryDaemon(stopped: string[]): ProtocolSession {
+    let channel: import("../src/types.ts").SessionChannel | undefined;
+    return {
+      attach: (c) => void (channel = c),
+      open: () => ({ write: "hello\n" }),
+      data(chunk): Reply {
+        const line = toLatin1(chunk).trim();
+        if (line === "TLS") return { write: "234 go\n", startTls: true };
+        if (line === "KEX") return { write: "kexinit\n", opaque: "key exchange" };
+        channel!.later(500, () => channel!.push({ write: `late ${line}\n`, events: [{ action: "command", command: line }] }));
+        return {};
+      },
+      stop: () => void stopped.push("stopped"),
+    };
+  }
+
+  test("a pushed reply goes out when the library says so, on the session's clock", () => {
+    const clock = new VirtualClock();
+    const { out, log } = recorder(clock);
+    const stopped: string[] = [];
+    const d = new SessionDriver(libraryDaemon(stopped), clock, out);
+    d.open();
+    d.data(toBytes("one\n"));
+    clock.advanceBy(499);
+    expect(log.map((l) => l.what)).toEqual(["out hello\n", "in one\n"]);
+    clock.advanceBy(1);
+    expect(log.slice(2)).toEqual([
+      { at: 500, what: "event command" },
+      { at: 500, what: "out late one\n" },
+    ]);
+    d.stop();
+    expect(stopped).toEqual(["stopped"]);
+  });
+
+  test("a push while a delayed reply is pending waits its turn; nothing runs after stop", () => {
+    const clock = new VirtualClock();
+    const { out, log } = recorder(clock);
+    let channel: import("../src/types.ts").SessionChannel | undefined;
+    const d = new SessionDriver(
+      {
+        attach: (c) => void (channel = c),
+        open: () => ({}),
+        data: () => ({ write: "slow\n", delayMs: 1000 }),
+      },
+      clock,
+      out,
+    );
+    d.open();
+    d.data(toBytes("x"));
+    channel!.push({ write: "pushed\n" });
+    clock.advanceBy(1000);
+    expect(log.filter((l) => l.what.startsWith("out"))).toEqual([
+      { at: 1000, what: "out slow\n" },
+      { at: 1000, what: "out pushed\n" },
+    ]);
+    let ran = false;
+    channel!.later(10, () => void (ran = true));
+    d.stop();
+    channel!.push({ write: "after stop\n" });
+    clock.advanceBy(100);
+    expect(ran).toBe(false);
+    expect(log.at(-1)!.what).toBe("out pushed\n");
+  });
+
+  test("startTls comes after its write; the opaque mark before the reply that carries it", () => {
+    const clock = new VirtualClock();
+    const order: string[] = [];
+    const d = new SessionDriver(libraryDaemon([]), clock, {
+      write: (b) => void order.push(`write ${toLatin1(b).trim()}`),
+      events: () => {},
+      close: () => {},
+      error: () => {},
+      startTls: () => void order.push("tls"),
+      opaque: (what) => void order.push(`opaque ${what}`),
+    });
+    d.open();
+    d.data(toBytes("TLS\n"));
+    d.data(toBytes("KEX\n"));
+    expect(order).toEqual(["write hello", "write 234 go", "tls", "opaque key exchange", "write kexinit"]);
+  });
+});
