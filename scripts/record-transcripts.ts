@@ -6,7 +6,9 @@
 // on 139/445), inside a network namespace of its own where those ports are free, one loopback address
 // per entry. Otherwise, on random high ports of 127.0.0.1.
 //
-//   bun scripts/record-transcripts.ts [--out fixtures/transcripts] [--service S] [--high-ports]
+//   bun scripts/record-transcripts.ts [--out fixtures/transcripts] [--service S] [--entry ID ...] [--high-ports]
+//
+// --entry (repeatable) re-records only those entries and leaves every other transcript as it is.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -19,6 +21,7 @@ const { values } = parseArgs({
   options: {
     out: { type: "string", default: join(ROOT, "fixtures/transcripts") },
     service: { type: "string" },
+    entry: { type: "string", multiple: true },
     "high-ports": { type: "boolean", default: false },
     "in-netns": { type: "boolean", default: false },
   },
@@ -45,7 +48,13 @@ const build = Bun.spawnSync([process.execPath, join(ROOT, "scripts/build.ts")], 
 if (build.exitCode !== 0) process.exit(1);
 const bin = join(ROOT, "dist/micetrap");
 
-const entries = allEntries().filter((e) => !values.service || e.service === values.service);
+const only = values.entry ?? [];
+const entries = allEntries().filter((e) => (!values.service || e.service === values.service) && (only.length === 0 || only.includes(e.id)));
+const unknown = only.filter((id) => !entries.some((e) => e.id === id));
+if (unknown.length > 0) {
+  console.error(`no such entry${values.service ? ` in ${values.service}` : ""}: ${unknown.join(", ")}`);
+  process.exit(2);
+}
 for (const e of entries) rmSync(join(values.out!, e.service, `${e.id}.json`), { force: true });
 
 // Every trap that did start is stopped again, even when another failed to start.

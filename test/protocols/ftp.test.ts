@@ -69,6 +69,11 @@ function text(r: Reply): string {
   return r.write === undefined ? "" : typeof r.write === "string" ? r.write : toLatin1(r.write);
 }
 
+/** The face refuses logins in clear (vsftpd's force_local_logins_ssl, IIS's Require SSL). */
+function wantsTls(e: CatalogEntry<FtpTemplates>): boolean {
+  return e.tls?.mode === "starttls" && e.templates.userClear !== undefined;
+}
+
 function send(s: ProtocolSession, data: string): Reply {
   return s.data(toBytes(data));
 }
@@ -96,6 +101,10 @@ const NMAP_NULL: Record<string, { re: RegExp; version?: number; info?: (m: RegEx
   "freebsd-ftpd-6.00ls": { re: /^220 ([-.\w]+) FTP server \(Version ([-.+\w()]+)\) ready\.\r\n$/, version: 2 },
   "microsoft-ftpd-5.0-win2000": { re: /^220.*Microsoft FTP Service \(Version (\d[^)]+)/, version: 1 },
   "microsoft-ftpd-iis6-win2003": { re: /^220[ -]Microsoft FTP Service\r\n/ },
+  "microsoft-ftpd-7.5-win2008r2": { re: /^220[ -]Microsoft FTP Service\r\n/ },
+  "microsoft-ftpd-8.5-win2012r2": { re: /^220[ -]Microsoft FTP Service\r\n/ },
+  "vsftpd-3.0.3-debian-ssl": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
+  "pure-ftpd-debian-tls": { re: /^220.*Welcome to .*Pure-?FTPd[^(]+\r\n/ },
   "vsftpd-2.3.5": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
   "vsftpd-3.0.2": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
   "vsftpd-3.0.2-rhel7": { re: /^220 \(vsFTPd ([-.\w]+)\)\r\n$/, version: 1 },
@@ -134,6 +143,8 @@ describe("every ftp entry", () => {
 
       test("USER then PASS: a 530 refusal and a login event with both", () => {
         const { s } = start(e);
+        // A face that wants logins encrypted takes them after AUTH TLS (the handshake is the trap's).
+        if (wantsTls(e)) expect(send(s, "AUTH TLS\r\n").startTls).toBe(true);
         const u = send(s, "USER alice\r\n");
         expect(text(u).slice(0, 4)).toBe("331 ");
         expect(u.events).toEqual([{ action: "command", command: "USER alice" }]);
@@ -183,11 +194,14 @@ describe("every ftp entry", () => {
       });
 
       test("pipelined commands are answered in order, each after the daemon's own pause", () => {
-        const a = text(send(start(e).s, "USER carol\r\n"));
+        const first = start(e).s;
+        if (wantsTls(e)) send(first, "AUTH TLS\r\n");
+        const a = text(send(first, "USER carol\r\n"));
         const d = drive(e);
+        const before = d.greeting.length + (wantsTls(e) ? (d.send("AUTH TLS\r\n"), d.output().length - d.greeting.length) : 0);
         d.send("USER carol\r\nPASS pw\r\nNOOP\r\n");
         d.clock.advanceBy(60_000);
-        const after = d.output().slice(d.greeting.length);
+        const after = d.output().slice(before);
         expect(after.startsWith(a)).toBe(true);
         expect(after.slice(a.length, a.length + 4)).toBe("530 ");
         expect(d.events.filter((ev) => ev.action === "login")).toEqual([{ action: "login", method: "ftp", user: "carol", password: "pw" }]);
@@ -662,5 +676,142 @@ describe("Mac OS X faces", () => {
       d.clock.advanceBy(10_000);
     }
     expect(d.closed()).toBe("fin");
+  });
+});
+
+// AUTH TLS as the real daemons answered it: vsftpd 3.0.3-13+b2 with ssl_enable=YES and Pure-FTPd 1.0.50 with
+// -Y 1, measured on Debian 12; IIS 7.5/8.5 as its FTP service words them. The session only says "start TLS
+// now" (startTls); the handshake is the trap's, so here everything after it is the plaintext inside.
+describe("AUTH TLS", () => {
+  function auth(s: ProtocolSession, line: string): Reply {
+    return send(s, `${line}\r\n`);
+  }
+
+  test("vsftpd with ssl_enable: FEAT offers AUTH TLS, PBSZ and PROT, which want TLS first", () => {
+    const { s } = start(entry("vsftpd-3.0.3-debian-ssl"));
+    expect(text(auth(s, "FEAT"))).toBe("211-Features:\r\n AUTH TLS\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n PBSZ\r\n PROT\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n211 End\r\n");
+    expect(text(auth(s, "PBSZ 0"))).toBe("503 PBSZ needs a secure connection.\r\n");
+    expect(text(auth(s, "PROT P"))).toBe("503 PROT needs a secure connection.\r\n");
+    expect(text(auth(s, "AUTH"))).toBe("504 Unknown AUTH type.\r\n");
+    const x = auth(s, "AUTH KERBEROS_V4");
+    expect(text(x)).toBe("504 Unknown AUTH type.\r\n");
+    expect(x.startTls).toBeUndefined();
+    expect(text(auth(s, "CCC"))).toBe("530 Please login with USER and PASS.\r\n");
+  });
+
+  test("vsftpd: AUTH TLS answers 234 and starts TLS; inside, PBSZ/PROT are accepted and the login goes on", () => {
+    const { s } = start(entry("vsftpd-3.0.3-debian-ssl"));
+    const r = auth(s, "AUTH TLS");
+    expect(text(r)).toBe("234 Proceed with negotiation.\r\n");
+    expect(r.startTls).toBe(true);
+    expect(r.close).toBeUndefined();
+    expect(text(auth(s, "PBSZ 0"))).toBe("200 PBSZ set to 0.\r\n");
+    expect(text(auth(s, "PROT P"))).toBe("200 PROT now Private.\r\n");
+    expect(text(auth(s, "PROT C"))).toBe("200 PROT now Clear.\r\n");
+    expect(text(auth(s, "PROT S"))).toBe("536 PROT not supported.\r\n");
+    expect(text(auth(s, "PROT X"))).toBe("504 PROT not recognized.\r\n");
+    expect(text(auth(s, "PROT"))).toBe("504 PROT not recognized.\r\n");
+    const again = auth(s, "AUTH TLS");
+    expect(text(again)).toBe("530 Please login with USER and PASS.\r\n");
+    expect(again.startTls).toBeUndefined();
+    expect(text(auth(s, "USER alice"))).toBe("331 Please specify the password.\r\n");
+    const pass = auth(s, "PASS s3cret");
+    expect(text(pass)).toBe("530 Login incorrect.\r\n");
+    expect(pass.events).toContainEqual({ action: "login", method: "ftp", user: "alice", password: "s3cret" });
+  });
+
+  test("vsftpd takes AUTH SSL, TLS-C and TLS-P in any case as well", () => {
+    for (const arg of ["SSL", "TLS-C", "TLS-P", "tls", "ssl"]) {
+      const { s } = start(entry("vsftpd-3.0.3-debian-ssl"));
+      const r = auth(s, `AUTH ${arg}`);
+      expect(text(r)).toBe("234 Proceed with negotiation.\r\n");
+      expect(r.startTls).toBe(true);
+    }
+  });
+
+  test("vsftpd's force_local_logins_ssl: USER in clear (even an empty one) is refused and the daemon hangs up", () => {
+    for (const line of ["USER alice", "USER root", "USER"]) {
+      const { s } = start(entry("vsftpd-3.0.3-debian-ssl"));
+      const r = auth(s, line);
+      expect(text(r)).toBe("530 Non-anonymous sessions must use encryption.\r\n");
+      expect(r.close).toBe(true);
+      expect(r.delayMs).toBeUndefined();
+    }
+    // Anonymous in clear goes on as without TLS; over TLS, allow_anon_ssl=NO refuses it and hangs up.
+    const clear = start(entry("vsftpd-3.0.3-debian-ssl")).s;
+    expect(text(auth(clear, "USER anonymous"))).toBe("331 Please specify the password.\r\n");
+    const { s } = start(entry("vsftpd-3.0.3-debian-ssl"));
+    auth(s, "AUTH TLS");
+    const r = auth(s, "USER anonymous");
+    expect(text(r)).toBe("530 Anonymous sessions may not use encryption.\r\n");
+    expect(r.close).toBe(true);
+  });
+
+  test("lines sent in the same segment after AUTH TLS are not served as commands", () => {
+    const { s } = start(entry("vsftpd-3.0.3-debian-ssl"));
+    const r = send(s, "AUTH TLS\r\nUSER alice\r\nPASS x\r\n");
+    expect(text(r)).toBe("234 Proceed with negotiation.\r\n");
+    expect(r.startTls).toBe(true);
+    expect(r.events?.filter((e) => e.action === "login") ?? []).toEqual([]);
+    expect(text(auth(s, "PBSZ 0"))).toBe("200 PBSZ set to 0.\r\n");
+  });
+
+  test("Pure-FTPd with TLS 1: only AUTH TLS; PBSZ and PROT as its ftpd answers them in clear and inside", () => {
+    const { s, greeting } = start(entry("pure-ftpd-debian-tls"));
+    expect(greeting).toStartWith("220---------- Welcome to Pure-FTPd [privsep] [TLS] ----------\r\n");
+    expect(text(auth(s, "FEAT"))).toContain(" AUTH TLS\r\n PBSZ\r\n PROT\r\n");
+    const ssl = auth(s, "AUTH SSL");
+    expect(text(ssl)).toBe("500 This security scheme is not implemented\r\n");
+    expect(ssl.startTls).toBeUndefined();
+    expect(text(auth(s, "PBSZ 0"))).toBe("503 PBSZ=0\r\n");
+    expect(text(auth(s, "PROT P"))).toBe("503 PROT must be preceded by a successful PBSZ command\r\n");
+    expect(text(auth(s, "CCC"))).toBe("534 CCC not allowed at this point\r\n");
+    const r = auth(s, "AUTH TLS");
+    expect(text(r)).toBe("234 AUTH TLS OK.\r\n");
+    expect(r.startTls).toBe(true);
+    expect(text(auth(s, "PROT P"))).toBe('200 Data protection level set to "private"\r\n');
+    expect(text(auth(s, "PBSZ 0"))).toBe("200 PBSZ=0\r\n");
+    expect(text(auth(s, "PROT C"))).toBe('200 Data protection level set to "clear"\r\n');
+    expect(text(auth(s, "PROT S"))).toBe('200 Protection level S not understood. Fallback to "private"\r\n');
+    expect(text(auth(s, "PROT X"))).toBe("534 Fallback to [C]\r\n");
+    expect(text(auth(s, "PROT"))).toBe("503 Missing argument\r\n");
+    expect(text(auth(s, "CCC"))).toBe("534 CCC not allowed at this point\r\n");
+    const again = auth(s, "AUTH TLS");
+    expect(text(again)).toBe("234 AUTH TLS OK.\r\n");
+    expect(again.startTls).toBeUndefined();
+    expect(text(auth(s, "USER alice"))).toBe("331 User alice OK. Password required\r\n");
+  });
+
+  test("IIS 7.5 and 8.5 with Require SSL: logins in clear get 534, AUTH TLS/SSL start TLS", () => {
+    for (const id of ["microsoft-ftpd-7.5-win2008r2", "microsoft-ftpd-8.5-win2012r2"]) {
+      const clear = start(entry(id)).s;
+      expect(text(auth(clear, "FEAT"))).toContain(" AUTH TLS;TLS-C;SSL;TLS-P;\r\n PBSZ\r\n PROT C;P;\r\n CCC\r\n");
+      for (const line of ["USER alice", "USER anonymous"]) {
+        const r = auth(clear, line);
+        expect(text(r)).toBe("534 Policy requires SSL.\r\n");
+        expect(r.close).toBeUndefined();
+      }
+      for (const arg of ["TLS", "SSL"]) {
+        const { s } = start(entry(id));
+        const r = auth(s, `AUTH ${arg}`);
+        expect(text(r)).toBe("234 AUTH command ok. Expecting TLS Negotiation.\r\n");
+        expect(r.startTls).toBe(true);
+        expect(text(auth(s, "PBSZ 0"))).toBe("200 PBSZ command successful.\r\n");
+        expect(text(auth(s, "PROT P"))).toBe("200 PROT command successful.\r\n");
+        expect(text(auth(s, "USER alice"))).toBe("331 Password required\r\n");
+        expect(text(auth(s, "PASS s3cret"))).toBe("530 User cannot log in.\r\n");
+      }
+    }
+  });
+
+  test("faces whose entry has no tls answer AUTH as before and never start TLS", () => {
+    const vs = start(entry("vsftpd-3.0.3-debian")).s;
+    for (const line of ["AUTH TLS", "AUTH SSL", "PBSZ 0", "PROT P"]) expect(text(auth(vs, line))).toBe("530 Please login with USER and PASS.\r\n");
+    const pure = start(entry("pure-ftpd-debian")).s;
+    expect(text(auth(pure, "AUTH TLS"))).toBe("500 This security scheme is not implemented\r\n");
+    for (const e of catalog.entries.filter((x) => x.tls === undefined)) {
+      const { s } = start(e);
+      for (const arg of ["TLS", "SSL"]) expect(auth(s, `AUTH ${arg}`).startTls).toBeUndefined();
+    }
   });
 });

@@ -29,6 +29,8 @@ interface Outcome {
   delayMs: number;
   /** Milliseconds the daemon sleeps after the reply before it reads the next command. */
   pauseMs: number;
+  /** TLS starts once the reply has gone out (AUTH TLS). */
+  startTls?: boolean;
 }
 
 function mapped(ip: string): string {
@@ -38,12 +40,16 @@ function mapped(ip: string): string {
 export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
   const t = ctx.entry.templates;
   const action = t.lineTooLongAction;
-  const lines = new LineSplitter(Math.min(t.lineMax, LINE_CAP), action);
+  const newSplitter = () => new LineSplitter(Math.min(t.lineMax, LINE_CAP), action);
+  let lines = newSplitter();
   const known = t.knownVerbs === undefined ? undefined : new Set(t.knownVerbs);
   const unimplemented = new Set(t.unimplementedVerbs);
   const httpVerbs = new Set(t.httpVerbs);
   const denied = new Set(t.deniedUsers);
   const closeOn = new Set(t.closeOn);
+  // AUTH TLS only where the entry says the daemon offers it; otherwise AUTH is one more command.
+  const offersTls = ctx.entry.tls?.mode === "starttls" && t.authTls !== undefined;
+  const tlsArgs = new Set(t.tlsAuthArgs.map((a) => a.toUpperCase()));
   const maxFails = t.maxLoginFails;
   const draw = (range: MsRange): number => drawMs(range, ctx.random);
   const idleMs = t.idleTimeoutMs === undefined || t.idleTimeout === undefined ? undefined : draw(t.idleTimeoutMs);
@@ -67,6 +73,8 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
   };
 
   let pendingUser: string | null = null;
+  /** The control channel speaks TLS (after AUTH TLS): the session still reads and writes plaintext. */
+  let secure = false;
   let fails = 0;
   let closed = false;
   /** Lines read but not yet served: the daemon is asleep, or a delayed reply must go out first. */
@@ -119,9 +127,14 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
       case "USER": {
         const user = arg.slice(0, ECHO_MAX);
         const upper = user.toUpperCase();
+        const anonymous = upper === "ANONYMOUS" || upper === "FTP";
         let key: ReplyKey = "user";
-        if (user === "") key = t.userNoArg !== undefined ? "userNoArg" : "user";
-        else if ((upper === "ANONYMOUS" || upper === "FTP") && t.userAnon !== undefined) key = "userAnon";
+        // The daemon's TLS rules come first: vsftpd checks them before its user_list, and an empty name is
+        // not anonymous to it either.
+        if (offersTls && !secure && (!anonymous || t.userClearAnonymous) && t.userClear !== undefined) key = "userClear";
+        else if (user === "") key = t.userNoArg !== undefined ? "userNoArg" : "user";
+        else if (offersTls && secure && anonymous && t.userAnonSecure !== undefined) key = "userAnonSecure";
+        else if (anonymous && t.userAnon !== undefined) key = "userAnon";
         else if (denied.has(user) && t.userDenied !== undefined) key = "userDenied";
         const out = say(key, { ...vars, user }) ?? "";
         // Only a 331 leaves the daemon waiting for a password.
@@ -156,8 +169,14 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
     if (httpVerbs.has(verb)) return now(say("http", vars) ?? "", true);
     const argUpper = arg.toUpperCase();
     const firstWord = argUpper.split(" ")[0] ?? "";
+    if (verb === "AUTH" && offersTls && !secure && tlsArgs.has(argUpper)) {
+      secure = true;
+      return { ...now(say("authTls", vars) ?? ""), startTls: true };
+    }
+    if (secure && arg === "" && Object.hasOwn(t.secureNoArg, verb)) return sayText(t.secureNoArg[verb]!, `secureNoArg.${verb}`, vars);
     if (arg === "" && Object.hasOwn(t.noArg, verb)) return sayText(t.noArg[verb]!, `noArg.${verb}`, vars);
     const keys = arg === "" ? [verb] : [`${verb} ${argUpper}`, `${verb} ${firstWord}`, verb];
+    if (secure) for (const key of keys) if (Object.hasOwn(t.secureCommands, key)) return sayText(t.secureCommands[key]!, `secureCommands.${key}`, vars);
     for (const key of keys) if (Object.hasOwn(t.commands, key)) return sayText(t.commands[key]!, `commands.${key}`, vars);
     if (unimplemented.has(verb) && t.unimplemented !== undefined) return reply("unimplemented");
     if (known === undefined || known.has(verb)) return reply("needLogin");
@@ -184,6 +203,7 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
     /** When, from now, the daemon is back at reading commands: the idle timer starts there. */
     let readsAgainIn = 0;
     let served = false;
+    let startTls = false;
     for (;;) {
       let r: Outcome;
       if (deferred !== undefined) {
@@ -204,6 +224,15 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
         break;
       }
       out += r.out;
+      if (r.startTls) {
+        // What follows on the wire is the client's handshake, not commands: lines read ahead are dropped,
+        // as the daemon's TLS library would have taken them for a (broken) ClientHello.
+        startTls = true;
+        queue.length = 0;
+        queuedBytes = 0;
+        lines = newSplitter();
+        break;
+      }
       if (r.close) {
         closed = true;
         delayMs = r.delayMs;
@@ -225,6 +254,7 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
     if (out !== "") reply.write = out;
     if (delayMs > 0) reply.delayMs = delayMs;
     if (closed) reply.close = true;
+    if (startTls) reply.startTls = true;
     if (events.length > 0) reply.events = events;
     if (Object.keys(timers).length > 0) reply.timers = timers;
     return reply;
