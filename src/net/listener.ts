@@ -297,8 +297,10 @@ export class Trap {
       },
       ciphertext: (bytes) => this.sendRaw(socket, bytes),
       secure: (info) => this.event({ action: "tls", sessionId: s.id, source, tls: { established: true, ...info } }),
-      failed: (message) => {
-        this.event({ action: "tls", sessionId: s.id, source, tls: { established: false }, message: `TLS handshake failed: ${message}` });
+      failed: (message, raw, hello) => {
+        this.event({ action: "tls", sessionId: s.id, source, tls: { established: false, ...hello }, message: `TLS handshake failed: ${message}` });
+        // What came instead of a handshake (a plain HTTP request, a scanner's SSLv2 hello) is the evidence.
+        if (raw) s.notKept += raw.length - this.keep(s, "in", raw);
         this.finish(socket, "TLS failed");
       },
       ended: () => this.finish(socket, "peer closed"),
