@@ -8,7 +8,8 @@ need=()
 command -v nmap >/dev/null || need+=(nmap)
 command -v ip >/dev/null || need+=(iproute2)          # lo up inside the test's own network namespace
 command -v setpriv >/dev/null || need+=(util-linux)   # unprivileged runs of the CLI in tests
-command -v curl >/dev/null || need+=(curl)              # real clients: ftp, http Basic, forms, NTLM
+command -v curl >/dev/null || need+=(curl)              # real clients: ftp, http Basic, forms, NTLM, https
+command -v openssl >/dev/null || need+=(openssl)        # certificates read back (test/tls.test.ts)
 command -v mariadb >/dev/null || need+=(mariadb-client) # real MySQL client
 command -v smbclient >/dev/null || need+=(smbclient)    # real SMB client
 if [ ${#need[@]} -gt 0 ]; then

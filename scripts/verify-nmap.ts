@@ -84,7 +84,8 @@ export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; 
         version: r.version,
         info: r.extrainfo,
         ostype: r.ostype,
-        name: r.name,
+        // As nmap prints it: "ssl/http" for a service found through its SSL tunnel.
+        name: r.tunnel === "ssl" ? `ssl/${r.name}` : r.name,
         state: r.state,
         hostname: r.hostname,
         devicetype: r.devicetype,
@@ -95,7 +96,9 @@ export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; 
         got.product === expected.product &&
         got.version === expected.version &&
         got.info === expected.info &&
-        got.ostype === expected.ostype;
+        got.ostype === expected.ostype &&
+        // A face with TLS from the first byte must be found through nmap's SSL tunnel.
+        (t.entry.tls?.mode !== "first-byte" || got.name.startsWith("ssl/"));
       return { entry: t.entry.id, service: t.entry.service, ip: t.ip, port: t.port, expected, got, ok };
     });
     return { verdicts, seconds, nmapCommand: args.join(" ") };

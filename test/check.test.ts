@@ -15,21 +15,21 @@ import { ROOT, runCli } from "./helpers.ts";
 describe.if(existsSync(DEFAULT_PROBES_FILE))("micetrap check", () => {
   const scanner = new Scanner(loadProbeFile());
 
-  test("every entry is an exact hard match on its usual ports and on a high port", () => {
+  test("every entry is an exact hard match on its usual ports and on a high port", async () => {
     const failures: string[] = [];
     for (const entry of allEntries()) {
       for (const port of [...entry.ports, 47123]) {
-        const v = checkEntry(scanner, entry, { port, intensity: 7, hostSeed: "guard" });
+        const v = await checkEntry(scanner, entry, { port, intensity: 7, hostSeed: "guard" });
         if (!v.ok) failures.push(formatCheckRow(v, true));
       }
     }
     expect(failures.join("\n\n")).toBe("");
   });
 
-  test("a wrong claim fails with the probe, the response bytes and the nearest nmap line", () => {
+  test("a wrong claim fails with the probe, the response bytes and the nearest nmap line", async () => {
     const real = allEntries().find((e) => e.id.startsWith("vsftpd-2.3.4"))!;
     const wrong = { ...real, version: "9.9.9" };
-    const v = checkEntry(scanner, wrong, { port: 21, intensity: 7, hostSeed: "guard" });
+    const v = await checkEntry(scanner, wrong, { port: 21, intensity: 7, hostSeed: "guard" });
     expect(v.ok).toBe(false);
     const text = formatCheckRow(v, false);
     expect(text).toContain("FAIL");
@@ -64,7 +64,7 @@ describe.if(existsSync(DEFAULT_PROBES_FILE))("no answer of ours is one of nmap's
     expect(honeyLines.length).toBeGreaterThan(10);
   });
 
-  test("every answer to every probe, at --version-all, on usual and high ports, and every recorded session", () => {
+  test("every answer to every probe, at --version-all, on usual and high ports, and every recorded session", async () => {
     const scanner = new Scanner(file);
     const hits: string[] = [];
     const screen = (where: string, bytes: Uint8Array) => {
@@ -73,7 +73,7 @@ describe.if(existsSync(DEFAULT_PROBES_FILE))("no answer of ours is one of nmap's
     };
     for (const entry of allEntries()) {
       for (const port of [...entry.ports, 47123]) {
-        const r = scanner.scan(entryConnector(entry, { hostSeed: "guard", port }), { port, intensity: 9 });
+        const r = await scanner.scan(entryConnector(entry, { hostSeed: "guard", port }), { port, intensity: 9 });
         for (const s of r.steps) screen(`${entry.id} port ${port} ${s.probe}`, s.received);
       }
     }

@@ -41,11 +41,11 @@ function expectAllExact(r: { verdicts: Verdict[]; table: string }, label: string
 const scanner = hasNmap ? new Scanner(loadProbeFile()) : undefined;
 
 /** The model must say what real nmap said, field by field, for the very same entry and port. */
-function expectModelAgrees(r: { verdicts: Verdict[] }, label: string, intensity = 7) {
+async function expectModelAgrees(r: { verdicts: Verdict[] }, label: string, intensity = 7) {
   const disagreements: string[] = [];
   for (const v of r.verdicts) {
     const entry = findEntry(v.entry)!;
-    const model = checkEntry(scanner!, entry, { port: v.port, intensity, hostSeed: hostSeed() }).nmap;
+    const model = (await checkEntry(scanner!, entry, { port: v.port, intensity, hostSeed: hostSeed() })).nmap;
     const fromModel = { service: model.service, product: model.product, version: model.version, info: model.info, hostname: model.hostname, ostype: model.ostype, devicetype: model.devicetype, cpe: model.cpe };
     const fromNmap = { service: v.got?.name, product: v.got?.product, version: v.got?.version, info: v.got?.info, hostname: v.got?.hostname, ostype: v.got?.ostype, devicetype: v.got?.devicetype, cpe: v.got?.cpe };
     if (JSON.stringify(fromModel) !== JSON.stringify(fromNmap))
@@ -78,7 +78,7 @@ describe.if(hasNmap)("real nmap -sV against the compiled binary", () => {
     console.log(`nmap -sV over ${r.verdicts.length} high ports: ${r.seconds.toFixed(1)} s`);
     expect(r.verdicts.length).toBe(allEntries().length);
     expectAllExact(r, "high ports");
-    expectModelAgrees(r, "high ports");
+    await expectModelAgrees(r, "high ports");
   }, 600_000);
 
   test.if(canUnshare)("every catalog entry, on its usual ports in a private network namespace, is reported exactly as claimed", async () => {
@@ -86,14 +86,14 @@ describe.if(hasNmap)("real nmap -sV against the compiled binary", () => {
     console.log(`nmap -sV over ${r.verdicts.length} usual ports: ${r.seconds.toFixed(1)} s`);
     expect(r.verdicts.length).toBe(allEntries().reduce((n, e) => n + e.ports.length, 0));
     expectAllExact(r, "usual ports");
-    expectModelAgrees(r, "usual ports");
+    await expectModelAgrees(r, "usual ports");
   }, 600_000);
 
   test("with --version-all (intensity 9) too, every entry is exact and check --intensity 9 agrees", async () => {
     const r = await scan("all");
     console.log(`nmap -sV --version-all over ${r.verdicts.length} high ports: ${r.seconds.toFixed(1)} s`);
     expectAllExact(r, "--version-all");
-    expectModelAgrees(r, "--version-all", 9);
+    await expectModelAgrees(r, "--version-all", 9);
   }, 600_000);
 
   test("nmap's connections leave listening, connection, data and close events in the log", async () => {

@@ -12,6 +12,8 @@ export interface NmapService {
   hostname: string;
   devicetype: string;
   method: string;
+  /** "ssl" when nmap found the service behind SSL/TLS (it prints the service as ssl/<name>). */
+  tunnel: string;
   cpe: string[];
 }
 
@@ -53,6 +55,7 @@ export function parseNmapXml(xml: string): NmapService[] {
         hostname: svc.hostname ?? "",
         devicetype: svc.devicetype ?? "",
         method: svc.method ?? "",
+        tunnel: svc.tunnel ?? "",
         cpe,
       });
     }

@@ -19,7 +19,7 @@ export const checkCommand = defineCommand({
     seed: { type: "string", description: "host seed for per-host details (default: this host's)", valueHint: "TEXT" },
     verbose: { type: "boolean", description: "show every probe sent and what came back" },
   },
-  run({ args }) {
+  async run({ args }) {
     const intensity = args.intensity === undefined ? 7 : Number(args.intensity);
     if (!/^\d$/.test(args.intensity ?? "7")) throw new UserError(`invalid --intensity "${args.intensity}": expected 0 to 9`);
     const port = args.port === undefined ? undefined : parsePort(args.port);
@@ -35,7 +35,7 @@ export const checkCommand = defineCommand({
     const started = performance.now();
     const verdicts: CheckVerdict[] = [];
     for (const entry of entries) {
-      for (const p of port === undefined ? entry.ports : [port]) verdicts.push(checkEntry(scanner, entry, { port: p, intensity, hostSeed: seed }));
+      for (const p of port === undefined ? entry.ports : [port]) verdicts.push(await checkEntry(scanner, entry, { port: p, intensity, hostSeed: seed }));
     }
     const ms = performance.now() - started;
     if (args.json) process.stdout.write(JSON.stringify(verdicts, null, 2) + "\n");

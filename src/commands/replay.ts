@@ -37,11 +37,12 @@ export async function replayFile(file: string, scanner: Scanner | undefined): Pr
   const result: FileReplay = { file, ...(await replayTranscript(t, entry)) };
   if (scanner) {
     const ports = [...new Set(t.sessions.map((s) => s.localPort))];
-    result.nmapNow = ports.map((port) => {
-      const v = checkEntry(scanner, entry, { port, intensity: 7, hostSeed: t.hostSeed });
+    result.nmapNow = [];
+    for (const port of ports) {
+      const v = await checkEntry(scanner, entry, { port, intensity: 7, hostSeed: t.hostSeed });
       const said = [v.nmap.service + ":", v.nmap.product, v.nmap.version, v.nmap.info && `(${v.nmap.info})`].filter(Boolean).join(" ");
-      return { port, ok: v.ok, said: `${said} via ${v.nmap.probe} line ${v.nmap.line}` };
-    });
+      result.nmapNow.push({ port, ok: v.ok, said: `${said} via ${v.nmap.probe} line ${v.nmap.line}` });
+    }
   }
   return result;
 }

@@ -52,7 +52,8 @@ export class ConsoleSink implements EventSink {
         return;
       case "tls": {
         const t = e.tls;
-        if (!t?.established) this.log.info(`${tag}${peer(e)} TLS handshake failed: ${escapeText(e.message ?? "", 200)}`);
+        // The listener words the failure ("TLS handshake failed: <library error>").
+        if (!t?.established) this.log.info(`${tag}${peer(e)} ${escapeText(e.message ?? "TLS handshake failed", 200)}`);
         else
           this.log.info(
             `${tag}${peer(e)} started ${t.version ?? "TLS"} (${t.cipher ?? "?"})${t.serverName ? ` for "${escapeText(t.serverName, 200)}"` : ""}${t.ja3 ? `, JA3 ${t.ja3}` : ""}`,

@@ -265,8 +265,10 @@ export class Trap {
       return;
     }
     if (s.bytesIn > this.limits.maxBytesIn) {
-      const room = chunk.length - (s.bytesIn - this.limits.maxBytesIn);
-      if (room > 0 && !s.tls) s.notKept += room - this.keep(s, "in", chunk.subarray(0, room));
+      // Evidence up to the cap; every byte not kept is counted, those past the cap too. (A TLS session's
+      // records are not its evidence: its plaintext is, counted as the layer hands it over.)
+      const room = Math.max(0, chunk.length - (s.bytesIn - this.limits.maxBytesIn));
+      if (!s.tls) s.notKept += chunk.length - this.keep(s, "in", chunk.subarray(0, room));
       this.finish(socket, "input cap reached");
       return;
     }
@@ -297,8 +299,10 @@ export class Trap {
       },
       ciphertext: (bytes) => this.sendRaw(socket, bytes),
       secure: (info) => this.event({ action: "tls", sessionId: s.id, source, tls: { established: true, ...info } }),
-      failed: (message) => {
-        this.event({ action: "tls", sessionId: s.id, source, tls: { established: false }, message: `TLS handshake failed: ${message}` });
+      failed: (message, raw, hello) => {
+        this.event({ action: "tls", sessionId: s.id, source, tls: { established: false, ...hello }, message: `TLS handshake failed: ${message}` });
+        // What came instead of a handshake (a plain HTTP request, a scanner's SSLv2 hello) is the evidence.
+        if (raw) s.notKept += raw.length - this.keep(s, "in", raw);
         this.finish(socket, "TLS failed");
       },
       ended: () => this.finish(socket, "peer closed"),

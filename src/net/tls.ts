@@ -24,8 +24,12 @@ export interface TlsLayerEvents {
   /** TLS records for the peer. */
   ciphertext(bytes: Uint8Array): void;
   secure(info: TlsHandshake): void;
-  /** The handshake or a record failed (a scanner's SSLv2 hello, garbage): the session ends. */
-  failed(message: string): void;
+  /**
+   * The handshake or a record failed (a scanner's SSLv2 hello, a plain HTTP request, garbage): the session
+   * ends. Before the handshake completed, `raw` holds what the peer had sent (the evidence: no plaintext
+   * will ever come) and `hello` the JA3 of its ClientHello when it sent one.
+   */
+  failed(message: string, raw?: Uint8Array, hello?: Pick<TlsHandshake, "ja3" | "ja3String">): void;
   /** The peer sent close_notify or the layer ended. */
   ended(): void;
 }
@@ -120,7 +124,11 @@ export class TlsLayer {
   private fail(message: string): void {
     if (this.done) return;
     this.done = true;
-    this.on.failed(message);
+    // Still holding the hello means the handshake never completed: hand over what came instead.
+    const raw = this.hello.length > 0 ? concat(this.hello) : undefined;
+    this.hello = [];
+    const ja3 = raw ? ja3Of(raw) : undefined;
+    this.on.failed(message, raw, ja3 ? { ja3: ja3.hash, ja3String: ja3.text } : undefined);
     this.tls.destroy();
   }
 }

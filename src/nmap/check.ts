@@ -16,15 +16,15 @@ export interface CheckVerdict {
   nmap: VersionInfo & { state: ScanResult["state"]; probe: string; line: number };
   /** What real nmap would spend waiting on silent steps, in milliseconds. */
   estimatedMs: number;
-  steps: { probe: string; reused: boolean; sent: string; received: string; closed: boolean; match?: string }[];
+  steps: { probe: string; reused: boolean; tunnel?: "ssl"; sent: string; received: string; closed: boolean; match?: string }[];
   /** When not ok: the match lines that claim this product, nearest first. */
   nearest?: { line: number; probe: string; service: string; soft: boolean; pattern: string }[];
 }
 
 const SHOW = 300;
 
-export function checkEntry(scanner: Scanner, entry: CatalogEntry, o: { port: number; intensity: number; hostSeed: string }): CheckVerdict {
-  const r = scanner.scan(entryConnector(entry, { hostSeed: o.hostSeed, port: o.port, now: new Date("2026-01-01T00:00:00Z") }), {
+export async function checkEntry(scanner: Scanner, entry: CatalogEntry, o: { port: number; intensity: number; hostSeed: string }): Promise<CheckVerdict> {
+  const r = await scanner.scan(entryConnector(entry, { hostSeed: o.hostSeed, port: o.port, now: new Date("2026-01-01T00:00:00Z") }), {
     port: o.port,
     intensity: o.intensity,
   });
@@ -54,6 +54,7 @@ export function checkEntry(scanner: Scanner, entry: CatalogEntry, o: { port: num
     steps: r.steps.map((s) => ({
       probe: s.probe,
       reused: s.reused,
+      ...(s.tunnel ? { tunnel: s.tunnel } : {}),
       sent: escapeBytes(s.sent, SHOW),
       received: escapeBytes(s.received, SHOW) + (s.received.length > SHOW ? `…(${s.received.length} bytes)` : ""),
       closed: s.closed,
@@ -96,7 +97,7 @@ export function formatCheckRow(v: CheckVerdict, verbose: boolean): string {
     for (const n of v.nearest ?? []) text += `\n     nearest: line ${n.line} (${n.probe}) ${n.soft ? "softmatch" : "match"} ${n.service} m|${n.pattern}|`;
   }
   if (verbose || !v.ok) {
-    for (const s of v.steps) text += `\n       ${s.probe}${s.reused ? " (same connection)" : ""}: sent "${s.sent}" got "${s.received}"${s.closed ? " [closed]" : ""}${s.match ? ` -> ${s.match}` : ""}`;
+    for (const s of v.steps) text += `\n       ${s.tunnel ? "ssl/" : ""}${s.probe}${s.reused ? " (same connection)" : ""}: sent "${s.sent}" got "${s.received}"${s.closed ? " [closed]" : ""}${s.match ? ` -> ${s.match}` : ""}`;
   }
   return text;
 }

@@ -10,12 +10,19 @@ export interface StepResult {
   closed: boolean;
 }
 
-/** A connection to the thing being scanned. */
-/** A connection to the service under test; each call returns what arrived within `waitMs` (nmap's wait). */
+/**
+ * A connection to the service under test; each call returns what arrived within `waitMs` (nmap's wait).
+ * In memory it answers at once; through a TLS library it answers once the library has done its work.
+ */
 export interface Connection {
-  open(waitMs: number): StepResult;
-  send(bytes: Uint8Array, waitMs: number): StepResult;
+  open(waitMs: number): StepResult | Promise<StepResult>;
+  send(bytes: Uint8Array, waitMs: number): StepResult | Promise<StepResult>;
 }
+
+/** How nmap talks to the port: raw, or through its SSL layer once a probe's answer said "ssl". */
+export type Tunnel = "none" | "ssl";
+
+const tunnelMark = (tunnel: Tunnel): { tunnel?: "ssl" } => (tunnel === "ssl" ? { tunnel } : {});
 
 export interface ProbeStep {
   probe: string;
@@ -27,6 +34,8 @@ export interface ProbeStep {
   match?: { line: number; soft: boolean; service: string; probe: string };
   /** Milliseconds real nmap would wait on this step (its totalwaitms when the service stays silent). */
   waitMs: number;
+  /** Sent through nmap's SSL tunnel (after an "ssl" match): the bytes are the plaintext. */
+  tunnel?: "ssl";
 }
 
 export interface ScanResult extends VersionInfo {
@@ -36,6 +45,8 @@ export interface ScanResult extends VersionInfo {
   line: number;
   steps: ProbeStep[];
   estimatedMs: number;
+  /** "ssl" when the service was found behind nmap's SSL tunnel (nmap prints ssl/<service>). */
+  tunnel?: "ssl";
 }
 
 export interface ScanOptions {
@@ -90,11 +101,34 @@ export class Scanner {
     return chain;
   }
 
-  scan(connect: () => Connection, o: ScanOptions): ScanResult {
-    const intensity = o.intensity ?? 7;
+  /**
+   * nmap's service scan of one port. A hard match of service "ssl" starts everything over through an SSL
+   * tunnel (service_scan.cc's scanThroughTunnel): the NULL probe again, then the probes whose `sslports`
+   * hold the port, then the rest by rarity; what matches there is reported as "ssl/<service>". A match
+   * that already says "ssl/http" (Apache's "speaking plain HTTP" page) ends at once, as in nmap.
+   * `connect(tunnel)` opens a raw connection, or one through nmap's SSL layer (the caller's plaintext).
+   */
+  async scan(connect: (tunnel: Tunnel) => Connection, o: ScanOptions): Promise<ScanResult> {
     const steps: ProbeStep[] = [];
+    if (this.file.exclude.has(o.port)) return { ...EMPTY, state: "excluded", probe: "", line: 0, steps, estimatedMs: 0 };
+    const raw = await this.pass(connect, o, "none", steps);
+    if (raw.state !== "matched" || raw.service !== "ssl") return raw;
+    const inner = await this.pass(connect, o, "ssl", steps);
+    const estimatedMs = raw.estimatedMs + inner.estimatedMs;
+    if (inner.state === "matched" || inner.state === "softmatched")
+      return { ...inner, service: inner.service.startsWith("ssl/") ? inner.service : `ssl/${inner.service}`, tunnel: "ssl", estimatedMs };
+    // Nothing behind the tunnel: nmap names it ssl/unknown and reports no product.
+    return { ...EMPTY, service: "ssl/unknown", state: "nomatch", probe: "", line: 0, steps, estimatedMs, tunnel: "ssl" };
+  }
+
+  /** One pass of probes, raw or through the tunnel. */
+  private async pass(connect: (tunnel: Tunnel) => Connection, o: ScanOptions, tunnel: Tunnel, steps: ProbeStep[]): Promise<ScanResult> {
+    const intensity = o.intensity ?? 7;
     let estimatedMs = 0;
-    if (this.file.exclude.has(o.port)) return { ...EMPTY, state: "excluded", probe: "", line: 0, steps, estimatedMs };
+    const open = (waitMs: number) => {
+      const c = connect(tunnel);
+      return { c, first: c.open(waitMs) };
+    };
 
     let soft: { info: VersionInfo; line: MatchLine } | undefined;
     let tcpwrapPossible = true;
@@ -129,9 +163,10 @@ export class Scanner {
     };
 
     // 1. The NULL probe: connect and wait for a banner.
-    let conn = connect();
-    const banner = conn.open(this.nullProbe.totalwaitms ?? DEFAULT_WAIT_MS);
-    const nullStep: ProbeStep = { probe: "NULL", reused: false, sent: new Uint8Array(0), received: banner.data, closed: banner.closed, waitMs: 0 };
+    const first = open(this.nullProbe.totalwaitms ?? DEFAULT_WAIT_MS);
+    let conn = first.c;
+    const banner = await first.first;
+    const nullStep: ProbeStep = { probe: "NULL", reused: false, sent: new Uint8Array(0), received: banner.data, closed: banner.closed, waitMs: 0, ...tunnelMark(tunnel) };
     steps.push(nullStep);
     if (banner.data.length > 0) tcpwrapPossible = false;
     if (banner.closed && banner.data.length === 0) {
@@ -158,26 +193,28 @@ export class Scanner {
     let sent = 0;
     for (const phase of [true, false]) {
       for (const probe of tcp) {
-        if (probe.ports.has(o.port) !== phase || !allowed(probe, phase)) continue;
+        const probable = (tunnel === "ssl" ? probe.sslports : probe.ports).has(o.port);
+        if (probable !== phase || !allowed(probe, phase)) continue;
         if (++sent > maxProbes) break;
-        const step: ProbeStep = { probe: probe.name, reused: reusable !== undefined, sent: probe.payload, received: new Uint8Array(0), closed: false, waitMs: 0 };
+        const step: ProbeStep = { probe: probe.name, reused: reusable !== undefined, sent: probe.payload, received: new Uint8Array(0), closed: false, waitMs: 0, ...tunnelMark(tunnel) };
         steps.push(step);
         let hit;
         let closed: boolean;
         if (reusable) {
           conn = reusable.conn;
-          const r = conn.send(probe.payload, probe.totalwaitms ?? DEFAULT_WAIT_MS);
+          const r = await conn.send(probe.payload, probe.totalwaitms ?? DEFAULT_WAIT_MS);
           step.received = r.data;
           closed = r.closed;
           hit = judge(probe, concatBytes([reusable.buffered, r.data]), step);
           reusable = undefined;
         } else {
-          conn = connect();
-          const greet = conn.open(0);
+          const fresh = open(0);
+          conn = fresh.c;
+          const greet = await fresh.first;
           // nmap sends at once after connecting; a banner arrives first and is matched on its own.
           hit = greet.data.length > 0 ? judge(probe, greet.data, step) : undefined;
           if (!hit && !greet.closed) {
-            const r = conn.send(probe.payload, probe.totalwaitms ?? DEFAULT_WAIT_MS);
+            const r = await conn.send(probe.payload, probe.totalwaitms ?? DEFAULT_WAIT_MS);
             step.received = concatBytes([greet.data, r.data]);
             closed = r.closed;
             if (r.data.length > 0) hit = judge(probe, step.received, step);
