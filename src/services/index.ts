@@ -6,9 +6,10 @@ import { ftp } from "./ftp/index.ts";
 import { http } from "./http/index.ts";
 import { mysql } from "./mysql/index.ts";
 import { samba } from "./samba/index.ts";
+import { ssh } from "./ssh/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, mysql, samba, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, mysql, samba, ssh, torrent];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
