@@ -24,6 +24,8 @@ interface PacketWriter {
 /** The parts of ssh2's Protocol object used here. */
 interface Protocol {
   _strictMode: boolean | undefined;
+  _handlers: Record<string, ((proto: Protocol, ...args: unknown[]) => unknown) | undefined>;
+  serviceAccept(name: string): void;
   _packetRW: { write: PacketWriter };
   _cipher: { encrypt(packet: Buffer): void };
   _kex: unknown;
@@ -100,7 +102,22 @@ export function serverConnection(socket: EventEmitter, hostKeys: Record<string, 
   // kex-strict-s; when the face's offer lacks it, both sides must keep counting sequence numbers.
   if (!offer.kex.includes("kex-strict-s-v00@openssh.com")) proto._strictMode = false;
   watchKeyExchanges(proto, gexGroup);
+  acceptRepeatedUserauth(proto);
   return client;
+}
+
+/**
+ * sshd and Dropbear answer every SERVICE_REQUEST for ssh-userauth until a login succeeds; ssh2 disconnects
+ * on the second. paramiko asks again before each password, so without this it got one try per connection.
+ */
+function acceptRepeatedUserauth(proto: Protocol): void {
+  const first = proto._handlers.SERVICE_REQUEST;
+  let accepted = false;
+  proto._handlers.SERVICE_REQUEST = (p: Protocol, service: unknown) => {
+    if (accepted && service === "ssh-userauth") return proto.serviceAccept(service);
+    if (service === "ssh-userauth") accepted = true;
+    return first?.(p, service);
+  };
 }
 
 /** SSH_MSG_DISCONNECT with a reason and a description (ssh2's own disconnect() sends no text). */
