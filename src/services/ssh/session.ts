@@ -8,7 +8,7 @@
 // - The client's KEXINIT is read before ssh2 starts (it is plaintext, and every common client sends it right
 //   after its identification): its lists give the HASSH fingerprint, and they tell which algorithm the
 //   client will pick. When that is one ssh2 cannot run in this runtime (chacha20-poly1305 and umac under
-//   Bun, sntrup761, ssh-dss without a DSA key), that connection's offer drops it, so the client settles on
+//   Bun, sntrup761), that connection's offer drops it, so the client settles on
 //   its next choice; every other client, nmap's ssh2-enum-algos included, sees the version's exact lists.
 //   A client that waits for the server's KEXINIT first gets the exact lists after a second.
 // - Refusals: each wrong password waits the face's delay (PAM's), then USERAUTH_FAILURE with the face's
@@ -123,7 +123,9 @@ export function offerFor(t: SshTemplates, keys: HostKeySet, client: KexinitLists
   const exact: Offer = { kex: t.kex, hostKey: t.hostKeyAlgorithms, ciphers: t.ciphers, macs: t.macs, compression: t.compression };
   if (!client) return exact;
   const kex = tailor(t.kex, client.kex, (a) => SUPPORTED.kex.has(a));
-  const hostKey = tailor(t.hostKeyAlgorithms, client.hostKey, (a) => keys.byAlgorithm[a] !== undefined);
+  // ssh-dss stays: the version's list shows it (nmap's ssh2-enum-algos names it first), though a client that
+  // picks it fails, there being no DSA key (Bun cannot sign ssh-dss). Modern clients never pick it.
+  const hostKey = tailor(t.hostKeyAlgorithms, client.hostKey, (a) => keys.byAlgorithm[a] !== undefined || a === "ssh-dss");
   const cipherOk = (a: string) => SUPPORTED.cipher.has(a);
   const ciphers = tailor(tailor(t.ciphers, client.encCs, cipherOk), client.encSc, cipherOk);
   const chosen = [client.encCs, client.encSc].map((l) => l.find((a) => ciphers.includes(a)) ?? "");

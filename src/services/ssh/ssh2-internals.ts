@@ -2,7 +2,7 @@
 // side of one connection with an exact KEXINIT (IncomingClient + KexInit, without ssh2's forced
 // kex-strict-s marker), a DISCONNECT with a description, and server-side DH group exchange, which ssh2
 // leaves unimplemented. A version bump of ssh2 must re-check every line here.
-import { getDiffieHellman } from "node:crypto";
+import { createDiffieHellman, getDiffieHellman } from "node:crypto";
 import { EventEmitter } from "node:events";
 import kexModule from "ssh2/lib/protocol/kex.js";
 import constants from "ssh2/lib/protocol/constants.js";
@@ -42,6 +42,32 @@ interface KeyExchange {
   parse(payload: Buffer): unknown;
   setDHParams(prime: Buffer, generator: Buffer): void;
   generateKeys(): void;
+}
+
+/** ssh2's fixed-group DH exchange (diffie-hellman-group1-sha1 and the like). */
+interface DhGroupExchange {
+  groupName: string;
+  _dh: unknown;
+  _public: Buffer;
+  generateKeys(): void;
+}
+
+/**
+ * RFC 2409's 1024-bit MODP group (Oakley group 2), the group of diffie-hellman-group1-sha1. Bun's BoringSSL
+ * has no "modp2" by name, so ssh2 failed every group1 exchange (nmap's ssh-hostkey asks for it first).
+ */
+const OAKLEY_GROUP_2 = Buffer.from(
+  "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE65381FFFFFFFFFFFFFFFF",
+  "hex",
+);
+
+function useOakleyGroup2(kex: DhGroupExchange): void {
+  kex.generateKeys = function (this: DhGroupExchange): void {
+    if (this._dh) return;
+    const dh = createDiffieHellman(OAKLEY_GROUP_2, Buffer.from([2]));
+    this._public = dh.generateKeys();
+    this._dh = dh;
+  };
 }
 
 export interface AuthRequest {
@@ -171,6 +197,7 @@ function watchKeyExchanges(proto: Protocol, rule: "group14" | "by-max"): void {
       // OpenSSH before 7.2 sent no EXT_INFO at all): this server sends none.
       Object.defineProperty(kex, "remoteExtInfoEnabled", { configurable: true, get: () => false, set: () => {} });
       if ((kex as KeyExchange).type === "groupex") answerGroupRequests(kex as KeyExchange, rule);
+      if ((kex as KeyExchange).type === "group" && (kex as DhGroupExchange).groupName === "modp2") useOakleyGroup2(kex as DhGroupExchange);
     },
   });
 }
