@@ -195,6 +195,11 @@ export interface ServiceModule<T = any> {
    * marker (SSH: the KEXINIT lists and the host key, not the random cookie or the ciphertext).
    */
   summarizeOpaque?(written: Uint8Array): string[];
+  /**
+   * A face that belongs with another service's face on the same host (https shows the pages of the http
+   * server on 80): when the host runs both, the plan picks the face that names the other's.
+   */
+  follows?: { service: ServiceName; faceOf(entry: CatalogEntry<T>): string | undefined };
   /** Real request prefixes the fuzzer extends with random bytes. */
   fuzzPrefixes: string[];
 }

@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findRelease } from "../src/host/releases.ts";
+import { planFromConfig } from "../src/runtime/plan.ts";
 import { connect, runCli, startProcess, tempDir, unprivilegedCli, BUN, ROOT } from "./helpers.ts";
 
 function configFile(text: string): string {
@@ -43,6 +44,29 @@ describe("micetrap personas", () => {
     for (const want of ["debian-lamp", "ubuntu-web", "centos-db", "freebsd-files", "macos-server", "windows-server", "seedbox", "debian-12"]) expect(names).toContain(want);
     const families: string[] = list.map((p) => findRelease(p.release)!.family);
     for (const f of ["debian", "rhel", "freebsd", "macos", "windows"]) expect(families).toContain(f);
+  });
+
+  test("every Linux, BSD and Mac server persona has ssh; the web servers have https too", async () => {
+    const r = await runCli(["personas", "--json"]);
+    const list = JSON.parse(r.stdout) as { name: string; release: string; services: { service: string; ports: number[] }[] }[];
+    for (const p of list) {
+      const services = p.services.map((s) => s.service);
+      if (findRelease(p.release)!.family !== "windows") expect(`${p.name}: ${services.join(",")}`).toContain("ssh");
+      if (["debian-lamp", "ubuntu-web", "centos-db", "windows-server"].includes(p.name)) expect(`${p.name}: ${services.join(",")}`).toContain("https");
+    }
+  });
+
+  test("a host's https shows the pages of its own http server, whichever the seed", () => {
+    // Debian 7 has both Apache and nginx faces on 80 and on 443: drawn apart, half the hosts would mix them.
+    let both = 0;
+    for (let i = 0; i < 60; i++) {
+      const plan = planFromConfig({ source: "test", os: "debian-7", services: [{ service: "http", line: 1 }, { service: "https", line: 2 }] }, { seed: `pair-${i}` }, () => "x");
+      const http = plan.services.find((s) => s.service === "http")!.entry;
+      const https = plan.services.find((s) => s.service === "https")!.entry;
+      expect((https.templates as { httpFace?: string }).httpFace).toBe(http.id);
+      both |= http.product === "nginx" ? 1 : 2;
+    }
+    expect(both).toBe(3); // both products were drawn
   });
 
   test("every shipped persona validates without errors", async () => {

@@ -7,6 +7,7 @@ import type { HostConfig } from "../host/config.ts";
 import { hostFacts, type HostFacts } from "../host/facts.ts";
 import { hostOsFamily } from "../host/machine.ts";
 import { drawRelease, findRelease, parseOsName, type Release } from "../host/releases.ts";
+import { serviceModule } from "../services/index.ts";
 import { OS_FAMILIES, type CatalogEntry, type ServiceName } from "../types.ts";
 
 export interface ServicePlan {
@@ -103,6 +104,22 @@ export function planForService(o: SingleServiceOptions): HostPlan {
   };
 }
 
+/**
+ * Faces that belong together (ServiceModule.follows): an https face is re-drawn among those that show the
+ * host's own http face, when the release has one; a face pinned with banner: stays as given.
+ */
+function pairFaces(services: ServicePlan[], config: { banner?: string }[], release: Release, seed: string): void {
+  for (const plan of services) {
+    const follows = serviceModule(plan.service).follows;
+    if (!follows || config[plan.configIndex]?.banner !== undefined) continue;
+    const leader = services.find((p) => p.service === follows.service && p.usual) ?? services.find((p) => p.service === follows.service);
+    if (!leader || follows.faceOf(plan.entry) === leader.entry.id) continue;
+    const host = { family: release.family, release: release.id };
+    const fitting = fittingEntries(serviceEntries(plan.service), host).filter((e) => follows.faceOf(e) === leader.entry.id);
+    if (fitting.length > 0) plan.entry = chooseEntry(fitting, seed, host);
+  }
+}
+
 /** A plan from a (merged) config; command-line options win over the file's keys. */
 export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string; log?: string; listen?: string; user?: string }, defaultSeed: () => string): HostPlan {
   const seed = cli.seed ?? c.seed ?? defaultSeed();
@@ -111,6 +128,7 @@ export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string;
   if (!c.services || c.services.length === 0) throw new UserError(`${c.source}: no services to run (add services:, or a persona:)`);
   // A service given its ports draws with its own label, so two http services on one host may show different faces.
   const services = c.services.flatMap((s, i) => facesFor(s.service, s.ports ? `${seed}|${s.service}|${s.ports.join(",")}` : seed, release, s.banner, s.ports, i));
+  pairFaces(services, c.services, release, seed);
   const log = cli.log ?? c.log;
   const listen = cli.listen ?? c.listen;
   const user = cli.user ?? c.user;

@@ -4,10 +4,9 @@
 import table from "../../../fixtures/services/https.json";
 import type { ServiceModule } from "../../types.ts";
 import { startHttp } from "../http/session.ts";
-import type { HttpTemplates } from "../http/templates.ts";
-import { httpsTemplates } from "./templates.ts";
+import { httpsTemplates, type HttpsTemplates } from "./templates.ts";
 
-export const https: ServiceModule<HttpTemplates> = {
+export const https: ServiceModule<HttpsTemplates> = {
   name: "https",
   aliases: [],
   transport: "tcp",
@@ -15,6 +14,8 @@ export const https: ServiceModule<HttpTemplates> = {
   templates: httpsTemplates,
   table,
   start: startHttp,
+  // Apache on 80 and nginx on 443 of one host would be a story that does not fit together.
+  follows: { service: "http", faceOf: (entry) => entry.templates.httpFace },
   // The fuzzer feeds sessions directly (plaintext), so these are the requests that arrive through TLS.
   fuzzPrefixes: ["GET / HTTP/1.1\r\nHost: x\r\nContent-Length: ", "POST /x HTTP/1.0\r\nAuthorization: Basic ", "OPTIONS * HTTP/1.1\r\n"],
 };

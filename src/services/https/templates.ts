@@ -17,14 +17,17 @@ function rawHttpEntry(id: string): unknown {
 }
 
 /** Parses `{ httpFace }` into the named http entry's templates, which the http session then runs. */
-export const httpsTemplates: Schema<HttpTemplates> = {
+export type HttpsTemplates = HttpTemplates & { httpFace: string };
+
+export const httpsTemplates: Schema<HttpsTemplates> = {
   shape: face.shape,
   parse(raw, path) {
     const { httpFace } = face.parse(raw, path);
     const templates = rawHttpEntry(httpFace);
     const at = path.endsWith(":") ? `${path} httpFace` : `${path}.httpFace`;
     if (templates === undefined) throw new SchemaError(at, `no http entry "${httpFace}" (see fixtures/services/http.json)`);
-    return httpTemplates.parse(templates, `fixtures/services/http.json: entry ${httpFace}: templates`);
+    // The name stays with the templates: the host plan pairs this face with its own http face by it.
+    return { ...httpTemplates.parse(templates, `fixtures/services/http.json: entry ${httpFace}: templates`), httpFace };
   },
   describe: () => face.describe(),
 };
