@@ -67,6 +67,31 @@ describe("the OpenSSH client against micetrap ssh", () => {
     }
   }, 60_000);
 
+  test("EXT_INFO as each version sent it: Debian 12 as the real Debian 12 sshd, 7.2's two RSA names, none before 7.2", async () => {
+    // What `ssh -v` printed against the real sshd of openssh-server 1:9.2p1-2+deb12u10 on the development machine.
+    const debian12 = [
+      "kex_input_ext_info: server-sig-algs=<ssh-ed25519,sk-ssh-ed25519@openssh.com,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ecdsa-sha2-nistp256@openssh.com,webauthn-sk-ecdsa-sha2-nistp256@openssh.com,ssh-dss,ssh-rsa,rsa-sha2-256,rsa-sha2-512>",
+      "kex_input_ext_info: publickey-hostbound@openssh.com=<0>",
+    ];
+    const cases: [string, string[]][] = [
+      ["openssh-9.2p1-debian12", debian12],
+      // OpenSSH 7.2p2's kex.c sends a fixed list.
+      ["openssh-7.2p2-ubuntu16.04", ["kex_input_ext_info: server-sig-algs=<rsa-sha2-256,rsa-sha2-512>"]],
+      ["openssh-6.7p1-debian8", []],
+    ];
+    for (const [banner, want] of cases) {
+      const t = await trap(banner);
+      try {
+        const r = await run([SSHPASS!, "-p", "x", SSH!, "-v", "-p", String(t.port), ...QUIET, "-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=1", "root@127.0.0.1", "true"]);
+        expect(r.stderr).toContain("Permission denied");
+        const got = r.stderr.split("\n").filter((l) => l.includes("kex_input_ext_info")).map((l) => l.replace(/^debug1: /, "").trim());
+        expect(`${banner}: ${got.join(" | ")}`).toBe(`${banner}: ${want.join(" | ")}`);
+      } finally {
+        await t.stop("SIGTERM");
+      }
+    }
+  }, 60_000);
+
   test("Debian 6 face: a modern client gets through DH group exchange (the only kex they share) to the password refusal", async () => {
     const t = await trap("openssh-5.5p1-debian6");
     try {

@@ -20,7 +20,7 @@ import { fill } from "../../util/template.ts";
 import { concatBytes, toLatin1 } from "../../wire/bytes.ts";
 import { drawMs } from "../schema.ts";
 import type { HostKeySet } from "./keys.ts";
-import { type AuthRequest, type Offer, sendDisconnect, serverConnection, type ServerConnection, SUPPORTED } from "./ssh2-internals.ts";
+import { type AuthRequest, type Offer, sendDisconnect, sendExtInfo, serverConnection, type ServerConnection, SUPPORTED } from "./ssh2-internals.ts";
 import type { SshTemplates } from "./templates.ts";
 import { hassh, type KexinitLists, MAX_PLAIN_PACKET, parseKexinit, plainPackets, sha256Fingerprint } from "./wire.ts";
 
@@ -253,6 +253,10 @@ class SshSession implements ProtocolSession {
     const conn = serverConnection(socket, keys.byAlgorithm, ident, offerFor(this.t, keys, this.clientLists), this.t.gexGroup, (c) => {
       c.on("authentication", (req: AuthRequest) => this.authenticate(req));
     });
+    // OpenSSH from 7.2 tells a client that offers ext-info-c which signature algorithms it accepts, right
+    // after the first key exchange; ssh2's own list is suppressed (ssh2-internals.ts), the version's goes out.
+    const extInfo = this.t.extInfo;
+    if (extInfo && this.clientLists?.kex.includes("ext-info-c")) conn.once("handshake", () => sendExtInfo(conn._protocol, extInfo));
     conn.on("error", () => {
       // A failed key exchange, a client's disconnect, recorded ciphertext in a replay: ssh2 hangs up itself.
     });

@@ -16,6 +16,7 @@ export interface ParsedHostKey {
 }
 
 interface PacketWriter {
+  allocStart: number;
   allocStartKEX: number;
   alloc(size: number, force?: boolean): Buffer;
   finalize(packet: Buffer, force?: boolean): Buffer;
@@ -101,6 +102,7 @@ export const SUPPORTED = {
 };
 
 const MESSAGE_DISCONNECT = 1;
+const MESSAGE_EXT_INFO = 7;
 const MESSAGE_KEXDH_INIT = 30;
 const MESSAGE_KEXDH_REPLY = 31;
 const MESSAGE_KEX_DH_GEX_GROUP = 31;
@@ -147,6 +149,29 @@ function acceptRepeatedUserauth(proto: Protocol): void {
 }
 
 /** SSH_MSG_DISCONNECT with a reason and a description (ssh2's own disconnect() sends no text). */
+/** SSH_MSG_EXT_INFO (RFC 8308) with the face's own extensions, in order. */
+export function sendExtInfo(proto: Protocol, extensions: Record<string, string>): void {
+  const parts: Buffer[] = [Buffer.from([MESSAGE_EXT_INFO]), u32(Object.keys(extensions).length)];
+  for (const [name, value] of Object.entries(extensions)) parts.push(sshString(name), sshString(value));
+  const body = Buffer.concat(parts);
+  const w = proto._packetRW.write;
+  const p = w.allocStart;
+  const packet = w.alloc(body.length);
+  packet.set(body, p);
+  protocolUtils.sendPacket(proto, w.finalize(packet));
+}
+
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n, 0);
+  return b;
+}
+
+function sshString(text: string): Buffer {
+  const bytes = Buffer.from(text, "latin1");
+  return Buffer.concat([u32(bytes.length), bytes]);
+}
+
 export function sendDisconnect(proto: Protocol, reason: number, text: string): void {
   const desc = Buffer.from(text, "utf8");
   const w = proto._packetRW.write;

@@ -41,6 +41,12 @@ export const sshTemplates = schema({
   tooManyFailures: optional(t.text("SSH_MSG_DISCONNECT reason 2 text after maxAuthTries failures, {{user}} filled; absent: a plain close (Dropbear)")),
   loginGraceMs: t.ms("LoginGraceTime: a client not logged in by then is dropped without a word (OpenSSH 120 s, Dropbear 300 s)"),
   notSsh: optional(t.text("the answer to a first line that is not SSH-, then a close (OpenSSH ≥ 8.0: Invalid SSH identification string.\\r\\n; older: Protocol mismatch.\\n); absent: such lines are skipped (Dropbear, 50 lines at most)")),
+  extInfo: optional(
+    t.table(
+      "SSH_MSG_EXT_INFO sent to a client that offers ext-info-c, name → value in order (OpenSSH 7.2 on: server-sig-algs; 9.x adds publickey-hostbound@openssh.com); absent: none, as before 7.2 and on Dropbear before 2020.79",
+      /^[\x21-\x7e]{1,64}$/,
+    ),
+  ),
   majorDiffers: optional(t.text("the answer to an SSH-1.x identification (not 1.99), then a close; absent: a plain close")),
 });
 
