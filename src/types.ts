@@ -50,6 +50,11 @@ export interface TlsProfile {
   certificate: "debian-snakeoil" | "rhel-localhost" | "iis-self-signed" | "openssl-req-default";
   /** RSA key size of that certificate. */
   keyBits: number;
+  /**
+   * Debian's snakeoil only: whether the name is also in a subjectAltName (ssl-cert 1.0.39 on: Debian 9,
+   * Ubuntu 18.04; older ones add one only when the FQDN is too long for the CN). Default: yes.
+   */
+  subjectAltName?: boolean;
   /** Signature digest of that certificate. */
   digest: "sha1" | "sha256";
   /** Oldest and newest protocol the product's TLS library of that era accepted. */

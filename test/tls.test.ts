@@ -82,16 +82,36 @@ describe.if(OPENSSL !== null)("per-host TLS certificates", () => {
   const now = new Date();
   const cases: { id: string; check: (c: ReturnType<typeof parsed>, fqdn: string) => void }[] = [
     {
-      // make-ssl-cert: CN = hostname -f, SAN the same name, ten years, a long random serial.
+      // make-ssl-cert of ssl-cert 1.0.35 (jessie): CN = hostname -f, no SAN (1.0.39 added it), ten years,
+      // sha256 (from 1.0.34), a long random serial.
       id: "apache-2.4.10-debian-ssl",
       check: (c, fqdn) => {
         expect(c.subject).toBe(`CN=${fqdn}`);
         expect(c.issuer).toBe(c.subject);
-        expect(c.san).toBe(`DNS:${fqdn}`);
+        expect(c.san).toBe("");
         expect(c.notAfter.getTime() - c.notBefore.getTime()).toBe(3650 * DAY);
         expect(c.digest).toBe("sha256WithRSAEncryption");
         expect(c.text).toContain("CA:FALSE");
         expect(c.serial.length).toBeGreaterThanOrEqual(38);
+      },
+    },
+    {
+      // ssl-cert 1.0.39 on (Debian 9 and later): the CN repeated in a SAN, as vsftpd's ssl_enable uses it.
+      id: "vsftpd-3.0.3-debian-ssl",
+      check: (c, fqdn) => {
+        expect(c.subject).toBe(`CN=${fqdn}`);
+        expect(c.san).toBe(`DNS:${fqdn}`);
+        expect(c.notAfter.getTime() - c.notBefore.getTime()).toBe(3650 * DAY);
+        expect(c.digest).toBe("sha256WithRSAEncryption");
+      },
+    },
+    {
+      // ssl-cert 1.0.32 (wheezy): sha1, no SAN.
+      id: "apache-2.2.22-debian-ssl",
+      check: (c, fqdn) => {
+        expect(c.subject).toBe(`CN=${fqdn}`);
+        expect(c.san).toBe("");
+        expect(c.digest).toBe("sha1WithRSAEncryption");
       },
     },
     {

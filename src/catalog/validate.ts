@@ -47,6 +47,7 @@ const tlsProfile = schema({
   certificate: t.oneOf("the default certificate the product ships with", ["debian-snakeoil", "rhel-localhost", "iis-self-signed", "openssl-req-default"] as const),
   keyBits: t.int("RSA key size of that certificate", 1024, 4096),
   digest: t.oneOf("signature digest", ["sha1", "sha256"] as const),
+  subjectAltName: optional(t.bool("snakeoil: the name also in a subjectAltName (ssl-cert 1.0.39 on, Debian 9 and later); default true")),
   minVersion: t.oneOf("oldest protocol accepted", ["TLSv1", "TLSv1.1", "TLSv1.2"] as const),
   maxVersion: t.oneOf("newest protocol accepted", TLS_VERSIONS),
   ciphers: optional(t.text("OpenSSL cipher string")),
@@ -69,7 +70,11 @@ const entryShape = schema({
     kind: "TLS profile",
     doc: "how the face speaks TLS: mode, certificate, keyBits, digest, minVersion, maxVersion, ciphers",
     optional: true,
-    parse: (v, p) => tlsProfile.parse(v, `${p}.`) as TlsProfile,
+    parse: (v, p) => {
+      const profile = tlsProfile.parse(v, `${p}.`);
+      if (profile.subjectAltName === undefined) delete (profile as { subjectAltName?: boolean }).subjectAltName;
+      return profile as TlsProfile;
+    },
   } as Field<TlsProfile>),
   scriptClaims: optional({
     kind: "object of port → claim",

@@ -27,15 +27,23 @@ interface Shape {
 function shapeOf(profile: TlsProfile, host: HostFacts, serial: (n: number) => Buffer): Shape {
   const fqdn = host.fqdn.length <= 64 ? host.fqdn : host.hostname;
   switch (profile.certificate) {
-    case "debian-snakeoil":
-      // make-ssl-cert at ssl-cert's install: CN = `hostname -f`, 10 years, a 20-byte positive serial.
+    case "debian-snakeoil": {
+      // make-ssl-cert at ssl-cert's install: CN = `hostname -f` (the short name when that is over 64
+      // characters, the FQDN then going to a SAN), 10 years, a 20-byte positive serial. From ssl-cert
+      // 1.0.39 the CN is always repeated in a SAN.
+      const san = profile.subjectAltName !== false ? fqdn : fqdn !== host.fqdn ? host.fqdn : undefined;
       return {
         subject: [{ name: "commonName", value: fqdn }],
         days: 3650,
         serialHex: positive(serial(20)),
-        extensions: [{ name: "basicConstraints", cA: false }, { name: "subjectAltName", altNames: [{ type: 2, value: fqdn }] }, { name: "subjectKeyIdentifier" }],
+        extensions: [
+          { name: "basicConstraints", cA: false },
+          ...(san !== undefined ? [{ name: "subjectAltName", altNames: [{ type: 2, value: san }] }] : []),
+          { name: "subjectKeyIdentifier" },
+        ],
         madeAfterDays: 0,
       };
+    }
     case "rhel-localhost": {
       // mod_ssl's %post: `openssl req -set_serial $RANDOM -days 365` with the SomeState answers.
       const name = fqdn || "localhost.localdomain";
@@ -95,7 +103,7 @@ const cache = new Map<string, HostCertificate>();
 
 /** The host's certificate for a face's TLS profile. Same host and profile, same bytes. */
 export function hostCertificate(profile: TlsProfile, host: HostFacts): HostCertificate {
-  const cacheKey = `${host.seed}\u0000${host.release}\u0000${host.fqdn}\u0000${profile.certificate}\u0000${profile.keyBits}\u0000${profile.digest}`;
+  const cacheKey = `${host.seed}\u0000${host.release}\u0000${host.fqdn}\u0000${profile.certificate}\u0000${profile.keyBits}\u0000${profile.digest}\u0000${profile.subjectAltName}`;
   const hit = cache.get(cacheKey);
   if (hit) return hit;
   const label = `tls:${profile.certificate}`;
