@@ -15,6 +15,7 @@ command -v smbclient >/dev/null || need+=(smbclient)    # real SMB client
 command -v ssh >/dev/null || need+=(openssh-client)     # real SSH clients: ssh, ssh-keyscan, ssh-keygen
 command -v sshpass >/dev/null || need+=(sshpass)
 /usr/bin/python3 -c "import paramiko" 2>/dev/null || need+=(python3-paramiko)
+command -v hydra >/dev/null || need+=(hydra)            # the common SSH brute-forcer (libssh)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq

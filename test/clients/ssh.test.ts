@@ -171,6 +171,28 @@ describe("paramiko against micetrap ssh", () => {
   }, 60_000);
 });
 
+describe("hydra (libssh) against micetrap ssh", () => {
+  const HYDRA = Bun.which("hydra");
+  test("a small dictionary run: every pair tried and refused, none found valid, each attempt logged with libssh's ident", async () => {
+    expect(HYDRA).toBeTruthy();
+    const dir = tempDir();
+    const log = join(dir, "events.jsonl");
+    writeFileSync(join(dir, "users"), "root\nadmin\n");
+    writeFileSync(join(dir, "passwords"), "123456\npassword\n");
+    const t = await trap("openssh-7.4p1-debian9", "hydra-test", log);
+    try {
+      const r = await run([HYDRA!, "-L", join(dir, "users"), "-P", join(dir, "passwords"), "-t", "2", "-s", String(t.port), "127.0.0.1", "ssh"]);
+      expect(r.stdout).toContain("0 valid password found");
+      await Bun.sleep(200);
+      const tried = logins(log).map((e) => `${e.user.name}/${e.micetrap.login.password}`).sort();
+      expect(tried).toEqual(["admin/123456", "admin/password", "root/123456", "root/password"]);
+      for (const e of logins(log)) expect(e.micetrap.client.version).toStartWith("SSH-2.0-libssh");
+    } finally {
+      await t.stop("SIGTERM");
+    }
+  }, 60_000);
+});
+
 describe("host keys", () => {
   async function scan(seed: string): Promise<string[]> {
     const t = await trap("openssh-7.4p1-debian9", seed);
