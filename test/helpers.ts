@@ -195,6 +195,17 @@ export function buildBinary(): Promise<string> {
   return built;
 }
 
+/** Polls until `get` gives a value (an event in a log file, a line of output), or throws after `ms`. */
+export async function until<T>(get: () => T | undefined, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`nothing after ${ms} ms`);
+    await Bun.sleep(50);
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

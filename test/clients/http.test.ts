@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { createHash, createHmac } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, startProcess, tempDir, withTimeout, type Running } from "../helpers.ts";
+import { BUN, startProcess, tempDir, withTimeout, type Running, until } from "../helpers.ts";
 
 const CURL = "/usr/bin/curl";
 const running: Running[] = [];
@@ -46,16 +46,6 @@ function logins(events: Record<string, unknown>[]): Record<string, unknown>[] {
     return out;
   };
   return events.map((e) => flat(e)).filter((e) => e["event.action"] === "login");
-}
-
-async function until<T>(get: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`nothing after ${ms} ms`);
-    await Bun.sleep(50);
-  }
 }
 
 describe("curl against the http faces", () => {

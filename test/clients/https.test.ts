@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, startProcess, tempDir, withTimeout, type Running } from "../helpers.ts";
+import { BUN, startProcess, tempDir, withTimeout, type Running, until } from "../helpers.ts";
 
 const CURL = "/usr/bin/curl";
 const running: Running[] = [];
@@ -43,16 +43,6 @@ async function curl(args: string[]): Promise<{ code: number | null; out: string;
   const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
   const code = await withTimeout(proc.exited, 15_000, "curl");
   return { code, out, err };
-}
-
-async function until<T>(get: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`nothing after ${ms} ms`);
-    await Bun.sleep(50);
-  }
 }
 
 const ofSession = (events: Flat[], id: unknown, action: string) => events.filter((e) => e["micetrap.session.id"] === id && e["event.action"] === action);
