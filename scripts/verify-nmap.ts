@@ -47,16 +47,39 @@ async function startAndWait(entry: CatalogEntry, ip: string, port: number): Prom
   return { entry, ip, port: t.ports[0]!, proc: t.proc };
 }
 
+/**
+ * High ports nmap probes with SSL first (SSLSessionReq's `ports` in nmap-service-probes). A TLS face is
+ * claimed there and on 443: on other ports nmap's plain GetRequest comes first, and against the real Apache
+ * it reports "SSL-only mode" (2.2) or plain "http" (2.4), as it does against the face.
+ */
+const SSL_PROBE_PORTS = [44443, 60443, 14443, 10443, 9443, 7443, 6443, 5443, 4443, 3443, 2443, 1443, 4433, 8443, 15002, 8883];
+
+function freeSslProbePorts(n: number): number[] {
+  const free: number[] = [];
+  for (const port of SSL_PROBE_PORTS) {
+    if (free.length === n) break;
+    try {
+      Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+      free.push(port);
+    } catch {
+      // in use: the next one
+    }
+  }
+  if (free.length < n) throw new Error(`only ${free.length} of nmap's SSL ports are free for ${n} TLS faces`);
+  return free;
+}
+
 export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; nmapCommand: string }> {
   let entries = allEntries();
   if (values.service) entries = entries.filter((e) => e.service === values.service);
   if (values.banner) entries = entries.filter((e) => e.id === values.banner);
   const plan: { entry: CatalogEntry; ip: string; port: number }[] = [];
+  const sslPorts = freeSslProbePorts(entries.filter((e) => e.tls?.mode === "first-byte").length);
   entries.forEach((entry, i) => {
     if (values["usual-ports"]) {
       const ip = `127.0.1.${i + 1}`;
       for (const port of entry.ports) plan.push({ entry, ip, port });
-    } else plan.push({ entry, ip: "127.0.0.1", port: 0 });
+    } else plan.push({ entry, ip: "127.0.0.1", port: entry.tls?.mode === "first-byte" ? sslPorts.shift()! : 0 });
   });
   const traps = await Promise.all(plan.map((p) => startAndWait(p.entry, p.ip, p.port)));
   try {

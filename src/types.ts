@@ -173,6 +173,12 @@ export interface ProtocolSession {
   data(chunk: Uint8Array): Reply;
   /** The connection is gone: a library-driven session releases its library here. */
   stop?(): void;
+  /**
+   * A TLS face got a plain HTTP request where its handshake should be (`curl http://host:443/`): the
+   * product's answer to that (Apache's "speaking plain HTTP" page, nginx's 400). Absent: the handshake
+   * simply fails, as IIS's does.
+   */
+  plainOnTls?(request: Uint8Array): Reply;
 }
 
 /**

@@ -18,12 +18,25 @@ describe.if(existsSync(DEFAULT_PROBES_FILE))("micetrap check", () => {
   test("every entry is an exact hard match on its usual ports and on a high port", async () => {
     const failures: string[] = [];
     for (const entry of allEntries()) {
-      for (const port of [...entry.ports, 47123]) {
+      // A TLS face's high port is one nmap probes with SSL first (SSLSessionReq's ports list 44443).
+      for (const port of [...entry.ports, entry.tls?.mode === "first-byte" ? 44443 : 47123]) {
         const v = await checkEntry(scanner, entry, { port, intensity: 7, hostSeed: "guard" });
         if (!v.ok) failures.push(formatCheckRow(v, true));
       }
     }
     expect(failures.join("\n\n")).toBe("");
+  });
+
+  test("on a port nmap does not probe with SSL first, it reads the plain-HTTP page as it would the real server's", async () => {
+    // What nmap-service-probes says of these pages: Apache 2.2's bare page is "SSL-only mode" (ssl/http),
+    // Apache 2.4's headered 400 plain http with no extra info, nginx's its 497 page under ssl/http.
+    const said = async (id: string) => {
+      const v = await checkEntry(scanner, allEntries().find((e) => e.id === id)!, { port: 47123, intensity: 7, hostSeed: "guard" });
+      return `${v.nmap.service} ${v.nmap.product} ${v.nmap.version} ${v.nmap.info ?? ""}`.trim();
+    };
+    expect(await said("apache-2.2.22-debian-ssl")).toBe("ssl/http Apache httpd 2.2.22 (Debian); SSL-only mode");
+    expect(await said("apache-2.4.10-debian-ssl")).toBe("http Apache httpd 2.4.10");
+    expect(await said("nginx-1.2.1-debian-ssl")).toBe("ssl/http nginx 1.2.1");
   });
 
   test("a wrong claim fails with the probe, the response bytes and the nearest nmap line", async () => {

@@ -69,6 +69,24 @@ describe("micetrap record and replay", () => {
     expect(r.stdout).toContain("1/1 transcripts replay unchanged");
   });
 
+  test("a plain request to a TLS face is recorded as such, and replay answers it the same way", async () => {
+    const dir = tempDir();
+    const t = await startProcess([BUN, "src/cli.ts", "record", "https", "0", "--host", "127.0.0.1", "--banner", "apache-2.4.10-debian-ssl", "--out", dir]);
+    const c = await connect(t.port);
+    c.send("GET / HTTP/1.0\r\n\r\n");
+    await withTimeout(c.closed, 3000, "the 400 page and a close");
+    expect(Buffer.from(c.received()).toString("latin1")).toContain("speaking plain HTTP");
+    expect(await t.stop()).toBe(0);
+    const [file] = transcriptFiles(dir);
+    const tr = parseTranscript(readFileSync(file!, "utf8"), file!);
+    const [req] = tr.sessions[0]!.exchanges;
+    expect(req!.plainOnTls).toBe(true);
+    expect((await replayTranscript(tr, findEntry(tr.entry)!)).diffs).toEqual([]);
+    // Fed as decrypted bytes instead, the same request gets the page itself: the flag is what replay follows.
+    delete req!.plainOnTls;
+    expect((await replayTranscript(tr, findEntry(tr.entry)!)).diffs.length).toBe(1);
+  });
+
   test("replay exits non-zero and shows the diff when an answer changed", async () => {
     const src = files.find((f) => f.includes("/ftp/"))!;
     const t = parseTranscript(readFileSync(src, "utf8"), src);

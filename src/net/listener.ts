@@ -9,7 +9,7 @@ import { makeContext } from "../services/context.ts";
 import { realClock, SessionDriver } from "../services/driver.ts";
 import { preparedFor, startSession } from "../services/index.ts";
 import type { CatalogEntry, ProtocolEvent } from "../types.ts";
-import { secureContextFor, TlsLayer } from "./tls.ts";
+import { isPlainHttpRequest, secureContextFor, TlsLayer } from "./tls.ts";
 import type { SecureContext } from "node:tls";
 
 export interface Limits {
@@ -70,7 +70,7 @@ export interface SessionObserver {
   /** A counter value the session drew, and how many sessions were open: replay hands them back. */
   fact?(id: string, name: string, value: number): void;
   /** Bytes the protocol was given ("in") or wrote ("out"), with milliseconds since accept. */
-  exchange(id: string, direction: "in" | "out", bytes: Uint8Array, atMs: number): void;
+  exchange(id: string, direction: "in" | "out", bytes: Uint8Array, atMs: number, how?: "plainOnTls"): void;
   /** The session went opaque here (Reply.opaque): replay compares what follows only in summary. */
   opaque?(id: string, what: string, atMs: number): void;
   end(id: string, reason: string, atMs: number): void;
@@ -93,6 +93,8 @@ interface Session {
   remotePort: number;
   /** Set once the session speaks TLS: the session reads and writes plaintext through it. */
   tls: TlsLayer | undefined;
+  /** Whether a TLS face has seen the peer's first bytes (a plain HTTP request there is answered in plain). */
+  tlsFirstSeen: boolean;
 }
 
 /** IPv4 peers of a dual-stack socket appear as ::ffff:a.b.c.d; log them as the IPv4 address they are. */
@@ -227,10 +229,11 @@ export class Trap {
       remoteIp,
       remotePort: socket.remotePort,
       tls: undefined,
+      tlsFirstSeen: false,
     };
     session.driver = new SessionDriver(protocol, realClock, {
       // Recorded when the protocol really gets it (after any wait), so a replay feeds exactly what it saw.
-      input: (bytes) => this.o.observer?.exchange(id, "in", bytes, performance.now() - session.started),
+      input: (bytes, how) => this.o.observer?.exchange(id, "in", bytes, performance.now() - session.started, how),
       write: (bytes) => this.send(socket, bytes),
       events: (events) => this.protocolEvents(session, events),
       startTls: () => this.startTls(socket),
@@ -271,6 +274,18 @@ export class Trap {
       if (!s.tls) s.notKept += chunk.length - this.keep(s, "in", chunk.subarray(0, room));
       this.finish(socket, "input cap reached");
       return;
+    }
+    // A plain HTTP request where the handshake should be: the product answers it in plain (Apache's
+    // "speaking plain HTTP" page), if it does; otherwise the handshake fails on it.
+    if (s.tls && !s.tlsFirstSeen) {
+      s.tlsFirstSeen = true;
+      if (chunk.length >= 5 && isPlainHttpRequest(chunk) && s.driver.answersPlainOnTls && this.entry.tls?.mode === "first-byte") {
+        s.tls.destroy();
+        s.tls = undefined;
+        s.notKept += chunk.length - this.keep(s, "in", chunk);
+        s.driver.plainOnTls(chunk);
+        return;
+      }
     }
     // Under TLS the evidence is the plaintext, logged when the layer hands it over.
     if (s.tls) {

@@ -54,6 +54,15 @@ export function secureContextFor(profile: TlsProfile, host: HostFacts): SecureCo
   return ctx;
 }
 
+/**
+ * What OpenSSL takes for plain HTTP where a TLS record should start (SSL_R_HTTP_REQUEST): these four
+ * methods only. Apache and nginx answer such a request with a page; anything else is a failed handshake.
+ */
+export function isPlainHttpRequest(first: Uint8Array): boolean {
+  const head = Buffer.from(first.subarray(0, 5)).toString("latin1");
+  return head.startsWith("GET ") || head.startsWith("POST ") || head.startsWith("HEAD ") || head.startsWith("PUT ");
+}
+
 /** Bytes of ClientHello kept to fingerprint it; a hello is rarely above 2 KiB. */
 const HELLO_KEEP = 16 * 1024;
 

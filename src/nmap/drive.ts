@@ -1,12 +1,13 @@
 // Drives a catalog entry's session as the engine's Connection: the same code a socket drives, on a virtual
 // clock, so a reply delayed past nmap's wait is missed as real nmap would miss it. A face with TLS from the
 // first byte answers nmap's raw probes through the trap's real TLS layer (node:tls, as on a socket: an
-// SSLv3 hello gets the library's alert, a plain GET a closed connection); through nmap's SSL tunnel the
-// session gets the plaintext, as it does behind the TLS layer on a socket.
+// SSLv3 hello gets the library's alert), except a plain HTTP request, which the face answers in plain
+// where its product does (Apache's "speaking plain HTTP" page) and the layer fails on otherwise; through
+// nmap's SSL tunnel the session gets the plaintext, as it does behind the TLS layer on a socket.
 import { makeContext } from "../services/context.ts";
 import { SessionDriver, VirtualClock } from "../services/driver.ts";
 import { startSession } from "../services/index.ts";
-import { secureContextFor, TlsLayer } from "../net/tls.ts";
+import { isPlainHttpRequest, secureContextFor, TlsLayer } from "../net/tls.ts";
 import type { CatalogEntry } from "../types.ts";
 import { concatBytes } from "../wire/bytes.ts";
 import type { Connection, StepResult, Tunnel } from "./engine.ts";
@@ -34,7 +35,7 @@ export function entryConnector(entry: CatalogEntry, o: DriveOptions): (tunnel?: 
       remotePort: 40000 + n,
     });
     // Raw bytes to a first-byte TLS face meet the TLS layer; through nmap's tunnel, the session itself.
-    const tls =
+    let tls =
       entry.tls?.mode === "first-byte" && tunnel === "none"
         ? new TlsLayer(secureContextFor(entry.tls, ctx.host), {
             plaintext: (bytes) => {
@@ -46,11 +47,12 @@ export function entryConnector(entry: CatalogEntry, o: DriveOptions): (tunnel?: 
             ended: () => void (closed = true),
           })
         : undefined;
+    let firstSent = false;
     const driver: SessionDriver = new SessionDriver(startSession(ctx), clock, {
       write: (bytes) => (tls ? tls.write(bytes) : void received.push(bytes)),
       events: () => {},
       close: () => {
-        if (tls) tls.end();
+        tls?.end();
         closed = true;
       },
       error: () => void (closed = true),
@@ -90,7 +92,16 @@ export function entryConnector(entry: CatalogEntry, o: DriveOptions): (tunnel?: 
         return collectTls(waitMs);
       },
       send(bytes, waitMs) {
-        if (!closed) tls.fromPeer(bytes);
+        const first = !firstSent;
+        firstSent = true;
+        if (closed) return collectTls(waitMs);
+        if (first && tls && bytes.length >= 5 && isPlainHttpRequest(bytes) && driver.answersPlainOnTls) {
+          // As the listener does: the layer is dropped and the product answers the request in plain.
+          tls.destroy();
+          tls = undefined;
+          driver.plainOnTls(bytes);
+        } else if (tls) tls.fromPeer(bytes);
+        else if (!closed) driver.data(bytes);
         return collectTls(waitMs);
       },
     };

@@ -13,8 +13,8 @@ export interface Clock {
 
 /** Where a driven session's effects go. */
 export interface SessionOutput {
-  /** Bytes handed to the protocol, at the moment it gets them (after any wait). */
-  input?(bytes: Uint8Array): void;
+  /** Bytes handed to the protocol, at the moment it gets them (after any wait); `plainOnTls` for a plain request on a TLS face. */
+  input?(bytes: Uint8Array, how?: "plainOnTls"): void;
   write(bytes: Uint8Array): void;
   events(events: ProtocolEvent[]): void;
   close(how: "fin" | "reset"): void;
@@ -94,6 +94,18 @@ export class SessionDriver {
       return;
     }
     this.deliver(chunk);
+  }
+
+  /** Whether the session answers a plain request on its TLS port itself (ProtocolSession.plainOnTls). */
+  get answersPlainOnTls(): boolean {
+    return typeof this.session.plainOnTls === "function";
+  }
+
+  /** A plain request where a TLS handshake should be: the session's product answers it (see plainOnTls). */
+  plainOnTls(request: Uint8Array): void {
+    if (this.closed || this.busy) return;
+    this.out.input?.(request, "plainOnTls");
+    this.run(() => this.session.plainOnTls?.(request) ?? { close: true });
   }
 
   /** The connection is gone: nothing more runs. */

@@ -12,6 +12,8 @@ export interface Exchange {
   base64: string;
   /** The nmap probe this request is, when it is one. */
   probe?: string;
+  /** A plain request that came where a TLS face expected its handshake (ProtocolSession.plainOnTls). */
+  plainOnTls?: boolean;
   /** The same bytes escaped for people reading the fixture (cut to a few hundred characters). */
   text: string;
 }

@@ -89,7 +89,7 @@ export class Recorder implements SessionObserver {
     if (rec) rec.session.facts = { ...rec.session.facts, [name]: value };
   }
 
-  exchange(id: string, dir: "in" | "out", bytes: Uint8Array, atMs: number): void {
+  exchange(id: string, dir: "in" | "out", bytes: Uint8Array, atMs: number, how?: "plainOnTls"): void {
     const rec = this.live.get(id);
     if (!rec || rec.session.truncated) return;
     if (rec.bytes + bytes.length > MAX_SESSION_BYTES) {
@@ -103,6 +103,7 @@ export class Recorder implements SessionObserver {
       ms: Math.round(atMs * 10) / 10,
       base64: Buffer.from(bytes).toString("base64"),
       ...(probe ? { probe } : {}),
+      ...(how === "plainOnTls" ? { plainOnTls: true } : {}),
       text: escapeBytes(bytes, 200) + (bytes.length > 200 ? `…(${bytes.length} bytes)` : ""),
     });
   }

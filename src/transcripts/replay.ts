@@ -49,7 +49,7 @@ async function replaySession(entry: CatalogEntry, t: Transcript, s: TranscriptSe
   const virtual = new VirtualClock();
   // Segments: what was answered before the first request, then after each request, in delivery order.
   // Once the recording went opaque, what the service wrote is kept apart and compared only in summary.
-  const recorded: { request?: Uint8Array; probe?: string; ms: number; answer: Uint8Array[] }[] = [{ ms: 0, answer: [] }];
+  const recorded: { request?: Uint8Array; probe?: string; plainOnTls?: boolean; ms: number; answer: Uint8Array[] }[] = [{ ms: 0, answer: [] }];
   const recordedOpaque: Uint8Array[] = [];
   let recordedMark: string | undefined;
   for (const x of s.exchanges) {
@@ -58,7 +58,7 @@ async function replaySession(entry: CatalogEntry, t: Transcript, s: TranscriptSe
       continue;
     }
     const bytes = new Uint8Array(Buffer.from(x.base64, "base64"));
-    if (x.dir === "in") recorded.push({ request: bytes, ...(x.probe ? { probe: x.probe } : {}), ms: x.ms, answer: [] });
+    if (x.dir === "in") recorded.push({ request: bytes, ...(x.probe ? { probe: x.probe } : {}), ...(x.plainOnTls ? { plainOnTls: true } : {}), ms: x.ms, answer: [] });
     else if (recordedMark !== undefined) recordedOpaque.push(bytes);
     else recorded.at(-1)!.answer.push(bytes);
   }
@@ -103,7 +103,8 @@ async function replaySession(entry: CatalogEntry, t: Transcript, s: TranscriptSe
     virtual.advanceTo(seg.ms);
     await settle();
     if (closed || failure) break;
-    driver.data(seg.request!);
+    if (seg.plainOnTls) driver.plainOnTls(seg.request!);
+    else driver.data(seg.request!);
     await settle();
   }
   // After the last request, the session ran until it ended: timers and delayed answers due by then count.

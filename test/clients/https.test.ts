@@ -1,7 +1,7 @@
 // curl against the https faces through the real CLI: the face's page over TLS, a tls event with what the
 // handshake showed (version, cipher, SNI, JA3) and the request as plaintext data; plain HTTP sent to the
-// TLS port is a failed handshake, kept as evidence, and the trap goes on serving; protocol versions
-// outside the face's range are refused.
+// TLS port gets Apache's or nginx's own 400 page, or is a failed handshake kept as evidence (IIS), and the
+// trap goes on serving; protocol versions outside the face's range are refused.
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -82,8 +82,8 @@ describe.if(existsSync(CURL))("curl against the https faces", () => {
     expect(String(all[2]!["micetrap.tls.ja3_string"]).split(",")[2]!.split("-")).not.toContain("0");
   }, 30_000);
 
-  test("plain HTTP to the TLS port is a failed handshake, its bytes kept as evidence; the trap goes on serving", async () => {
-    const s = await serve("nginx-1.2.1-debian-ssl");
+  test("plain HTTP to an IIS TLS port is a failed handshake, its bytes kept as evidence; the trap goes on serving", async () => {
+    const s = await serve("iis-8.5-windows-ssl");
     const plain = await curl([`http://127.0.0.1:${s.port}/plain-probe`]);
     expect(plain.code).not.toBe(0);
     const failed = await until(() => s.events().find((e) => e["event.action"] === "tls"));
@@ -95,6 +95,34 @@ describe.if(existsSync(CURL))("curl against the https faces", () => {
     expect(close["micetrap.reason"]).toBe("TLS failed");
     const again = await curl(["-k", `https://127.0.0.1:${s.port}/`]);
     expect(again.code).toBe(0);
+    expect(again.out).toContain("IIS");
+  }, 30_000);
+
+  test("plain HTTP to an Apache or nginx TLS port gets the product's own 400 page, in plain, then a close", async () => {
+    // The words are mod_ssl's (ssl_engine_kernel.c of 2.4.10) and nginx's error page for its code 497;
+    // Apache 2.2 answers a faked HTTP/0.9 `GET /`, so its page comes without a status line.
+    const apache24 = await serve("apache-2.4.10-debian-ssl");
+    const a = await curl(["-i", `http://127.0.0.1:${apache24.port}/`]);
+    expect(a.out).toStartWith("HTTP/1.1 400 Bad Request\r\n");
+    expect(a.out).toContain("Server: Apache/2.4.10 (Debian)\r\n");
+    expect(a.out).toContain("Reason: You're speaking plain HTTP to an SSL-enabled server port.<br />\n Instead use the HTTPS scheme to access this URL, please.<br />\n");
+    expect(a.out).toMatch(new RegExp(`<address>Apache/2\\.4\\.10 \\(Debian\\) Server at \\S+ Port ${apache24.port}</address>`));
+    const logged = await until(() => apache24.events().find((e) => e["event.action"] === "data" && e["micetrap.payload.direction"] === "inbound"));
+    expect(Buffer.from(String(logged["micetrap.payload.base64"]), "base64").toString("latin1")).toStartWith("GET / HTTP/1.1\r\n");
+    expect(apache24.events().some((e) => e["event.action"] === "tls")).toBe(false);
+
+    const apache22 = await serve("apache-2.2.22-debian-ssl");
+    const b = await curl(["--http0.9", `http://127.0.0.1:${apache22.port}/`]);
+    expect(b.out).toStartWith('<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n');
+    expect(b.out).toContain(`<blockquote>Hint: <a href="https://`);
+    expect(b.out).toContain(`:${apache22.port}/"><b>https://`);
+
+    const nginx = await serve("nginx-1.2.1-debian-ssl");
+    const c = await curl(["-i", `http://127.0.0.1:${nginx.port}/`]);
+    expect(c.out).toStartWith("HTTP/1.1 400 Bad Request\r\nServer: nginx/1.2.1\r\n");
+    expect(c.out).toContain("<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>");
+    // The same port still speaks TLS to the next client.
+    const again = await curl(["-k", `https://127.0.0.1:${nginx.port}/`]);
     expect(again.out).toContain("Welcome to nginx!");
   }, 30_000);
 

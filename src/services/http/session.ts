@@ -11,6 +11,7 @@ import { drawMs, type MsRange } from "../schema.ts";
 import { formLogin, MAX_FORM_BYTES } from "./forms.ts";
 import { RequestTimer, type TimerSpec, type Timers } from "./timing.ts";
 import type { HttpTemplates } from "./templates.ts";
+import type { PlainOnTls } from "../https/templates.ts";
 
 /** Longest request line kept (Apache's LimitRequestLine is 8190). */
 export const MAX_LINE = 8190;
@@ -185,7 +186,7 @@ function wire(text: string): string {
   return /^[\x00-\x7f]*$/.test(text) ? text : toLatin1(utf8(text));
 }
 
-export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
+export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: PlainOnTls }>): ProtocolSession {
     const t = ctx.entry.templates;
     const echoVersion = t.versionStyle === "echo";
     const skipBlank = t.blankLines !== "reject";
@@ -753,7 +754,18 @@ export function startHttp(ctx: SessionContext<HttpTemplates>): ProtocolSession {
       return run();
     }
 
+    /** The product's answer to plain HTTP on its TLS port (https faces), then a close. */
+    function plainOnTls(): Reply {
+      const p = t.plainOnTls!;
+      closed = true;
+      const port = ctx.localPort || 443;
+      const body = fill(wire(p.body), vars(undefined, { code: 400, reason: "Bad Request", port, https_port: port === 443 ? "" : `:${port}` }));
+      if (p.request === "0.9") return { write: body, close: true };
+      return { write: respond(400, errorHeadFor(400), body, undefined, false, false, p.request === "1.0" ? 10 : 11, { port, allow: "" }), close: true };
+    }
+
     return {
+      ...(t.plainOnTls ? { plainOnTls } : {}),
       // Client speaks first; a web server greets nobody. Its timers start at once (or after the kernel's
       // deferred accept, for a peer that stays silent).
       open() {
