@@ -23,4 +23,22 @@ describe("compiled binary", () => {
     expect(await t.stop()).toBe(0);
     expect(t.lines().join("\n")).not.toContain("PRELOADED");
   });
+
+  test("alone, it also speaks SSH (ssh2 bundled) and TLS (certificates minted inside)", async () => {
+    const bin = await buildBinary();
+    const dir = tempDir("micetrap-bin-");
+    copyFileSync(bin, join(dir, "micetrap"));
+    const ssh = await startProcess(["env", "-i", "./micetrap", "ssh", "0", "--host", "127.0.0.1", "--banner", "openssh-7.4p1-debian9", "--seed", "bin"], { cwd: dir, env: {}, timeoutMs: 30_000 });
+    const https = await startProcess(["env", "-i", "./micetrap", "https", "0", "--host", "127.0.0.1", "--banner", "apache-2.4.10-debian-ssl", "--seed", "bin"], { cwd: dir, env: {}, timeoutMs: 30_000 });
+    try {
+      const scan = Bun.spawnSync(["ssh-keyscan", "-T", "5", "-p", String(ssh.port), "127.0.0.1"], { stdout: "pipe", stderr: "pipe" });
+      const keys = scan.stdout.toString().trim().split("\n").map((l) => l.split(" ")[1]).sort();
+      expect(keys).toEqual(["ecdsa-sha2-nistp256", "ssh-ed25519", "ssh-rsa"]);
+      const page = Bun.spawnSync(["curl", "-sk", "--max-time", "10", `https://127.0.0.1:${https.port}/`], { stdout: "pipe" });
+      expect(page.stdout.toString()).toContain("Apache2 Debian Default Page");
+    } finally {
+      expect(await ssh.stop()).toBe(0);
+      expect(await https.stop()).toBe(0);
+    }
+  }, 60_000);
 });
