@@ -6,6 +6,7 @@ import { createSecureContext, TLSSocket, type SecureContext } from "node:tls";
 import type { HostFacts } from "../host/facts.ts";
 import { hostCertificate } from "../tls/certs.ts";
 import type { TlsProfile } from "../types.ts";
+import { concatBytes } from "../wire/bytes.ts";
 
 /** What the handshake showed, for the event's tls.* fields. */
 export interface TlsHandshake {
@@ -86,7 +87,7 @@ export class TlsLayer {
     this.tls.on("secure", () => {
       const cipher = this.tls.getCipher();
       const servername = (this.tls as unknown as { servername?: string | false }).servername;
-      const ja3 = ja3Of(concat(this.hello));
+      const ja3 = ja3Of(concatBytes(this.hello));
       this.hello = [];
       this.on.secure({
         version: this.tls.getProtocol() ?? "unknown",
@@ -134,16 +135,12 @@ export class TlsLayer {
     if (this.done) return;
     this.done = true;
     // Still holding the hello means the handshake never completed: hand over what came instead.
-    const raw = this.hello.length > 0 ? concat(this.hello) : undefined;
+    const raw = this.hello.length > 0 ? concatBytes(this.hello) : undefined;
     this.hello = [];
     const ja3 = raw ? ja3Of(raw) : undefined;
     this.on.failed(message, raw, ja3 ? { ja3: ja3.hash, ja3String: ja3.text } : undefined);
     this.tls.destroy();
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(parts));
 }
 
 // GREASE values (RFC 8701) are left out of JA3, as its definition says.

@@ -122,7 +122,7 @@ export function hostCertificate(profile: TlsProfile, host: HostFacts): HostCerti
   cert.setExtensions(shape.extensions);
   cert.sign(privateKey, profile.digest === "sha1" ? forge.md.sha1.create() : forge.md.sha256.create());
   const der = forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes();
-  const made2: HostCertificate = { keyPem: rsa.privatePem, certPem: forge.pki.certificateToPem(cert), der: new Uint8Array(Buffer.from(der, "binary")) };
-  cache.set(cacheKey, made2);
-  return made2;
+  const minted: HostCertificate = { keyPem: rsa.privatePem, certPem: forge.pki.certificateToPem(cert), der: new Uint8Array(Buffer.from(der, "binary")) };
+  cache.set(cacheKey, minted);
+  return minted;
 }

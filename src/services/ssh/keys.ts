@@ -6,6 +6,7 @@ import { createECDH, createPrivateKey } from "node:crypto";
 import ssh2 from "ssh2";
 import { seededRsa, seedStream } from "../../keys/seeded.ts";
 import type { ParsedHostKey } from "./ssh2-internals.ts";
+import { sshString } from "./wire.ts";
 
 const CURVES = {
   nistp256: { node: "prime256v1", jwk: "P-256", bytes: 32, n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n },
@@ -24,13 +25,6 @@ const CURVES = {
 } as const;
 
 export type Curve = keyof typeof CURVES;
-
-function sshString(b: Uint8Array | string): Buffer {
-  const body = typeof b === "string" ? Buffer.from(b, "latin1") : Buffer.from(b);
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  return Buffer.concat([len, body]);
-}
 
 /** An Ed25519 key as an unencrypted "openssh-key-v1" file (PROTOCOL.key in OpenSSH's source). */
 export function ed25519Pem(seed: string, comment: string): string {

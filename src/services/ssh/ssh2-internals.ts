@@ -8,6 +8,7 @@ import kexModule from "ssh2/lib/protocol/kex.js";
 import constants from "ssh2/lib/protocol/constants.js";
 import protocolUtils from "ssh2/lib/protocol/utils.js";
 import serverModule from "ssh2/lib/server.js";
+import { sshString } from "./wire.ts";
 
 /** A host key as ssh2's parseKey returns it. */
 export interface ParsedHostKey {
@@ -151,7 +152,9 @@ function acceptRepeatedUserauth(proto: Protocol): void {
 /** SSH_MSG_DISCONNECT with a reason and a description (ssh2's own disconnect() sends no text). */
 /** SSH_MSG_EXT_INFO (RFC 8308) with the face's own extensions, in order. */
 export function sendExtInfo(proto: Protocol, extensions: Record<string, string>): void {
-  const parts: Buffer[] = [Buffer.from([MESSAGE_EXT_INFO]), u32(Object.keys(extensions).length)];
+  const count = Buffer.alloc(4);
+  count.writeUInt32BE(Object.keys(extensions).length);
+  const parts: Buffer[] = [Buffer.from([MESSAGE_EXT_INFO]), count];
   for (const [name, value] of Object.entries(extensions)) parts.push(sshString(name), sshString(value));
   const body = Buffer.concat(parts);
   const w = proto._packetRW.write;
@@ -159,17 +162,6 @@ export function sendExtInfo(proto: Protocol, extensions: Record<string, string>)
   const packet = w.alloc(body.length);
   packet.set(body, p);
   protocolUtils.sendPacket(proto, w.finalize(packet));
-}
-
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n, 0);
-  return b;
-}
-
-function sshString(text: string): Buffer {
-  const bytes = Buffer.from(text, "latin1");
-  return Buffer.concat([u32(bytes.length), bytes]);
 }
 
 export function sendDisconnect(proto: Protocol, reason: number, text: string): void {

@@ -72,6 +72,14 @@ export function blobKeyType(blob: Uint8Array): string | undefined {
   return /^[a-z0-9@.-]+$/.test(name) ? name : undefined;
 }
 
+/** An SSH "string": a 32-bit length, then the bytes (text as latin1, byte for byte). */
+export function sshString(b: Uint8Array | string): Buffer {
+  const body = typeof b === "string" ? Buffer.from(b, "latin1") : Buffer.from(b);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([len, body]);
+}
+
 function readString(p: Uint8Array, at: number): { value: Uint8Array; next: number } | undefined {
   if (at + 4 > p.length) return undefined;
   const n = u32(p, at);
