@@ -300,7 +300,7 @@ export class Trap {
   private startTls(socket: Socket<Session>): void {
     const s = socket.data;
     if (!s || s.tls || s.closing) return;
-    const context = this.tlsContext ?? (this.entry.tls ? secureContextFor(this.entry.tls, this.host) : undefined);
+    const context = this.tlsContext;
     if (!context) {
       this.finish(socket, "TLS asked for on a face without a certificate");
       return;
