@@ -48,25 +48,16 @@ async function startAndWait(entry: CatalogEntry, ip: string, port: number): Prom
 }
 
 /**
- * High ports nmap probes with SSL first (SSLSessionReq's `ports` in nmap-service-probes). A TLS face is
- * claimed there and on 443: on other ports nmap's plain GetRequest comes first, and against the real Apache
- * it reports "SSL-only mode" (2.2) or plain "http" (2.4), as it does against the face.
+ * A TLS face is claimed on 443 and on ports nmap probes with SSL first (SSLSessionReq's `ports` in
+ * nmap-service-probes, such as 44443): on other ports nmap's plain GetRequest comes first, and against the
+ * real Apache it reports "SSL-only mode" (2.2) or plain "http" (2.4), as it does against the face. Each TLS
+ * face gets that port on a loopback address of its own, drawn per run, so runs side by side do not collide.
  */
-const SSL_PROBE_PORTS = [44443, 60443, 14443, 10443, 9443, 7443, 6443, 5443, 4443, 3443, 2443, 1443, 4433, 8443, 15002, 8883];
+const SSL_PROBE_PORT = 44443;
 
-function freeSslProbePorts(n: number): number[] {
-  const free: number[] = [];
-  for (const port of SSL_PROBE_PORTS) {
-    if (free.length === n) break;
-    try {
-      Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
-      free.push(port);
-    } catch {
-      // in use: the next one
-    }
-  }
-  if (free.length < n) throw new Error(`only ${free.length} of nmap's SSL ports are free for ${n} TLS faces`);
-  return free;
+function sslProbeAddresses(n: number): string[] {
+  const [a, b] = crypto.getRandomValues(new Uint8Array(2));
+  return Array.from({ length: n }, (_, i) => `127.${100 + (a! % 100)}.${b!}.${i + 1}`);
 }
 
 export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; nmapCommand: string }> {
@@ -74,12 +65,13 @@ export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; 
   if (values.service) entries = entries.filter((e) => e.service === values.service);
   if (values.banner) entries = entries.filter((e) => e.id === values.banner);
   const plan: { entry: CatalogEntry; ip: string; port: number }[] = [];
-  const sslPorts = freeSslProbePorts(entries.filter((e) => e.tls?.mode === "first-byte").length);
+  const sslIps = sslProbeAddresses(entries.filter((e) => e.tls?.mode === "first-byte").length);
   entries.forEach((entry, i) => {
     if (values["usual-ports"]) {
       const ip = `127.0.1.${i + 1}`;
       for (const port of entry.ports) plan.push({ entry, ip, port });
-    } else plan.push({ entry, ip: "127.0.0.1", port: entry.tls?.mode === "first-byte" ? sslPorts.shift()! : 0 });
+    } else if (entry.tls?.mode === "first-byte") plan.push({ entry, ip: sslIps.shift()!, port: SSL_PROBE_PORT });
+    else plan.push({ entry, ip: "127.0.0.1", port: 0 });
   });
   const traps = await Promise.all(plan.map((p) => startAndWait(p.entry, p.ip, p.port)));
   try {
