@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { allEntries, serviceEntries } from "../src/catalog/index.ts";
-import { BUN, buildBinary, connect, runCli, startProcess, tempDir, unprivilegedCli, withTimeout } from "./helpers.ts";
+import { BUN, buildBinary, connect, runCli, startProcess, tempDir, unprivilegedCli, withTimeout, readLog } from "./helpers.ts";
 
 const isRoot = process.getuid?.() === 0;
 
@@ -36,7 +36,7 @@ describe("micetrap <service>", () => {
     expect(serviceEntries("ftp").map((e) => e.id)).toContain(id);
     expect(await t.stop("SIGTERM")).toBe(0);
 
-    const events = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const events = readLog(logFile);
     const actions = events.map((e) => e.event.action);
     expect(actions[0]).toBe("listening");
     for (const a of ["connection", "data", "login", "close"]) expect(actions).toContain(a);

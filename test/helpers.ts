@@ -1,5 +1,5 @@
 // Test helpers: real sockets on 127.0.0.1, the real CLI as a child process, the real binary.
-import { chmodSync, copyFileSync, existsSync, mkdtempSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EventSink, TrapEvent } from "../src/events/types.ts";
@@ -193,6 +193,15 @@ export function buildBinary(): Promise<string> {
     return path;
   })();
   return built;
+}
+
+/** A JSON Lines event log as objects, one per line; nothing yet when the file does not exist. */
+export function readLog(file: string): any[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 /** Polls until `get` gives a value (an event in a log file, a line of output), or throws after `ms`. */

@@ -1,11 +1,11 @@
 // `micetrap serve`, `personas` and `validate`: a whole fake host in one process, configs with exact
 // error lines, and the shipped personas.
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findRelease } from "../src/host/releases.ts";
 import { planFromConfig } from "../src/runtime/plan.ts";
-import { connect, runCli, startProcess, tempDir, unprivilegedCli, BUN, ROOT } from "./helpers.ts";
+import { connect, runCli, startProcess, tempDir, unprivilegedCli, BUN, ROOT, readLog } from "./helpers.ts";
 
 function configFile(text: string): string {
   const file = join(tempDir("micetrap-config-"), "host.yaml");
@@ -141,7 +141,7 @@ describe("micetrap serve", () => {
     } finally {
       await t.stop();
     }
-    const events = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const events = readLog(log);
     const hosts = new Set(events.map((e) => e.micetrap?.host?.name));
     expect(hosts.size).toBe(1);
     expect([...hosts][0]).toMatch(/^[a-z0-9-]+$/);

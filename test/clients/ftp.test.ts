@@ -1,9 +1,8 @@
 // A real FTP client against the real CLI: curl logs in, the JSON Lines log has the credential, and curl
 // gets its "530" only after vsftpd's pause (2.7-3.9 s on a real Debian vsftpd 3.0.3 with PAM).
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, startProcess, tempDir, type Running } from "../helpers.ts";
+import { BUN, startProcess, tempDir, type Running, readLog } from "../helpers.ts";
 
 let trap: Running | undefined;
 afterAll(async () => {
@@ -28,7 +27,7 @@ describe("curl against micetrap ftp", () => {
       // The log is written as events happen; give the last lines a moment.
       let lines: Record<string, any>[] = [];
       for (let i = 0; i < 50; i++) {
-        lines = readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+        lines = readLog(log);
         if (lines.some((l) => l.event?.action === "close")) break;
         await Bun.sleep(50);
       }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { serviceEntries } from "../../src/catalog/index.ts";
-import { BUN, startProcess, tempDir, type Running } from "../helpers.ts";
+import { BUN, startProcess, tempDir, type Running, readLog } from "../helpers.ts";
 
 /** What each TLS face says to AUTH and to the refused PASS. */
 const WORDS: Record<string, { auth: string; refusal: string }> = {
@@ -49,7 +49,7 @@ async function curl(args: string[]): Promise<{ code: number; stderr: string }> {
 async function events(log: string, closes = 1): Promise<Record<string, any>[]> {
   let lines: Record<string, any>[] = [];
   for (let i = 0; i < 100; i++) {
-    lines = readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    lines = readLog(log);
     if (lines.filter((l) => l.event?.action === "close").length >= closes) break;
     await Bun.sleep(50);
   }

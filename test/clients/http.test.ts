@@ -4,9 +4,8 @@
 // one hashcat can crack.
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHash, createHmac } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, startProcess, tempDir, withTimeout, type Running, until } from "../helpers.ts";
+import { BUN, startProcess, tempDir, withTimeout, type Running, until, readLog } from "../helpers.ts";
 
 const CURL = "/usr/bin/curl";
 const running: Running[] = [];
@@ -19,13 +18,7 @@ async function serve(banner: string): Promise<{ port: number; log: string; event
   const log = join(tempDir("micetrap-http-client-"), "events.jsonl");
   const r = await startProcess([BUN, "src/cli.ts", "http", "0", "--host", "127.0.0.1", "--banner", banner, "--log", log]);
   running.push(r);
-  const events = () =>
-    existsSync(log)
-      ? readFileSync(log, "utf8")
-          .split("\n")
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as Record<string, unknown>)
-      : [];
+  const events = () => readLog(log);
   return { port: r.port, log, events };
 }
 

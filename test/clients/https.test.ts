@@ -3,9 +3,9 @@
 // TLS port gets Apache's or nginx's own 400 page, or is a failed handshake kept as evidence (IIS), and the
 // trap goes on serving; protocol versions outside the face's range are refused.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, startProcess, tempDir, withTimeout, type Running, until } from "../helpers.ts";
+import { BUN, startProcess, tempDir, withTimeout, type Running, until, readLog } from "../helpers.ts";
 
 const CURL = "/usr/bin/curl";
 const running: Running[] = [];
@@ -28,13 +28,7 @@ async function serve(banner: string): Promise<{ port: number; events: () => Flat
   const log = join(tempDir("micetrap-https-client-"), "events.jsonl");
   const r = await startProcess([BUN, "src/cli.ts", "https", "0", "--host", "127.0.0.1", "--banner", banner, "--log", log], { timeoutMs: 30_000 });
   running.push(r);
-  const events = () =>
-    existsSync(log)
-      ? readFileSync(log, "utf8")
-          .split("\n")
-          .filter(Boolean)
-          .map((l) => flatten(JSON.parse(l) as Record<string, unknown>))
-      : [];
+  const events = () => readLog(log).map((e) => flatten(e));
   return { port: r.port, events };
 }
 

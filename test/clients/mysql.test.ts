@@ -3,9 +3,8 @@
 // against the password the client used.
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, startProcess, tempDir } from "../helpers.ts";
+import { BUN, startProcess, tempDir, readLog } from "../helpers.ts";
 
 const CLIENT = Bun.which("mariadb") ?? Bun.which("mysql");
 
@@ -58,7 +57,7 @@ describe("the mariadb client against micetrap mysql", () => {
       } finally {
         expect(await t.stop("SIGTERM")).toBe(0);
       }
-      const events = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      const events = readLog(logFile);
       const logins = events.filter((e) => e.event.action === "login");
       expect(logins).toHaveLength(1);
       const login = logins[0];

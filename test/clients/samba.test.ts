@@ -4,10 +4,10 @@
 // NTProofStr = HMAC-MD5(NTOWFv2, server challenge + blob)).
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { startTrapProcess, type TrapProcess } from "../../scripts/lib/trap-process.ts";
-import { BUN, ROOT, tempDir } from "../helpers.ts";
+import { BUN, ROOT, tempDir, readLog } from "../helpers.ts";
 
 const USER = "alice";
 const PASSWORD = "Passw0rd";
@@ -120,8 +120,7 @@ interface LoginEvent {
 async function logins(log: string): Promise<LoginEvent[]> {
   // The log is written through as events happen; give the last line a moment.
   for (let i = 0; i < 50; i++) {
-    const lines = readFileSync(log, "utf8").split("\n").filter(Boolean);
-    const found = lines.map((l) => JSON.parse(l)).filter((e) => e.event?.action === "login");
+    const found = readLog(log).filter((e) => e.event?.action === "login");
     if (found.length > 0) return found;
     await Bun.sleep(50);
   }

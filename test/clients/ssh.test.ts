@@ -3,9 +3,9 @@
 // log must hold the attempts with the client's identification and HASSH.
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, startProcess, tempDir } from "../helpers.ts";
+import { BUN, startProcess, tempDir, readLog } from "../helpers.ts";
 
 const SSH = Bun.which("ssh");
 const SSHPASS = Bun.which("sshpass");
@@ -31,10 +31,7 @@ async function trap(banner: string, seed = "client-test", log?: string) {
 }
 
 function logins(file: string): any[] {
-  return readFileSync(file, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l))
+  return readLog(file)
     .filter((e) => e.event.action === "login");
 }
 
