@@ -103,6 +103,8 @@ describe("micetrap <service>", () => {
     await t.waitForOutput(/Running as nobody/);
     const status = readFileSync(`/proc/${t.proc.pid}/status`, "utf8");
     expect(/^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1)).toEqual(["65534", "65534"]);
+    // And no execve can ever give them back: NoNewPrivs is set.
+    expect(/^NoNewPrivs:\s+(\d)/m.exec(status)?.[1]).toBe("1");
     expect(await t.stop()).toBe(0);
   });
 });
