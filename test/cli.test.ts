@@ -99,13 +99,17 @@ describe("micetrap <service>", () => {
 
   test.if(isRoot)("no port, as root: the usual port, then the rights are dropped to nobody", async () => {
     const t = await startProcess([BUN, "src/cli.ts", "mysql", "--host", "127.0.0.2"]);
-    expect(t.port).toBe(3306);
-    await t.waitForOutput(/Running as nobody/);
-    const status = readFileSync(`/proc/${t.proc.pid}/status`, "utf8");
-    expect(/^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1)).toEqual(["65534", "65534"]);
-    // And no execve can ever give them back: NoNewPrivs is set.
-    expect(/^NoNewPrivs:\s+(\d)/m.exec(status)?.[1]).toBe("1");
-    expect(await t.stop()).toBe(0);
+    try {
+      expect(t.port).toBe(3306);
+      await t.waitForOutput(/Running as nobody/);
+      const status = readFileSync(`/proc/${t.proc.pid}/status`, "utf8");
+      expect(/^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1)).toEqual(["65534", "65534"]);
+      // And no execve can ever give them back: NoNewPrivs is set.
+      expect(/^NoNewPrivs:\s+(\d)/m.exec(status)?.[1]).toBe("1");
+    } finally {
+      // A failed expectation must not leave the trap holding 3306 for the next run.
+      expect(await t.stop()).toBe(0);
+    }
   });
 });
 
