@@ -39,7 +39,8 @@ describe("trap over TCP", () => {
   });
 
   test("many clients at once, with silent ones holding connections, all get served", async () => {
-    const { trap: t } = trap();
+    // 120 clients from one address: above the per-source share, which another test covers.
+    const { trap: t } = trap(ftpEntry, { maxPerSource: 1000 });
     const silent = await Promise.all(Array.from({ length: 20 }, () => connect(t.port)));
     const busy = await Promise.all(Array.from({ length: 100 }, () => connect(t.port)));
     await Promise.all(busy.map((c) => c.waitFor((s) => s.startsWith("220"), 5000)));
@@ -103,8 +104,8 @@ describe("trap over TCP", () => {
     expect(close.truncated).toBe(close.bytesIn! - 1000);
   });
 
-  test("sessions over the limit are refused at once, the others keep working", async () => {
-    const { trap: t } = trap(ftpEntry, { maxSessions: 2 });
+  test("sessions over the limit are refused at once, the others keep working; the refusals are logged", async () => {
+    const { trap: t, sink } = trap(ftpEntry, { maxSessions: 2 });
     const a = await connect(t.port);
     const b = await connect(t.port);
     await a.waitFor((s) => s.startsWith("220"));
@@ -118,6 +119,32 @@ describe("trap over TCP", () => {
     await again.waitFor((s) => s.startsWith("220"));
     again.end();
     b.end();
+    t.stop();
+    const refused = sink.of("refused");
+    expect(refused.map((e) => [e.source?.ip, e.count, e.reason])).toEqual([["127.0.0.1", 1, "too many sessions"]]);
+  });
+
+  test("one source cannot take every slot: past its share it is refused, another source still gets in", async () => {
+    const { trap: t, sink } = trap(ftpEntry, { maxPerSource: 3 });
+    const mine = await Promise.all([1, 2, 3].map(() => connect(t.port)));
+    for (const c of mine) await c.waitFor((s) => s.startsWith("220"));
+    // A flood of 20 more from the same address: each refused, all summed in one event.
+    const flood = await Promise.all(Array.from({ length: 20 }, () => connect(t.port)));
+    for (const c of flood) await withTimeout(c.closed, 3000, "refused");
+    // Another address on the loopback is a different source.
+    const other = await new Promise<import("node:net").Socket>((resolve, reject) => {
+      const s = require("node:net").connect({ host: "127.0.0.1", port: t.port, localAddress: "127.0.0.9" });
+      s.once("data", () => resolve(s));
+      s.once("error", reject);
+    });
+    other.destroy();
+    for (const c of mine) c.end();
+    t.stop();
+    const refused = sink.of("refused");
+    expect(refused.map((e) => [e.source?.ip, e.count, e.reason])).toEqual([["127.0.0.1", 20, "too many sessions from this source"]]);
+    expect(sink.of("connection").map((e) => e.source?.ip).sort()).toEqual(["127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.9"]);
+    // Every connection made is accounted for: accepted plus refused.
+    expect(sink.of("connection").length + refused.reduce((n, e) => n + (e.count ?? 0), 0)).toBe(3 + 20 + 1);
   });
 
   test("stop() closes live sessions and logs their close", async () => {

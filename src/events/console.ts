@@ -8,6 +8,7 @@ export const CONSOLE_PAYLOAD_MAX = 512;
 
 function peer(e: TrapEvent): string {
   if (!e.source) return "";
+  if (e.source.port === undefined) return e.source.ip;
   const ip = e.source.ip.includes(":") ? `[${e.source.ip}]` : e.source.ip;
   return `${ip}:${e.source.port}`;
 }
@@ -25,6 +26,9 @@ export class ConsoleSink implements EventSink {
         return; // the CLI prints its own listening lines, in the wording users expect
       case "connection":
         this.log.info(`${tag}Incoming connection from ${peer(e)}`);
+        return;
+      case "refused":
+        this.log.warn(`${peer(e)}: ${e.count ?? 1} connection(s) refused (${e.reason ?? "limit"})`);
         return;
       case "data": {
         if (e.direction === "out" && !this.verbose) return; // the trap's own answers: only when asked

@@ -10,6 +10,7 @@ export const ECS_VERSION = "8.11.0";
 const CATEGORY: Record<TrapEvent["action"], string[]> = {
   listening: ["network"],
   connection: ["network"],
+  refused: ["network"],
   data: ["network", "intrusion_detection"],
   login: ["authentication", "intrusion_detection"],
   command: ["intrusion_detection"],
@@ -21,6 +22,7 @@ const CATEGORY: Record<TrapEvent["action"], string[]> = {
 const TYPE: Record<TrapEvent["action"], string[]> = {
   listening: ["start"],
   connection: ["connection", "start"],
+  refused: ["connection", "denied"],
   data: ["info"],
   login: ["start"],
   command: ["info"],
@@ -68,7 +70,7 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
       ...(e.persona !== undefined ? { persona: e.persona } : {}),
     },
   };
-  if (e.source) doc.source = { ip: e.source.ip, port: e.source.port, ...(e.bytesIn !== undefined ? { bytes: e.bytesIn } : {}) };
+  if (e.source) doc.source = { ip: e.source.ip, ...(e.source.port !== undefined ? { port: e.source.port } : {}), ...(e.bytesIn !== undefined ? { bytes: e.bytesIn } : {}) };
   const m = doc.micetrap as Record<string, unknown>;
   if (e.payload) {
     m.payload = {
@@ -91,6 +93,7 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
   if (e.client !== undefined && Object.keys(e.client).length > 0) m.client = { ...e.client };
   if (e.command !== undefined) m.command = e.command;
   if (e.reason !== undefined) m.reason = e.reason;
+  if (e.count !== undefined) m.refused = { count: e.count };
   if (e.tls !== undefined) {
     // ECS writes "1.2" and "tls" apart; node:tls says "TLSv1.2".
     const v = /^TLSv(\d(?:\.\d)?)$/.exec(e.tls.version ?? "");

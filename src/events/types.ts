@@ -1,7 +1,7 @@
 // The events a trap emits. Sinks (console, JSON Lines file) render them; nothing else logs attacker data.
 import type { CapturedHash, CatalogEntry, ServiceName } from "../types.ts";
 
-export type EventAction = "listening" | "connection" | "data" | "login" | "command" | "tls" | "close" | "error";
+export type EventAction = "listening" | "connection" | "refused" | "data" | "login" | "command" | "tls" | "close" | "error";
 
 export interface TrapEvent {
   action: EventAction;
@@ -14,7 +14,8 @@ export interface TrapEvent {
   persona?: string;
   /** One per connection; absent on listening and on listener-level errors. */
   sessionId?: string;
-  source?: { ip: string; port: number };
+  /** The peer; a refused event has the address only (its count may span many ports). */
+  source?: { ip: string; port?: number };
   destination: { ip?: string; port: number };
   /** data: "in" for bytes the peer sent, "out" for what the trap answered. */
   direction?: "in" | "out";
@@ -26,7 +27,9 @@ export interface TrapEvent {
   bytesIn?: number;
   bytesOut?: number;
   durationMs?: number;
-  /** close: why the session ended (peer, idle timeout, protocol, shutdown, cap). */
+  /** refused: connections from this source refused for `reason` since the last refused event. */
+  count?: number;
+  /** close: why the session ended (peer, idle timeout, protocol, shutdown, cap); refused: which limit. */
   reason?: string;
   user?: string;
   domain?: string;

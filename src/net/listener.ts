@@ -25,8 +25,10 @@ export interface Limits {
   maxBytesIn: number;
   /** Outgoing bytes that may wait for a slow reader before the session is dropped. */
   maxPendingOut: number;
-  /** Sessions at once per listener; more are refused at once. */
+  /** Sessions at once per listener; more are refused at once (and counted in a `refused` event). */
   maxSessions: number;
+  /** Sessions at once from one source address, so one source cannot take every slot from the others. */
+  maxPerSource: number;
   /** Longest life of one session, however active: a drip-feeding client ends here. */
   maxSessionSeconds: number;
 }
@@ -37,6 +39,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxBytesIn: 1024 * 1024,
   maxPendingOut: 256 * 1024,
   maxSessions: 1024,
+  maxPerSource: 64,
   maxSessionSeconds: 3600,
 };
 
@@ -114,6 +117,11 @@ export class Trap {
   readonly entry: CatalogEntry;
   private listener: TCPSocketListener<Session> | undefined;
   private readonly sessions = new Set<Socket<Session>>();
+  /** Open sessions per source address. */
+  private readonly perSource = new Map<string, number>();
+  /** Refusals not yet logged, per source and reason; summarised once a second, so a flood logs a line a second. */
+  private refusals = new Map<string, { ip: string; reason: string; count: number }>();
+  private refusalTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly limits: Limits;
   private stopping = false;
   readonly host: HostFacts;
@@ -179,12 +187,21 @@ export class Trap {
   }
 
   private onOpen(socket: Socket<Session>): void {
-    if (this.stopping || this.sessions.size >= this.limits.maxSessions) {
+    const remoteIp = normalizeIp(socket.remoteAddress);
+    const refusal = this.stopping
+      ? "shutting down"
+      : this.sessions.size >= this.limits.maxSessions
+        ? "too many sessions"
+        : (this.perSource.get(remoteIp) ?? 0) >= this.limits.maxPerSource
+          ? "too many sessions from this source"
+          : undefined;
+    if (refusal !== undefined) {
       socket.terminate();
+      this.refuse(remoteIp, refusal);
       return;
     }
+    this.perSource.set(remoteIp, (this.perSource.get(remoteIp) ?? 0) + 1);
     const id = newSessionId();
-    const remoteIp = normalizeIp(socket.remoteAddress);
     const where: SessionStart = {
       id,
       localAddress: normalizeIp(socket.localAddress ?? this.o.hostname),
@@ -434,6 +451,9 @@ export class Trap {
   private onClose(socket: Socket<Session>): void {
     const s = socket.data;
     if (!s || !this.sessions.delete(socket)) return;
+    const left = (this.perSource.get(s.remoteIp) ?? 1) - 1;
+    if (left > 0) this.perSource.set(s.remoteIp, left);
+    else this.perSource.delete(s.remoteIp);
     s.driver.stop();
     s.tls?.destroy();
     this.event({
@@ -449,6 +469,26 @@ export class Trap {
     this.o.observer?.end(s.id, s.reason ?? "peer closed", performance.now() - s.started);
   }
 
+  /**
+   * A connection refused by a limit: counted, and logged as one `refused` event per source and reason each
+   * second (the first at once), so a flood leaves a bounded log that still accounts for every connection.
+   */
+  private refuse(ip: string, reason: string): void {
+    const key = `${ip}\u0000${reason}`;
+    const r = this.refusals.get(key);
+    if (r) r.count++;
+    else this.refusals.set(key, { ip, reason, count: 1 });
+    this.refusalTimer ??= setTimeout(() => this.flushRefusals(), 1000);
+  }
+
+  private flushRefusals(): void {
+    if (this.refusalTimer) clearTimeout(this.refusalTimer);
+    this.refusalTimer = undefined;
+    const pending = this.refusals;
+    this.refusals = new Map();
+    for (const r of pending.values()) this.event({ action: "refused", source: { ip: r.ip }, count: r.count, reason: r.reason });
+  }
+
   /** Stops accepting, closes every session (each gets its close event), and releases the port. */
   stop(): void {
     this.stopping = true;
@@ -459,6 +499,7 @@ export class Trap {
       socket.end();
       this.onClose(socket);
     }
+    this.flushRefusals();
     this.listener = undefined;
   }
 }
