@@ -381,13 +381,14 @@ export class Trap {
   private sendRaw(socket: Socket<Session>, bytes: Uint8Array): void {
     const s = socket.data;
     if (bytes.length === 0 || !s) return;
-    s.bytesOut += bytes.length;
     if (s.pendingBytes > 0) {
       this.queue(socket, bytes);
       return;
     }
-    const written = socket.write(bytes);
-    if (written < bytes.length) this.queue(socket, bytes.subarray(Math.max(0, written)));
+    // bytesOut counts what the kernel took, not what waits for a slow reader (and may be dropped with it).
+    const written = Math.max(0, socket.write(bytes));
+    s.bytesOut += written;
+    if (written < bytes.length) this.queue(socket, bytes.subarray(written));
   }
 
   private queue(socket: Socket<Session>, bytes: Uint8Array): void {
@@ -405,10 +406,11 @@ export class Trap {
     if (!s) return;
     while (s.pendingOut.length > 0) {
       const head = s.pendingOut[0]!;
-      const written = socket.write(head);
+      const written = Math.max(0, socket.write(head));
+      s.bytesOut += written;
       if (written < head.length) {
-        s.pendingOut[0] = head.subarray(Math.max(0, written));
-        s.pendingBytes -= Math.max(0, written);
+        s.pendingOut[0] = head.subarray(written);
+        s.pendingBytes -= written;
         return;
       }
       s.pendingOut.shift();
