@@ -72,6 +72,7 @@ describe("ECS documents", () => {
       user: hostile,
       domain: hostile,
       password: hostile,
+      hash: { value: hostile, type: "netntlmv2", hashcatMode: 5600 },
       command: hostile,
       client: { workstation: hostile, os: hostile },
       reason: hostile,
@@ -84,7 +85,7 @@ describe("ECS documents", () => {
     expect(line).not.toContain("\n");
     // The values are the attacker's text, unchanged: only their JSON form is escaped.
     const back = JSON.parse(line);
-    for (const path of ["user.name", "user.domain", "micetrap.login.password", "micetrap.command", "micetrap.client.workstation", "micetrap.client.os", "micetrap.reason", "error.message", "tls.client.server_name"]) {
+    for (const path of ["user.name", "user.domain", "micetrap.login.password", "micetrap.login.hash", "micetrap.command", "micetrap.client.workstation", "micetrap.client.os", "micetrap.reason", "error.message", "tls.client.server_name"]) {
       expect({ path, value: get(back, path) }).toEqual({ path, value: hostile });
       expect({ path, value: get(doc, path) }).toEqual({ path, value: hostile });
     }

@@ -2,7 +2,7 @@
 // Field names are a contract with the pipelines that read the log: add fields, never rename them.
 // Every string in it, attacker text above all, is made safe for any JSON reader on the way out (safeguard).
 import { hostname } from "node:os";
-import { escapeBytes, hasLoneSurrogate, jsonString, markLoneSurrogates, needsJsonEscape, wellFormed } from "../util/escape.ts";
+import { escapeBytes, hasLoneSurrogate, jsonString, markLoneSurrogates, mayBeUnsafe, needsJsonEscape, wellFormed } from "../util/escape.ts";
 import { VERSION } from "../version.ts";
 import type { TrapEvent } from "./types.ts";
 
@@ -104,7 +104,26 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
     if (e.tls.ja3String) m.tls = { ja3_string: e.tls.ja3String };
   }
   if (e.message !== undefined) doc.error = { message: e.message };
-  return safeguard(doc);
+  return mayBeUnsafeEvent(e) ? safeguard(doc) : doc;
+}
+
+/**
+ * Whether any string the event carries may need safeguard: every field but the catalog entry (the shipped
+ * tables), the time and the payload (written as base64 and ASCII escapes). One scan per string, and the
+ * common event has none that matches: walking the whole document instead cost about as much as writing it.
+ */
+function mayBeUnsafeEvent(e: TrapEvent): boolean {
+  const scan = (v: unknown): boolean => {
+    if (typeof v === "string") return mayBeUnsafe(v);
+    if (v === null || typeof v !== "object") return false;
+    for (const k in v) if (scan((v as Record<string, unknown>)[k])) return true;
+    return false;
+  };
+  for (const k in e) {
+    if (k === "entry" || k === "time" || k === "payload") continue;
+    if (scan(e[k as keyof TrapEvent])) return true;
+  }
+  return false;
 }
 
 type Node = Record<string, unknown> | unknown[];
@@ -126,18 +145,21 @@ function safeguard(doc: Record<string, unknown>): Record<string, unknown> {
   const originals: Record<string, string> = {};
   let escapes = false;
   const visit = (node: Node, path: string): void => {
-    for (const [k, v] of Object.entries(node)) {
-      const at = Array.isArray(node) ? path : path === "" ? k : `${path}.${k}`;
+    const list = Array.isArray(node);
+    for (const k in node) {
+      const v = (node as Record<string, unknown>)[k];
       if (typeof v === "string") {
+        if (!mayBeUnsafe(v)) continue; // the common case: one scan, nothing else
         let text = v;
         if (hasLoneSurrogate(text)) {
+          const at = list ? path : path === "" ? k : `${path}.${k}`;
           originals[at] = markLoneSurrogates(text);
           text = wellFormed(text);
           (node as Record<string, unknown>)[k] = text;
           escapes ||= needsJsonEscape(originals[at]);
         }
         escapes ||= needsJsonEscape(text);
-      } else if (v !== null && typeof v === "object") visit(v as Node, at);
+      } else if (v !== null && typeof v === "object") visit(v as Node, list ? path : path === "" ? k : `${path}.${k}`);
     }
   };
   visit(doc, "");

@@ -59,6 +59,14 @@ const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])
 /** What jsonString escapes beyond JSON.stringify (which already escapes C0, `"` and `\`). */
 const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
+/** Any code point jsonString escapes beyond JSON.stringify, or any surrogate, paired or not: a quick first look. */
+const MAYBE_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]/;
+
+/** False when the text surely needs neither needsJsonEscape's escapes nor wellFormed (most text). */
+export function mayBeUnsafe(text: string): boolean {
+  return MAYBE_UNSAFE.test(text);
+}
+
 const hex4 = (c: number) => c.toString(16).padStart(4, "0");
 
 export function hasLoneSurrogate(text: string): boolean {
