@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { serviceEntries } from "../src/catalog/index.ts";
 import { toEcs } from "../src/events/ecs.ts";
 import type { TrapEvent } from "../src/events/types.ts";
+import { HOSTILE_CLASSES, rawHostile } from "./helpers.ts";
 
 const entry = serviceEntries("ftp")[0]!;
 const base = { time: new Date("2026-01-02T03:04:05.678Z"), service: "ftp" as const, entry, destination: { port: 2121 } };
@@ -58,5 +59,54 @@ describe("ECS documents", () => {
     expect(get(doc, "event.duration")).toBe(1_500_000);
     expect(get(doc, "micetrap.reason")).toBe("peer closed");
     expect(get(doc, "micetrap.truncated")).toBe(3);
+  });
+
+  test("attacker strings in every field: the line holds no raw control, line breaker, bidi control or lone surrogate", () => {
+    const cps = Object.entries(HOSTILE_CLASSES).filter(([cls]) => cls !== "loneSurrogates").flatMap(([, c]) => c);
+    const hostile = "r" + String.fromCharCode(...cps) + "t";
+    const e = {
+      ...base,
+      action: "login",
+      sessionId: "s1",
+      source: src,
+      user: hostile,
+      domain: hostile,
+      password: hostile,
+      hash: { value: hostile, type: "netntlmv2", hashcatMode: 5600 },
+      command: hostile,
+      client: { workstation: hostile, os: hostile },
+      reason: hostile,
+      message: hostile,
+      tls: { established: true, serverName: hostile },
+    } as TrapEvent;
+    const doc = toEcs(e);
+    const line = JSON.stringify(doc);
+    expect(rawHostile(Buffer.from(line, "utf8"))).toEqual([]);
+    expect(line).not.toContain("\n");
+    // The values are the attacker's text, unchanged: only their JSON form is escaped.
+    const back = JSON.parse(line);
+    for (const path of ["user.name", "user.domain", "micetrap.login.password", "micetrap.login.hash", "micetrap.command", "micetrap.client.workstation", "micetrap.client.os", "micetrap.reason", "error.message", "tls.client.server_name"]) {
+      expect({ path, value: get(back, path) }).toEqual({ path, value: hostile });
+      expect({ path, value: get(doc, path) }).toEqual({ path, value: hostile });
+    }
+    expect(get(back, "micetrap.original")).toBeUndefined();
+  });
+
+  test("lone surrogates become U+FFFD in the value; micetrap.original keeps the field's exact code units", () => {
+    const user = "adm\\ud800" + "\ud800in\udc00"; // a backslash, text that looks like an escape, and two lone halves
+    const doc = toEcs({ ...base, action: "login", sessionId: "s1", source: src, user, domain: "D\u2028\udfff", client: { workstation: "ok" } } as TrapEvent);
+    const line = JSON.stringify(doc);
+    expect(rawHostile(Buffer.from(line, "utf8"))).toEqual([]);
+    const back = JSON.parse(line);
+    expect(get(back, "user.name")).toBe("adm\\ud800\ufffdin\ufffd");
+    expect(get(back, "user.domain")).toBe("D\u2028\ufffd");
+    expect(get(back, "micetrap.original")).toEqual({ "user.name": "adm\\\\ud800\\ud800in\\udc00", "user.domain": "D\u2028\\udfff" });
+  });
+
+  test("a document without hostile text serialises as it always did", () => {
+    const doc = toEcs({ ...base, action: "login", sessionId: "s1", source: src, user: "CORP\\admin", password: "pässwörd \u{1f600}" } as TrapEvent);
+    expect(Object.keys(doc)).not.toContain("toJSON");
+    expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
+    expect(JSON.stringify(doc)).toContain('"name":"CORP\\\\admin"');
   });
 });

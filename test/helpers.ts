@@ -271,3 +271,35 @@ export async function unprivilegedCli(): Promise<string[]> {
   copyFileSync(bin, join(dir, "micetrap"));
   return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", join(dir, "micetrap")];
 }
+
+/**
+ * Code points that must never reach a log line or a terminal raw, by class: a terminal acts on them,
+ * or some reader of lines splits a line at them, or UTF-8 cannot carry them (lone surrogates).
+ */
+export const HOSTILE_CLASSES: Record<string, number[]> = {
+  c0: Array.from({ length: 0x20 }, (_, i) => i),
+  del: [0x7f],
+  c1: Array.from({ length: 0x20 }, (_, i) => 0x80 + i),
+  lineSeparators: [0x2028, 0x2029],
+  bidi: [0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069],
+  loneSurrogates: [0xd800, 0xdbff, 0xdc00, 0xdfff, 0xd834, 0xdd1e],
+};
+
+/**
+ * Where a file's bytes hold one of those raw (a line feed only as the end of a line is allowed): C0 bytes,
+ * DEL, the UTF-8 forms of C1, U+2028/2029 and the bidi controls, encoded surrogates (ED A0–BF), and
+ * JSON's \uD800–\uDFFF escapes (a backslash before the u not itself escaped). Returns what it found.
+ */
+export function rawHostile(bytes: Uint8Array): string[] {
+  const text = Buffer.from(bytes).toString("latin1");
+  const found: string[] = [];
+  const utf8 = /[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]|\xed[\xa0-\xbf][\x80-\xbf]/g;
+  for (const m of text.matchAll(utf8)) found.push(`bytes ${Buffer.from(m[0], "latin1").toString("hex")} at ${m.index}`);
+  for (const m of text.matchAll(/(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g)) found.push(`escape ${m[0]} at ${m.index}`);
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    found.push("not valid UTF-8");
+  }
+  return found;
+}

@@ -1,9 +1,9 @@
 // Integration: the real listener on 127.0.0.1, real TCP clients, the real protocols.
 import { afterEach, describe, expect, test } from "bun:test";
 import { serviceEntries } from "../src/catalog/index.ts";
-import type { Trap } from "../src/net/listener.ts";
+import { Trap } from "../src/net/listener.ts";
 import { SERVICES } from "../src/services/index.ts";
-import { connect, sleep, startTestTrap, withTimeout } from "./helpers.ts";
+import { MemorySink, connect, sleep, startTestTrap, withTimeout } from "./helpers.ts";
 
 const ftpEntry = serviceEntries("ftp")[0]!;
 const running: Trap[] = [];
@@ -36,6 +36,29 @@ describe("trap over TCP", () => {
     expect(close?.bytesOut).toBe(c.received().length);
     expect(close?.sessionId).toBe(conn!.sessionId!);
     expect(sink.of("listening")).toHaveLength(1);
+  });
+
+  test("every session event names the local address the connection came in on; on a dual-stack socket IPv4 shows as IPv4", async () => {
+    const sink = new MemorySink();
+    const t = new Trap({ entry: ftpEntry, hostname: "::", port: 0, hostSeed: "test-host", sink });
+    t.start();
+    running.push(t);
+    for (const host of ["127.0.0.1", "::1"]) {
+      const c = await connect(t.port, host);
+      await c.waitFor((s) => s.startsWith("220"));
+      c.send("USER x\r\nQUIT\r\n");
+      await withTimeout(c.closed, 3000, "QUIT closes");
+    }
+    await sleep(50);
+    expect(sink.of("listening")[0]?.destination.ip).toBe("::");
+    const session = sink.events.filter((e) => e.sessionId !== undefined);
+    expect(new Set(session.map((e) => e.action))).toEqual(new Set(["connection", "data", "command", "close"]));
+    for (const e of session) {
+      expect(e.destination.port).toBe(t.port);
+      // Over loopback the peer and the trap share the address: IPv4 as 127.0.0.1, never ::ffff:127.0.0.1.
+      expect(e.destination.ip).toBe(e.source!.ip);
+    }
+    expect(new Set(session.map((e) => e.source!.ip))).toEqual(new Set(["127.0.0.1", "::1"]));
   });
 
   test("many clients at once, with silent ones holding connections, all get served", async () => {

@@ -1,6 +1,8 @@
-// The human mirror of the events, through consola. Attacker data is always escaped and cut.
+// The human mirror of the events, through consola. Attacker data is always escaped and cut: each part by
+// escapeText or escapeBytes (printable ASCII only), and each whole line once more by terminalSafe, so a
+// field someone forgets to escape still cannot move the cursor, recolour, retitle or split a line.
 import type { ConsolaInstance } from "consola";
-import { escapeBytes, escapeText } from "../util/escape.ts";
+import { escapeBytes, escapeText, terminalSafe } from "../util/escape.ts";
 import type { EventSink, TrapEvent } from "./types.ts";
 
 /** How much of one data event the console shows; the JSONL log keeps everything up to the session cap. */
@@ -14,10 +16,17 @@ function peer(e: TrapEvent): string {
 }
 
 export class ConsoleSink implements EventSink {
+  private readonly log: Record<"info" | "warn" | "error", (line: string) => void>;
   constructor(
-    private readonly log: ConsolaInstance,
+    log: ConsolaInstance,
     private readonly verbose = false,
-  ) {}
+  ) {
+    this.log = {
+      info: (line: string) => log.info(terminalSafe(line)),
+      warn: (line: string) => log.warn(terminalSafe(line)),
+      error: (line: string) => log.error(terminalSafe(line)),
+    };
+  }
 
   emit(e: TrapEvent): void {
     const tag = e.sessionId && this.verbose ? `[${e.sessionId}] ` : "";
@@ -48,7 +57,7 @@ export class ConsoleSink implements EventSink {
             : e.hash !== undefined
               ? ` with a ${e.hash.type} response (hashcat -m ${e.hash.hashcatMode}): ${escapeText(e.hash.value, 160)}`
               : "";
-        this.log.warn(`${tag}${peer(e)} tried to log in${e.method ? ` (${e.method})` : ""} as "${escapeText(who)}"${what}`);
+        this.log.warn(`${tag}${peer(e)} tried to log in${e.method ? ` (${escapeText(e.method, 40)})` : ""} as "${escapeText(who)}"${what}`);
         return;
       }
       case "command":
@@ -60,14 +69,14 @@ export class ConsoleSink implements EventSink {
         if (!t?.established) this.log.info(`${tag}${peer(e)} ${escapeText(e.message ?? "TLS handshake failed", 200)}`);
         else
           this.log.info(
-            `${tag}${peer(e)} started ${t.version ?? "TLS"} (${t.cipher ?? "?"})${t.serverName ? ` for "${escapeText(t.serverName, 200)}"` : ""}${t.ja3 ? `, JA3 ${t.ja3}` : ""}`,
+            `${tag}${peer(e)} started ${escapeText(t.version ?? "TLS", 40)} (${escapeText(t.cipher ?? "?", 120)})${t.serverName ? ` for "${escapeText(t.serverName, 200)}"` : ""}${t.ja3 ? `, JA3 ${escapeText(t.ja3, 40)}` : ""}`,
           );
         return;
       }
       case "close": {
         const secs = ((e.durationMs ?? 0) / 1000).toFixed(2);
         this.log.info(
-          `${tag}Connection from ${peer(e)} closed (${e.reason ?? "closed"}): ${e.bytesIn ?? 0} bytes in, ${e.bytesOut ?? 0} bytes out, ${secs}s` +
+          `${tag}Connection from ${peer(e)} closed (${escapeText(e.reason ?? "closed", 200)}): ${e.bytesIn ?? 0} bytes in, ${e.bytesOut ?? 0} bytes out, ${secs}s` +
             (e.truncated ? `, ${e.truncated} bytes over the cap not kept` : ""),
         );
         return;

@@ -1,7 +1,8 @@
 // Renders a TrapEvent as one Elastic Common Schema document (nested objects, as ECS JSON is written).
 // Field names are a contract with the pipelines that read the log: add fields, never rename them.
+// Every string in it, attacker text above all, is made safe for any JSON reader on the way out (safeguard).
 import { hostname } from "node:os";
-import { escapeBytes } from "../util/escape.ts";
+import { escapeBytes, hasLoneSurrogate, jsonString, markLoneSurrogates, mayBeUnsafe, needsJsonEscape, wellFormed } from "../util/escape.ts";
 import { VERSION } from "../version.ts";
 import type { TrapEvent } from "./types.ts";
 
@@ -106,5 +107,74 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
     if (e.tls.ja3String) m.tls = { ja3_string: e.tls.ja3String };
   }
   if (e.message !== undefined) doc.error = { message: e.message };
+  return mayBeUnsafeEvent(e) ? safeguard(doc) : doc;
+}
+
+/**
+ * Whether any string the event carries may need safeguard: every field but the catalog entry (the shipped
+ * tables), the time and the payload (written as base64 and ASCII escapes). One scan per string, and the
+ * common event has none that matches: walking the whole document instead cost about as much as writing it.
+ */
+function mayBeUnsafeEvent(e: TrapEvent): boolean {
+  const scan = (v: unknown): boolean => {
+    if (typeof v === "string") return mayBeUnsafe(v);
+    if (v === null || typeof v !== "object") return false;
+    for (const k in v) if (scan((v as Record<string, unknown>)[k])) return true;
+    return false;
+  };
+  for (const k in e) {
+    if (k === "entry" || k === "time" || k === "payload") continue;
+    if (scan(e[k as keyof TrapEvent])) return true;
+  }
+  return false;
+}
+
+type Node = Record<string, unknown> | unknown[];
+
+// JSON.rawJSON (Bun has it; TypeScript's lib does not know it yet): a value JSON.stringify writes as given.
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/**
+ * The rule of docs/EVENTS.md ("Attacker strings"), applied to every string of the document, so a field
+ * added later is covered too:
+ * - a lone surrogate (UTF-16 names from SMB and NTLM, a surrogate pair cut by a length cap) becomes U+FFFD,
+ *   and the field's exact text goes to `micetrap.original["<field>"]` with markLoneSurrogates' escapes;
+ * - DEL, C1 controls, U+2028/2029 and bidi controls stay in the value but are written as \uXXXX escapes
+ *   (JSON.stringify escapes C0 by itself). The document then gets a toJSON that hands JSON.stringify those
+ *   strings as raw JSON text: whoever serialises the document (the JSONL sink, any later sink) writes
+ *   a line no reader splits or renders as a control, and JSON.parse gives the same values back.
+ */
+function safeguard(doc: Record<string, unknown>): Record<string, unknown> {
+  const originals: Record<string, string> = {};
+  let escapes = false;
+  const visit = (node: Node, path: string): void => {
+    const list = Array.isArray(node);
+    for (const k in node) {
+      const v = (node as Record<string, unknown>)[k];
+      if (typeof v === "string") {
+        if (!mayBeUnsafe(v)) continue; // the common case: one scan, nothing else
+        let text = v;
+        if (hasLoneSurrogate(text)) {
+          const at = list ? path : path === "" ? k : `${path}.${k}`;
+          originals[at] = markLoneSurrogates(text);
+          text = wellFormed(text);
+          (node as Record<string, unknown>)[k] = text;
+          escapes ||= needsJsonEscape(originals[at]);
+        }
+        escapes ||= needsJsonEscape(text);
+      } else if (v !== null && typeof v === "object") visit(v as Node, list ? path : path === "" ? k : `${path}.${k}`);
+    }
+  };
+  visit(doc, "");
+  if (Object.keys(originals).length > 0) (doc.micetrap as Record<string, unknown>).original = originals;
+  if (escapes) Object.defineProperty(doc, "toJSON", { value: () => escaped(doc), enumerable: false });
   return doc;
+}
+
+/** A copy of a node whose strings that need escapes are raw JSON text with them. */
+function escaped(node: Node): Node {
+  const copy = (v: unknown): unknown =>
+    typeof v === "string" ? (needsJsonEscape(v) ? rawJSON(jsonString(v)) : v) : v !== null && typeof v === "object" ? escaped(v as Node) : v;
+  if (Array.isArray(node)) return node.map(copy);
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, copy(v)]));
 }

@@ -94,6 +94,8 @@ interface Session {
   reason: string | undefined;
   remoteIp: string;
   remotePort: number;
+  /** The local address the connection came in on (IPv4-mapped IPv6 shown as IPv4), for destination.ip. */
+  localIp: string;
   /** Set once the session speaks TLS: the session reads and writes plaintext through it. */
   tls: TlsLayer | undefined;
   /** Whether a TLS face has seen the peer's first bytes (a plain HTTP request there is answered in plain). */
@@ -159,6 +161,11 @@ export class Trap {
       // A sink failure (disk full) must not take the trap down; say so once on stderr.
       cliLog.error(`could not write event: ${(err as Error).message}`);
     }
+  }
+
+  /** Where a session's events say it came in: its local address and the trap's port. */
+  private destination(s: Session): TrapEvent["destination"] {
+    return { ip: s.localIp, port: this.port };
   }
 
   /** Binds the port. Throws the system error (EADDRINUSE, EACCES) for the caller to explain. */
@@ -245,6 +252,7 @@ export class Trap {
       reason: undefined,
       remoteIp,
       remotePort: socket.remotePort,
+      localIp: where.localAddress,
       tls: undefined,
       tlsFirstSeen: false,
     };
@@ -261,6 +269,7 @@ export class Trap {
           action: "error",
           sessionId: id,
           source: { ip: remoteIp, port: session.remotePort },
+          destination: this.destination(session),
           message: `protocol error: ${err.message}`,
         });
         this.finish(socket, "protocol error");
@@ -269,7 +278,7 @@ export class Trap {
     socket.data = session;
     this.sessions.add(socket);
     socket.timeout(this.limits.idleSeconds);
-    this.event({ action: "connection", sessionId: id, source: { ip: remoteIp, port: session.remotePort } });
+    this.event({ action: "connection", sessionId: id, source: { ip: remoteIp, port: session.remotePort }, destination: this.destination(session) });
     if (this.entry.tls?.mode === "first-byte") this.startTls(socket);
     session.driver.open();
   }
@@ -323,6 +332,7 @@ export class Trap {
       return;
     }
     const source = { ip: s.remoteIp, port: s.remotePort };
+    const destination = this.destination(s);
     s.tls = new TlsLayer(context, {
       plaintext: (bytes) => {
         if (s.closing) return;
@@ -330,9 +340,9 @@ export class Trap {
         s.driver.data(bytes);
       },
       ciphertext: (bytes) => this.sendRaw(socket, bytes),
-      secure: (info) => this.event({ action: "tls", sessionId: s.id, source, tls: { established: true, ...info } }),
+      secure: (info) => this.event({ action: "tls", sessionId: s.id, source, destination, tls: { established: true, ...info } }),
       failed: (message, raw, hello) => {
-        this.event({ action: "tls", sessionId: s.id, source, tls: { established: false, ...hello }, message: `TLS handshake failed: ${message}` });
+        this.event({ action: "tls", sessionId: s.id, source, destination, tls: { established: false, ...hello }, message: `TLS handshake failed: ${message}` });
         // What came instead of a handshake (a plain HTTP request, a scanner's SSLv2 hello) is the evidence.
         if (raw) s.notKept += raw.length - this.keep(s, "in", raw);
         this.finish(socket, "TLS failed");
@@ -353,6 +363,7 @@ export class Trap {
       action: "data",
       sessionId: s.id,
       source: { ip: s.remoteIp, port: s.remotePort },
+      destination: this.destination(s),
       direction,
       payload: new Uint8Array(kept),
       ...(bytes.length > kept.length ? { truncated: bytes.length - kept.length } : {}),
@@ -363,7 +374,7 @@ export class Trap {
   private protocolEvents(s: Session, events: ProtocolEvent[]): void {
     for (const pe of events) {
       const { action, ...fields } = pe;
-      this.event({ action, sessionId: s.id, source: { ip: s.remoteIp, port: s.remotePort }, ...fields });
+      this.event({ action, sessionId: s.id, source: { ip: s.remoteIp, port: s.remotePort }, destination: this.destination(s), ...fields });
     }
   }
 
@@ -462,6 +473,7 @@ export class Trap {
       action: "close",
       sessionId: s.id,
       source: { ip: s.remoteIp, port: s.remotePort },
+      destination: this.destination(s),
       bytesIn: s.bytesIn,
       bytesOut: s.bytesOut,
       durationMs: performance.now() - s.started,
