@@ -1,7 +1,7 @@
 // Logs that survive their environment: a console nobody reads, a console whose reader went away, a log
 // file moved by logrotate, a full disk. The sinks are tested alone (a fake file, a fake stream) and the
 // CLI as a process, with real pipes, real signals and a real full filesystem.
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync, writeSync, openSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import { JsonlSink, type FileIo } from "../src/events/jsonl.ts";
@@ -222,11 +222,18 @@ interface Trap {
   stdout: () => string;
 }
 
+/** Every trap process started here; one a failed test left running is killed after it. */
+const started: ReturnType<typeof Bun.spawn>[] = [];
+afterEach(() => {
+  for (const p of started.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+});
+
 /** Starts `micetrap ftp` logging to `log`; the port comes from the log's listening event (stdout may be closed). */
 async function startFtp(log: string, opts: { quiet?: boolean; closeStdout?: boolean; closeStderr?: boolean } = {}): Promise<Trap> {
   const args = [BUN, join(ROOT, "src/cli.ts"), "ftp", "0", "--host", "127.0.0.1", "--seed", "logs-test", "--banner", "vsftpd-3.0.3-debian", "--log", log];
   if (opts.quiet) args.push("--quiet");
   const proc = Bun.spawn(args, { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  started.push(proc);
   const texts = { out: "", err: "" };
   const collect = async (stream: ReadableStream<Uint8Array>, key: "out" | "err", close: boolean) => {
     const reader = stream.getReader();
