@@ -6,7 +6,7 @@ import { ConsoleSink } from "../events/console.ts";
 import { JsonlSink } from "../events/jsonl.ts";
 import type { EventSink, TrapEvent } from "../events/types.ts";
 import { HostCounters } from "../host/counters.ts";
-import { createLogger, type Verbosity } from "../log.ts";
+import { consoleOutputs, createLogger, type Verbosity } from "../log.ts";
 import { Trap, type SessionObserver } from "../net/listener.ts";
 import { dropPrivileges, lookupAccount, type Account } from "../net/privileges.ts";
 import type { CatalogEntry } from "../types.ts";
@@ -125,10 +125,37 @@ function bindAll(plan: HostPlan, make: (entry: CatalogEntry, port: number) => (a
 export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   const log = createLogger(o.verbosity);
   const sinks: EventSink[] = [new ConsoleSink(log, o.verbosity === "verbose")];
+  // Events about the trap itself (the log file's or the console's trouble) carry the first face, as a
+  // listener's own errors do; they go to the file only, and their console line is worded here.
+  let traps: Trap[] = [];
+  const selfEvent = (message: string): TrapEvent => {
+    const entry = traps[0]?.entry ?? plan.services[0]!.entry;
+    return {
+      action: "error",
+      time: new Date(),
+      service: entry.service,
+      entry,
+      host: { name: plan.host.hostname, release: plan.host.release },
+      ...(plan.persona !== undefined ? { persona: plan.persona } : {}),
+      destination: { port: traps[0]?.port ?? 0 },
+      message,
+    };
+  };
+  let file: JsonlSink | undefined;
   if (plan.log !== undefined) {
     if (plan.log === "") throw new UserError("--log needs a file name");
+    const path = plan.log;
     try {
-      sinks.push(new JsonlSink(plan.log));
+      file = new JsonlSink(path, {
+        onFail: (f) => log.error(`cannot write to the log file ${path} (${f.code}): events wait in memory and are written once it works again`),
+        onRecover: (f) => {
+          const secs = ((Date.now() - f.since.getTime()) / 1000).toFixed(1);
+          const message = `writes to the log file failed for ${secs}s (${f.code})${f.dropped ? `: ${f.dropped} events dropped` : ": no event lost"}`;
+          log.warn(`${message}; writing again`);
+          file?.emit(selfEvent(message));
+        },
+      });
+      sinks.push(file);
     } catch (err) {
       throw new UserError(`cannot open log file ${plan.log}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
@@ -163,7 +190,8 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
     sink.close();
     throw err;
   }
-  const { traps, notes } = bound;
+  traps = bound.traps;
+  const notes = bound.notes;
   if (account) {
     try {
       dropPrivileges(account);
@@ -183,10 +211,43 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   for (const l of o.lines ?? []) log.info(l);
   if (account) log.info(`Running as ${account.name} (uid ${account.uid}) after binding.`);
   else if (isRoot) log.warn("Running as root: every attacker byte is handled with full rights (--user root).");
-  installShutdown(traps, sink, log, () => o.afterStop?.());
+  const reportConsole = watchConsole(file, selfEvent);
+  installSignals(traps, sink, file, log, () => {
+    o.afterStop?.();
+    reportConsole();
+  });
 }
 
-function installShutdown(traps: Trap[], sink: EventSink, log: ConsolaInstance, afterStop: () => void): void {
+/** A console stream that breaks (its reader exited) is noted on the other stream and in the log file. */
+function watchConsole(file: JsonlSink | undefined, selfEvent: (message: string) => TrapEvent): () => void {
+  const out = consoleOutputs();
+  for (const [stream, other] of [
+    [out.stdout, out.stderr],
+    [out.stderr, out.stdout],
+  ] as const) {
+    stream.onBroken((code) => {
+      const message = `console output to ${stream.name} failed (${code}): its lines are dropped from now on`;
+      other.write(`warning: ${message}\n`);
+      file?.emit(selfEvent(message));
+    });
+  }
+  let reported = false;
+  const report = () => {
+    if (reported) return;
+    reported = true;
+    for (const s of [out.stdout, out.stderr])
+      if (s.dropped > 0) file?.emit(selfEvent(`${s.dropped} console line${s.dropped === 1 ? "" : "s"} not shown on ${s.name}${s.broken ? ` (${s.broken})` : " (not being read)"}`));
+  };
+  // Whatever ends the process, what the file is owed is written.
+  process.on("exit", () => {
+    report();
+    file?.close();
+  });
+  return report;
+}
+
+/** SIGINT and SIGTERM close every session (each logs its close) and exit; SIGHUP reopens the log file. */
+function installSignals(traps: Trap[], sink: EventSink, file: JsonlSink | undefined, log: ConsolaInstance, afterStop: () => void): void {
   let done = false;
   const stop = (signal: string) => {
     if (done) return;
@@ -199,4 +260,17 @@ function installShutdown(traps: Trap[], sink: EventSink, log: ConsolaInstance, a
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGHUP", () => {
+    if (done) return;
+    if (!file) {
+      log.info("Received SIGHUP: no log file to reopen.");
+      return;
+    }
+    try {
+      file.reopen();
+      log.info(`Received SIGHUP: reopened the log file ${file.path}.`);
+    } catch (err) {
+      log.error(`Received SIGHUP: cannot reopen the log file ${file.path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): still writing to the file already open`);
+    }
+  });
 }
