@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { serviceEntries } from "../src/catalog/index.ts";
-import { toEcs } from "../src/events/ecs.ts";
+import { toEcs, ecsLine } from "../src/events/ecs.ts";
 import type { TrapEvent } from "../src/events/types.ts";
 import { HOSTILE_CLASSES, rawHostile } from "./helpers.ts";
 
@@ -80,7 +80,7 @@ describe("ECS documents", () => {
       tls: { established: true, serverName: hostile },
     } as TrapEvent;
     const doc = toEcs(e);
-    const line = JSON.stringify(doc);
+    const line = ecsLine(e);
     expect(rawHostile(Buffer.from(line, "utf8"))).toEqual([]);
     expect(line).not.toContain("\n");
     // The values are the attacker's text, unchanged: only their JSON form is escaped.
@@ -94,8 +94,7 @@ describe("ECS documents", () => {
 
   test("lone surrogates become U+FFFD in the value; micetrap.original keeps the field's exact code units", () => {
     const user = "adm\\ud800" + "\ud800in\udc00"; // a backslash, text that looks like an escape, and two lone halves
-    const doc = toEcs({ ...base, action: "login", sessionId: "s1", source: src, user, domain: "D\u2028\udfff", client: { workstation: "ok" } } as TrapEvent);
-    const line = JSON.stringify(doc);
+    const line = ecsLine({ ...base, action: "login", sessionId: "s1", source: src, user, domain: "D\u2028\udfff", client: { workstation: "ok" } } as TrapEvent);
     expect(rawHostile(Buffer.from(line, "utf8"))).toEqual([]);
     const back = JSON.parse(line);
     expect(get(back, "user.name")).toBe("adm\\ud800\ufffdin\ufffd");

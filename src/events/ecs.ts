@@ -2,7 +2,7 @@
 // Field names are a contract with the pipelines that read the log: add fields, never rename them.
 // Every string in it, attacker text above all, is made safe for any JSON reader on the way out (safeguard).
 import { hostname } from "node:os";
-import { escapeBytes, hasLoneSurrogate, jsonString, markLoneSurrogates, mayBeUnsafe, needsJsonEscape, wellFormed } from "../util/escape.ts";
+import { escapeBytes, hasLoneSurrogate, jsonLine, markLoneSurrogates, mayBeUnsafe, wellFormed } from "../util/escape.ts";
 import { VERSION } from "../version.ts";
 import type { TrapEvent } from "./types.ts";
 
@@ -131,50 +131,33 @@ function mayBeUnsafeEvent(e: TrapEvent): boolean {
 
 type Node = Record<string, unknown> | unknown[];
 
-// JSON.rawJSON (Bun has it; TypeScript's lib does not know it yet): a value JSON.stringify writes as given.
-const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
-
 /**
- * The rule of docs/EVENTS.md ("Attacker strings"), applied to every string of the document, so a field
- * added later is covered too:
- * - a lone surrogate (UTF-16 names from SMB and NTLM, a surrogate pair cut by a length cap) becomes U+FFFD,
- *   and the field's exact text goes to `micetrap.original["<field>"]` with markLoneSurrogates' escapes;
- * - DEL, C1 controls, U+2028/2029 and bidi controls stay in the value but are written as \uXXXX escapes
- *   (JSON.stringify escapes C0 by itself). The document then gets a toJSON that hands JSON.stringify those
- *   strings as raw JSON text: whoever serialises the document (the JSONL sink, any later sink) writes
- *   a line no reader splits or renders as a control, and JSON.parse gives the same values back.
+ * The lone-surrogate half of the rule of docs/EVENTS.md ("Attacker strings"), applied to every string of
+ * the document, so a field added later is covered too: a lone surrogate (UTF-16 names from SMB and NTLM, a
+ * surrogate pair cut by a length cap) becomes U+FFFD, and the field's exact text goes to
+ * `micetrap.original["<field>"]` with markLoneSurrogates' escapes. The other half, the escapes for C1,
+ * U+2028/2029 and bidi controls, is ecsLine's.
  */
 function safeguard(doc: Record<string, unknown>): Record<string, unknown> {
   const originals: Record<string, string> = {};
-  let escapes = false;
   const visit = (node: Node, path: string): void => {
     const list = Array.isArray(node);
     for (const k in node) {
       const v = (node as Record<string, unknown>)[k];
+      const at = list ? path : path === "" ? k : `${path}.${k}`;
       if (typeof v === "string") {
-        if (!mayBeUnsafe(v)) continue; // the common case: one scan, nothing else
-        let text = v;
-        if (hasLoneSurrogate(text)) {
-          const at = list ? path : path === "" ? k : `${path}.${k}`;
-          originals[at] = markLoneSurrogates(text);
-          text = wellFormed(text);
-          (node as Record<string, unknown>)[k] = text;
-          escapes ||= needsJsonEscape(originals[at]);
-        }
-        escapes ||= needsJsonEscape(text);
-      } else if (v !== null && typeof v === "object") visit(v as Node, list ? path : path === "" ? k : `${path}.${k}`);
+        if (!mayBeUnsafe(v) || !hasLoneSurrogate(v)) continue; // the common case: one scan, nothing else
+        originals[at] = markLoneSurrogates(v);
+        (node as Record<string, unknown>)[k] = wellFormed(v);
+      } else if (v !== null && typeof v === "object") visit(v as Node, at);
     }
   };
   visit(doc, "");
   if (Object.keys(originals).length > 0) (doc.micetrap as Record<string, unknown>).original = originals;
-  if (escapes) Object.defineProperty(doc, "toJSON", { value: () => escaped(doc), enumerable: false });
   return doc;
 }
 
-/** A copy of a node whose strings that need escapes are raw JSON text with them. */
-function escaped(node: Node): Node {
-  const copy = (v: unknown): unknown =>
-    typeof v === "string" ? (needsJsonEscape(v) ? rawJSON(jsonString(v)) : v) : v !== null && typeof v === "object" ? escaped(v as Node) : v;
-  if (Array.isArray(node)) return node.map(copy);
-  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, copy(v)]));
+/** One event as one line of the JSONL log (newline not included): valid UTF-8, one line for every reader. */
+export function ecsLine(e: TrapEvent): string {
+  return jsonLine(toEcs(e));
 }

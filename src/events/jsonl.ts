@@ -8,7 +8,7 @@
 // dropped meanwhile), and retries once a second in between. `reopen()` (SIGHUP) moves to a new file of
 // the same name, for logrotate: what the old file was owed is written to it first.
 import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from "node:fs";
-import { toEcs } from "./ecs.ts";
+import { ecsLine } from "./ecs.ts";
 import type { EventSink, TrapEvent } from "./types.ts";
 
 /** The file operations the sink uses; tests count or fail them. */
@@ -86,7 +86,7 @@ export class JsonlSink implements EventSink {
 
   emit(event: TrapEvent): void {
     if (this.fd === undefined) return;
-    this.push(JSON.stringify(toEcs(event)) + "\n");
+    this.push(ecsLine(event) + "\n");
   }
 
   /** Queues one complete line (ending in a newline), or drops it with a count when the buffer is full. */

@@ -88,19 +88,22 @@ export function markLoneSurrogates(text: string): string {
   return text.replace(/\\/g, "\\\\").replace(LONE_SURROGATES, (u) => "\\u" + hex4(u.charCodeAt(0)));
 }
 
-/** Whether JSON.stringify would leave a code point of CONTROL raw in this (well-formed) text. */
-export function needsJsonEscape(text: string): boolean {
-  JSON_UNSAFE.lastIndex = 0;
-  return JSON_UNSAFE.test(text);
-}
-
 /**
  * The JSON text of a string (quotes included) in which no code point of CONTROL and no lone surrogate
  * appears raw: JSON.stringify's own escapes (C0, `"`, `\`) plus \uXXXX for DEL, C1, U+2028/2029 and the
  * bidi controls. JSON.parse gives the string back exactly (lone surrogates aside: pass wellFormed text).
  */
 export function jsonString(text: string): string {
-  return JSON.stringify(text).replace(JSON_UNSAFE, (c) => "\\u" + hex4(c.charCodeAt(0)));
+  return jsonLine(text);
+}
+
+/**
+ * A value as one line of JSON in which no code point of CONTROL appears raw: JSON.stringify, then \uXXXX
+ * for what it leaves (DEL, C1, U+2028/2029, bidi controls). Those can only stand inside strings in its
+ * output, where an escape means the same code point, so the value parses back unchanged.
+ */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(JSON_UNSAFE, (c) => "\\u" + hex4(c.charCodeAt(0)));
 }
 
 /**
