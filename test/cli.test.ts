@@ -17,6 +17,23 @@ function expectOneLineError(r: { code: number | null; stdout: string; stderr: st
 }
 
 describe("micetrap <service>", () => {
+  test("--max-per-source: past its share a source is refused, and the log counts the refusals", async () => {
+    const log = join(tempDir(), "events.jsonl");
+    const t = await startProcess([BUN, "src/cli.ts", "ftp", "0", "--host", "127.0.0.1", "--max-per-source", "2", "--log", log]);
+    try {
+      const held = [await connect(t.port), await connect(t.port)];
+      for (const c of held) await c.waitFor((x) => x.startsWith("220"));
+      const extra = [await connect(t.port), await connect(t.port), await connect(t.port)];
+      for (const c of extra) await withTimeout(c.closed, 3000, "refused");
+      for (const c of held) c.end();
+    } finally {
+      expect(await t.stop()).toBe(0);
+    }
+    const refused = readLog(log).filter((e) => e.event.action === "refused");
+    expect(refused.map((e) => [e.source.ip, e.micetrap.refused.count, e.micetrap.reason])).toEqual([["127.0.0.1", 3, "too many sessions from this source"]]);
+    expect(readLog(log).filter((e) => e.event.action === "connection")).toHaveLength(2);
+  });
+
   test("serves, prints the listening line and the persona, logs JSON Lines, exits 0 on SIGTERM", async () => {
     const dir = tempDir();
     const logFile = join(dir, "events.jsonl");
@@ -118,6 +135,11 @@ describe("bad input: one line, non-zero exit, no stack trace", () => {
     const r = await runCli(["telnet"]);
     expectOneLineError(r, /unknown service or command "telnet": expected one of /);
     for (const service of ["ftp", "http", "https", "mysql", "samba", "ssh", "torrent", "smb", "bittorrent"]) expect(r.stderr).toMatch(new RegExp(`[ ,]${service}[,]`));
+  });
+  test("bad limits", async () => {
+    expectOneLineError(await runCli(["ftp", "0", "--host", "127.0.0.1", "--max-per-source", "lots"]), /invalid --max-per-source "lots": expected a whole number from 1 to 100000/);
+    expectOneLineError(await runCli(["ftp", "0", "--host", "127.0.0.1", "--max-sessions", "0"]), /invalid --max-sessions 0: expected a whole number/);
+    expectOneLineError(await runCli(["serve", "--persona", "seedbox", "--idle-timeout", "1"]), /invalid --idle-timeout 1: expected a whole number from 5/);
   });
   test("bad ports", async () => {
     for (const p of ["abc", "70000", "-1", "21.5", "0x50"]) expectOneLineError(await runCli(["ftp", p, "--host", "127.0.0.1"]), /invalid port|unknown|expected/);

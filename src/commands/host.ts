@@ -9,6 +9,7 @@ import { defaultPersona, persona, personas, PERSONA_NAMES } from "../host/person
 import { findRelease, parseOsName } from "../host/releases.ts";
 import { createLogger } from "../log.ts";
 import { planFromConfig, type HostPlan } from "../runtime/plan.ts";
+import { limitArgs, limitsFrom } from "../runtime/limits.ts";
 import { runPlan } from "../runtime/run.ts";
 import { OS_FAMILIES } from "../types.ts";
 import { verbosityOf } from "./serve.ts";
@@ -104,8 +105,10 @@ export const serveCommand = defineCommand({
     user: { type: "string", description: "after binding, run as this user (default when started as root: nobody; `root` keeps root)", valueHint: "USER" },
     quiet: { type: "boolean", description: "print only warnings and errors" },
     verbose: { type: "boolean", description: "print session ids and every command" },
+    ...limitArgs,
   },
   async run({ args }) {
+    const limits = limitsFrom(args);
     const c = args.config !== undefined ? loadConfig(args.config, args.persona) : args.persona !== undefined ? namedPersona(args.persona) : defaultPersona();
     if (args.persona !== undefined) namedPersona(args.persona);
     const cli = {
@@ -116,6 +119,7 @@ export const serveCommand = defineCommand({
       ...(args.user !== undefined ? { user: args.user } : {}),
     };
     const plan = planFromConfig(c, cli, hostSeed);
+    if (Object.keys(limits).length > 0) plan.limits = limits;
     const isRoot = process.getuid?.() === 0;
     const findings = reviewPlan(c, plan, isRoot);
     const error = findings.find((f) => f.level === "error");

@@ -7,6 +7,8 @@ import { hostSeed } from "../host/machine.ts";
 import { parseOsName } from "../host/releases.ts";
 import type { Verbosity } from "../log.ts";
 import { loadProbeFile, type ProbeFile } from "../nmap/probes.ts";
+import { limitArgs, limitsFrom } from "../runtime/limits.ts";
+import type { Limits } from "../net/listener.ts";
 import { planForService } from "../runtime/plan.ts";
 import { runPlan } from "../runtime/run.ts";
 import { SERVICES } from "../services/index.ts";
@@ -24,6 +26,7 @@ export const serveArgs = {
   user: { type: "string", description: "after binding, run as this user (default when started as root: nobody; `root` keeps root)", valueHint: "USER" },
   quiet: { type: "boolean", description: "print only warnings and errors" },
   verbose: { type: "boolean", description: "print session ids and every command" },
+  ...limitArgs,
 } as const;
 
 export interface ServeOptions {
@@ -37,6 +40,7 @@ export interface ServeOptions {
   user?: string;
   quiet?: boolean;
   verbose?: boolean;
+  limits?: Partial<Limits>;
   /** `micetrap record`: keep every session as a transcript under outDir. */
   record?: { outDir: string; note?: string; probes?: string };
 }
@@ -79,6 +83,7 @@ export function selectEntries(o: { service?: string; os?: string; banner?: strin
 export async function serve(o: ServeOptions): Promise<void> {
   const explicitPort = o.port !== undefined && o.port !== "" ? parsePort(o.port) : undefined;
   const seed = o.seed ?? (o.record ? RECORD_SEED : hostSeed());
+  const limits = o.limits ?? {};
   const plan = planForService({
     service: o.service,
     seed,
@@ -89,6 +94,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     ...(o.host !== undefined ? { listen: o.host } : {}),
     ...(o.user !== undefined ? { user: o.user } : {}),
   });
+  if (Object.keys(limits).length > 0) plan.limits = limits;
   let recorder: Recorder | undefined;
   if (o.record) {
     let probes: ProbeFile | undefined;
@@ -126,6 +132,7 @@ export function serveOptions(service: ServiceName, args: ParsedServeArgs): Serve
     ...text("user"),
     quiet: args.quiet === true,
     verbose: args.verbose === true,
+    limits: limitsFrom(args),
   };
 }
 

@@ -31,6 +31,8 @@ export interface HostPlan {
   /** Address to listen on; absent: every interface. */
   listen?: string;
   user?: string;
+  /** Limits set by the operator (--max-sessions, --max-per-source, --idle-timeout); the rest default. */
+  limits?: Partial<import("../net/listener.ts").Limits>;
 }
 
 /** The host's OS: a release as given, a family's release drawn with the seed, or this machine's family's. */

@@ -181,6 +181,7 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
       counters,
       sink,
       ...(plan.persona !== undefined ? { persona: plan.persona } : {}),
+      ...(plan.limits ? { limits: plan.limits } : {}),
       ...(o.observer ? { observer: o.observer } : {}),
     });
   let bound: { traps: Trap[]; notes: string[] };
