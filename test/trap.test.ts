@@ -170,6 +170,32 @@ describe("trap over TCP", () => {
     expect(sink.of("connection").length + refused.reduce((n, e) => n + (e.count ?? 0), 0)).toBe(3 + 20 + 1);
   });
 
+  test("a peer that never reads cannot keep its session: the idle timeout ends it, and the last bytes get 10 s", async () => {
+    const proftpd = serviceEntries("ftp").find((e) => e.id === "proftpd-1.3.5-debian")!;
+    // The output cap raised, so the session is not cut for not reading: it must end by the idle timeout, with
+    // bytes still queued that the peer will never take.
+    const { trap: t, sink } = trap(proftpd, { idleSeconds: 5, maxPendingOut: 64 * 1024 * 1024 });
+    // A raw socket that never reads: thousands of HELPs fill both sides' buffers with ProFTPD's help text.
+    const net = await import("node:net");
+    const peer = net.connect({ host: "127.0.0.1", port: t.port });
+    await new Promise((r) => peer.once("connect", r));
+    peer.pause();
+    peer.write("HELP\r\n".repeat(20_000));
+    const started = Date.now();
+    await withTimeout(
+      (async () => {
+        while (sink.of("close").length === 0) await sleep(200);
+      })(),
+      30_000,
+      "the close event",
+    );
+    peer.destroy();
+    const close = sink.of("close")[0]!;
+    expect(close.reason).toBe("idle timeout");
+    // Idle (Bun checks timeouts coarsely: 5 to 9 s), then at most the 10 s grace for the unread rest.
+    expect(Date.now() - started).toBeLessThan(25_000);
+  }, 40_000);
+
   test("stop() closes live sessions and logs their close", async () => {
     const { trap: t, sink } = trap();
     const c = await connect(t.port);

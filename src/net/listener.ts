@@ -33,13 +33,19 @@ export interface Limits {
   maxSessionSeconds: number;
 }
 
+/** Bytes kept from a connection waiting one turn for a slot (a request line fits). */
+const WAITING_KEEP = 16 * 1024;
+
+/** How long a closing session may wait for its peer to take the last bytes before it is cut off. */
+const CLOSE_GRACE_MS = 10_000;
+
 export const DEFAULT_LIMITS: Limits = {
   idleSeconds: 1000,
   keepBytes: 64 * 1024,
   maxBytesIn: 1024 * 1024,
   maxPendingOut: 256 * 1024,
   maxSessions: 1024,
-  maxPerSource: 64,
+  maxPerSource: 512,
   maxSessionSeconds: 3600,
 };
 
@@ -100,6 +106,10 @@ interface Session {
   tls: TlsLayer | undefined;
   /** Whether a TLS face has seen the peer's first bytes (a plain HTTP request there is answered in plain). */
   tlsFirstSeen: boolean;
+  /** Once the session is closing it no longer holds a slot of the port or of its source. */
+  released: boolean;
+  /** Ends a closing session whose peer never takes what is left to send. */
+  closeDeadline: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** IPv4 peers of a dual-stack socket appear as ::ffff:a.b.c.d; log them as the IPv4 address they are. */
@@ -119,8 +129,12 @@ export class Trap {
   readonly entry: CatalogEntry;
   private listener: TCPSocketListener<Session> | undefined;
   private readonly sessions = new Set<Socket<Session>>();
-  /** Open sessions per source address. */
+  /** Sessions not yet closing, per source address and in all: the slots the limits count. */
   private readonly perSource = new Map<string, number>();
+  private live = 0;
+  /** Connections over a limit, held for one turn of the loop (bytes they send meanwhile are kept, a little). */
+  private readonly waiting = new Map<Socket<Session>, { ip: string; chunks: Uint8Array[]; bytes: number; ended: boolean; closed: boolean }>();
+  private waitScheduled = false;
   /** Refusals not yet logged, per source and reason; summarised once a second, so a flood logs a line a second. */
   private refusals = new Map<string, { ip: string; reason: string; count: number }>();
   private refusalTimer: ReturnType<typeof setTimeout> | undefined;
@@ -193,21 +207,59 @@ export class Trap {
     this.event({ action: "listening", destination: { ip: this.o.hostname, port: this.listener.port } });
   }
 
-  private onOpen(socket: Socket<Session>): void {
-    const remoteIp = normalizeIp(socket.remoteAddress);
-    const refusal = this.stopping
+  /** Which limit a new connection from `ip` would pass, if any. */
+  private refusalFor(ip: string): string | undefined {
+    return this.stopping
       ? "shutting down"
-      : this.sessions.size >= this.limits.maxSessions
+      : this.live >= this.limits.maxSessions
         ? "too many sessions"
-        : (this.perSource.get(remoteIp) ?? 0) >= this.limits.maxPerSource
+        : (this.perSource.get(ip) ?? 0) >= this.limits.maxPerSource
           ? "too many sessions from this source"
           : undefined;
-    if (refusal !== undefined) {
-      socket.terminate();
-      this.refuse(remoteIp, refusal);
+  }
+
+  private onOpen(socket: Socket<Session>): void {
+    const remoteIp = normalizeIp(socket.remoteAddress);
+    if (this.refusalFor(remoteIp) === undefined) {
+      this.admit(socket, remoteIp);
       return;
     }
+    // Over a limit: Bun accepts in batches, and the sessions that fill the slots may have ended in the same
+    // batch, their ends not yet read. Decide on the next turn of the loop, once those ends are in.
+    if (this.stopping || this.waiting.size >= this.limits.maxSessions) {
+      socket.terminate();
+      this.refuse(remoteIp, this.refusalFor(remoteIp)!);
+      return;
+    }
+    this.waiting.set(socket, { ip: remoteIp, chunks: [], bytes: 0, ended: false, closed: false });
+    if (!this.waitScheduled) {
+      this.waitScheduled = true;
+      setImmediate(() => this.decideWaiting());
+    }
+  }
+
+  /** The waiting connections, in arrival order: admitted where a slot came free, refused (and counted) otherwise. */
+  private decideWaiting(): void {
+    this.waitScheduled = false;
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const [socket, w] of waiting) {
+      const refusal = this.refusalFor(w.ip);
+      if (refusal !== undefined) {
+        if (!w.closed) socket.terminate();
+        this.refuse(w.ip, refusal);
+        continue;
+      }
+      this.admit(socket, w.ip);
+      for (const chunk of w.chunks) this.onData(socket, chunk);
+      if (w.closed) this.onClose(socket);
+      else if (w.ended) this.finish(socket, "peer closed");
+    }
+  }
+
+  private admit(socket: Socket<Session>, remoteIp: string): void {
     this.perSource.set(remoteIp, (this.perSource.get(remoteIp) ?? 0) + 1);
+    this.live++;
     const id = newSessionId();
     const where: SessionStart = {
       id,
@@ -255,6 +307,8 @@ export class Trap {
       localIp: where.localAddress,
       tls: undefined,
       tlsFirstSeen: false,
+      released: false,
+      closeDeadline: undefined,
     };
     session.driver = new SessionDriver(protocol, realClock, {
       // Recorded when the protocol really gets it (after any wait), so a replay feeds exactly what it saw.
@@ -285,7 +339,15 @@ export class Trap {
 
   private onData(socket: Socket<Session>, chunk: Uint8Array): void {
     const s = socket.data;
-    if (!s || s.closing) return;
+    if (!s) {
+      const w = this.waiting.get(socket);
+      if (w && w.bytes < WAITING_KEEP) {
+        w.chunks.push(chunk.slice(0, WAITING_KEEP - w.bytes));
+        w.bytes += Math.min(chunk.length, WAITING_KEEP - w.bytes);
+      }
+      return;
+    }
+    if (s.closing) return;
     s.bytesIn += chunk.length;
     // Bun's socket timeout does not restart on traffic: restart it, so only silence ends a session.
     socket.timeout(this.limits.idleSeconds);
@@ -434,12 +496,17 @@ export class Trap {
   private finish(socket: Socket<Session>, reason: string): void {
     const s = socket.data;
     if (!s) {
-      socket.end();
+      const w = this.waiting.get(socket);
+      if (w) w.ended = true;
+      else socket.end();
       return;
     }
     s.reason ??= reason;
     if (s.closing) return;
     s.closing = true;
+    this.release(s);
+    // A peer that never reads what is left would keep the session forever: it gets a little while.
+    s.closeDeadline = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
     if (s.tls) {
       // close_notify goes out on a later tick; the socket ends after it (or right away if TLS never started).
       s.tls.end();
@@ -457,16 +524,31 @@ export class Trap {
     if (s) {
       s.reason ??= reason;
       s.closing = true;
+      this.release(s);
     }
     socket.terminate();
   }
 
-  private onClose(socket: Socket<Session>): void {
-    const s = socket.data;
-    if (!s || !this.sessions.delete(socket)) return;
+  /** The session gives its slots back: closing sessions are not what a flood must wait behind. */
+  private release(s: Session): void {
+    if (s.released) return;
+    s.released = true;
+    this.live--;
     const left = (this.perSource.get(s.remoteIp) ?? 1) - 1;
     if (left > 0) this.perSource.set(s.remoteIp, left);
     else this.perSource.delete(s.remoteIp);
+  }
+
+  private onClose(socket: Socket<Session>): void {
+    const s = socket.data;
+    if (!s) {
+      const w = this.waiting.get(socket);
+      if (w) w.closed = true;
+      return;
+    }
+    if (!this.sessions.delete(socket)) return;
+    this.release(s);
+    if (s.closeDeadline) clearTimeout(s.closeDeadline);
     s.driver.stop();
     s.tls?.destroy();
     this.event({
@@ -506,6 +588,7 @@ export class Trap {
   /** Stops accepting, closes every session (each gets its close event), and releases the port. */
   stop(): void {
     this.stopping = true;
+    this.decideWaiting();
     // Mark first: stopping the listener closes its sockets, and their close events must say why.
     for (const socket of this.sessions) if (socket.data) socket.data.reason ??= "shutdown";
     this.listener?.stop(true);

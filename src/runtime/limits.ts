@@ -6,7 +6,7 @@ import type { Limits } from "../net/listener.ts";
 /** The flags, as citty arguments shared by `micetrap <service>` and `micetrap serve`. */
 export const limitArgs = {
   "max-sessions": { type: "string", description: "sessions at once per port (default 1024); more are refused and logged", valueHint: "N" },
-  "max-per-source": { type: "string", description: "sessions at once per port from one address (default 64)", valueHint: "N" },
+  "max-per-source": { type: "string", description: "sessions at once per port from one address (default 512, half the port's)", valueHint: "N" },
   "idle-timeout": { type: "string", description: "seconds of silence before any session is dropped (default 1000; services have shorter ones of their own)", valueHint: "SECONDS" },
 } as const;
 
