@@ -196,6 +196,20 @@ describe("trap over TCP", () => {
     expect(Date.now() - started).toBeLessThan(25_000);
   }, 40_000);
 
+  test("a flood of commands in one session: the first ones logged, the rest counted in the close event", async () => {
+    const { trap: t, sink } = trap(ftpEntry, { maxCommandsPerSession: 100 });
+    const c = await connect(t.port);
+    await c.waitFor((s) => s.startsWith("220"));
+    c.send("A\r\n".repeat(2500));
+    c.send("QUIT\r\n");
+    await withTimeout(c.closed, 10_000, "QUIT after the flood");
+    await sleep(50);
+    expect(sink.of("command")).toHaveLength(100);
+    const close = sink.of("close")[0]!;
+    // 2,500 lines of A and the QUIT: everything past the first 100 is in the count.
+    expect(close.dropped).toEqual({ commands: 2401, logins: 0 });
+  });
+
   test("stop() closes live sessions and logs their close", async () => {
     const { trap: t, sink } = trap();
     const c = await connect(t.port);

@@ -77,7 +77,8 @@ export class ConsoleSink implements EventSink {
         const secs = ((e.durationMs ?? 0) / 1000).toFixed(2);
         this.log.info(
           `${tag}Connection from ${peer(e)} closed (${escapeText(e.reason ?? "closed", 200)}): ${e.bytesIn ?? 0} bytes in, ${e.bytesOut ?? 0} bytes out, ${secs}s` +
-            (e.truncated ? `, ${e.truncated} bytes over the cap not kept` : ""),
+            (e.truncated ? `, ${e.truncated} bytes over the cap not kept` : "") +
+            (e.dropped ? `, ${e.dropped.commands} commands and ${e.dropped.logins} logins over the caps counted, not logged` : ""),
         );
         return;
       }

@@ -95,6 +95,7 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
   if (e.command !== undefined) m.command = e.command;
   if (e.reason !== undefined) m.reason = e.reason;
   if (e.count !== undefined) m.refused = { count: e.count };
+  if (e.dropped !== undefined) m.dropped = { commands: e.dropped.commands, logins: e.dropped.logins };
   if (e.tls !== undefined) {
     // ECS writes "1.2" and "tls" apart; node:tls says "TLSv1.2".
     const v = /^TLSv(\d(?:\.\d)?)$/.exec(e.tls.version ?? "");

@@ -27,6 +27,8 @@ export interface TrapEvent {
   bytesIn?: number;
   bytesOut?: number;
   durationMs?: number;
+  /** close: command and login events past the session's caps, counted instead of logged. */
+  dropped?: { commands: number; logins: number };
   /** refused: connections from this source refused for `reason` since the last refused event. */
   count?: number;
   /** close: why the session ended (peer, idle timeout, protocol, shutdown, cap); refused: which limit. */

@@ -29,6 +29,9 @@ export interface Limits {
   maxSessions: number;
   /** Sessions at once from one source address, so one source cannot take every slot from the others. */
   maxPerSource: number;
+  /** Command and login events logged per session; past these, they are only counted (in the close event). */
+  maxCommandsPerSession: number;
+  maxLoginsPerSession: number;
   /** Longest life of one session, however active: a drip-feeding client ends here. */
   maxSessionSeconds: number;
 }
@@ -46,6 +49,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxPendingOut: 256 * 1024,
   maxSessions: 1024,
   maxPerSource: 512,
+  maxCommandsPerSession: 1000,
+  maxLoginsPerSession: 1000,
   maxSessionSeconds: 3600,
 };
 
@@ -108,6 +113,11 @@ interface Session {
   tlsFirstSeen: boolean;
   /** Once the session is closing it no longer holds a slot of the port or of its source. */
   released: boolean;
+  /** Command and login events logged, and those only counted past the per-session caps. */
+  commands: number;
+  logins: number;
+  droppedCommands: number;
+  droppedLogins: number;
   /** Ends a closing session whose peer never takes what is left to send. */
   closeDeadline: ReturnType<typeof setTimeout> | undefined;
 }
@@ -309,6 +319,10 @@ export class Trap {
       tlsFirstSeen: false,
       released: false,
       closeDeadline: undefined,
+      commands: 0,
+      logins: 0,
+      droppedCommands: 0,
+      droppedLogins: 0,
     };
     session.driver = new SessionDriver(protocol, realClock, {
       // Recorded when the protocol really gets it (after any wait), so a replay feeds exactly what it saw.
@@ -435,6 +449,15 @@ export class Trap {
 
   private protocolEvents(s: Session, events: ProtocolEvent[]): void {
     for (const pe of events) {
+      // A session of a million one-byte commands must not write a million lines: past the cap, counted.
+      if (pe.action === "command" && ++s.commands > this.limits.maxCommandsPerSession) {
+        s.droppedCommands++;
+        continue;
+      }
+      if (pe.action === "login" && ++s.logins > this.limits.maxLoginsPerSession) {
+        s.droppedLogins++;
+        continue;
+      }
       const { action, ...fields } = pe;
       this.event({ action, sessionId: s.id, source: { ip: s.remoteIp, port: s.remotePort }, destination: this.destination(s), ...fields });
     }
@@ -561,6 +584,7 @@ export class Trap {
       durationMs: performance.now() - s.started,
       reason: s.reason ?? "peer closed",
       ...(s.notKept > 0 ? { truncated: s.notKept } : {}),
+      ...(s.droppedCommands + s.droppedLogins > 0 ? { dropped: { commands: s.droppedCommands, logins: s.droppedLogins } } : {}),
     });
     this.o.observer?.end(s.id, s.reason ?? "peer closed", performance.now() - s.started);
   }
