@@ -155,7 +155,10 @@ describe("paramiko against micetrap ssh", () => {
       const lines = r.stdout.trim().split("\n");
       expect(lines[0]).toBe("version SSH-2.0-dropbear_2017.75");
       expect(lines.filter((l) => l === "refused")).toHaveLength(10);
-      expect(lines.at(-1)).toBe("closed");
+      expect(lines).not.toContain("accepted");
+      // Gone after the tenth: paramiko sees it either before its next try or as that try's failure (the
+      // close and the eleventh request race, as against the real Dropbear).
+      expect(lines.at(-1)).toMatch(/^(closed|ended (ConnectionResetError|BrokenPipeError|EOFError|SSHException))$/);
       expect(r.seconds).toBeGreaterThan(2.5);
       await Bun.sleep(200);
       const seen = logins(log);
