@@ -1,6 +1,6 @@
 // The command line as users meet it: the real CLI in a child process, real sockets, real files.
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { allEntries, serviceEntries } from "../src/catalog/index.ts";
 import { BUN, buildBinary, connect, runCli, startProcess, tempDir, unprivilegedCli, withTimeout, readLog } from "./helpers.ts";
@@ -168,6 +168,21 @@ describe("bad input: one line, non-zero exit, no stack trace", () => {
   });
   test("an unwritable log file", async () => {
     expectOneLineError(await runCli(["ftp", "0", "--host", "127.0.0.1", "--log", "/nonexistent-dir/x.jsonl"]), /cannot open log file/);
+  });
+  test.if(isRoot)("a bad --user makes no log file; a good one gets the log it will write, mode 0640", async () => {
+    const dir = tempDir();
+    const bad = join(dir, "bad.jsonl");
+    expectOneLineError(await runCli(["ftp", "0", "--host", "127.0.0.1", "--log", bad, "--user", "no-such-user-here"]), /unknown user "no-such-user-here"/);
+    expect(existsSync(bad)).toBe(false);
+    const good = join(dir, "good.jsonl");
+    const t = await startProcess([BUN, "src/cli.ts", "ftp", "0", "--host", "127.0.0.1", "--log", good]);
+    try {
+      await t.waitForOutput(/Running as nobody/);
+      const st = statSync(good);
+      expect([st.uid, st.gid, st.mode & 0o777]).toEqual([65534, 65534, 0o640]);
+    } finally {
+      expect(await t.stop()).toBe(0);
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 // Runs a host plan: one process binds every port of the fake host (one seed, one set of host facts, one
 // log, one set of counters), drops root before reading a byte, and serves until a signal.
+import { chownSync, existsSync } from "node:fs";
 import type { ConsolaInstance } from "consola/core";
 import { UserError } from "../errors.ts";
 import { ConsoleSink } from "../events/console.ts";
@@ -141,10 +142,14 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
       message,
     };
   };
+  // Resolve the account before the log file and the ports, so a bad --user fails having made nothing.
+  const isRoot = process.getuid?.() === 0;
+  const account: Account | undefined = isRoot && plan.user !== "root" ? lookupAccount(plan.user ?? "nobody") : undefined;
   let file: JsonlSink | undefined;
   if (plan.log !== undefined) {
     if (plan.log === "") throw new UserError("--log needs a file name");
     const path = plan.log;
+    const created = !existsSync(path);
     try {
       file = new JsonlSink(path, {
         onFail: (f) => log.error(`cannot write to the log file ${path} (${f.code}): events wait in memory and are written once it works again`),
@@ -159,15 +164,14 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
     } catch (err) {
       throw new UserError(`cannot open log file ${plan.log}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-  }
-  // Resolve the account before binding, so a bad --user fails before any port is taken.
-  const isRoot = process.getuid?.() === 0;
-  let account: Account | undefined;
-  try {
-    account = isRoot && plan.user !== "root" ? lookupAccount(plan.user ?? "nobody") : undefined;
-  } catch (err) {
-    for (const s of sinks) s.close();
-    throw err;
+    // A log this process made belongs to the user it runs as from now on (mode 0640 from the open).
+    if (created && account) {
+      try {
+        chownSync(path, account.uid, account.gid);
+      } catch {
+        // Not ours to give (a filesystem without owners): the file stays root's, writable through the open fd.
+      }
+    }
   }
   const sink = new FanOut(sinks);
   const counters = new HostCounters(plan.host);
