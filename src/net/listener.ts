@@ -188,8 +188,9 @@ export class Trap {
   }
 
   /** Where a session's events say it came in: its local address and the trap's port. */
-  private destination(s: Session): TrapEvent["destination"] {
-    return { ip: s.localIp, port: this.port };
+  /** An event of one session: its id, its peer and the address it came in on. */
+  private sessionEvent(s: Session, partial: Omit<TrapEvent, "time" | "service" | "entry" | "destination" | "sessionId" | "source">): void {
+    this.event({ ...partial, sessionId: s.id, source: { ip: s.remoteIp, port: s.remotePort }, destination: { ip: s.localIp, port: this.port } });
   }
 
   /** Binds the port. Throws the system error (EADDRINUSE, EACCES) for the caller to explain. */
@@ -333,20 +334,14 @@ export class Trap {
       opaque: (what) => this.o.observer?.opaque?.(id, what, performance.now() - session.started),
       close: (how) => (how === "reset" ? this.reset(socket, "reset by service") : this.finish(socket, "closed by service")),
       error: (err) => {
-        this.event({
-          action: "error",
-          sessionId: id,
-          source: { ip: remoteIp, port: session.remotePort },
-          destination: this.destination(session),
-          message: `protocol error: ${err.message}`,
-        });
+        this.sessionEvent(session, { action: "error", message: `protocol error: ${err.message}` });
         this.finish(socket, "protocol error");
       },
     });
     socket.data = session;
     this.sessions.add(socket);
     socket.timeout(this.limits.idleSeconds);
-    this.event({ action: "connection", sessionId: id, source: { ip: remoteIp, port: session.remotePort }, destination: this.destination(session) });
+    this.sessionEvent(session, { action: "connection" });
     if (this.entry.tls?.mode === "first-byte") this.startTls(socket);
     session.driver.open();
   }
@@ -407,8 +402,6 @@ export class Trap {
       this.finish(socket, "TLS asked for on a face without a certificate");
       return;
     }
-    const source = { ip: s.remoteIp, port: s.remotePort };
-    const destination = this.destination(s);
     s.tls = new TlsLayer(context, {
       plaintext: (bytes) => {
         if (s.closing) return;
@@ -416,9 +409,9 @@ export class Trap {
         s.driver.data(bytes);
       },
       ciphertext: (bytes) => this.sendRaw(socket, bytes),
-      secure: (info) => this.event({ action: "tls", sessionId: s.id, source, destination, tls: { established: true, ...info } }),
+      secure: (info) => this.sessionEvent(s, { action: "tls", tls: { established: true, ...info } }),
       failed: (message, raw, hello) => {
-        this.event({ action: "tls", sessionId: s.id, source, destination, tls: { established: false, ...hello }, message: `TLS handshake failed: ${message}` });
+        this.sessionEvent(s, { action: "tls", tls: { established: false, ...hello }, message: `TLS handshake failed: ${message}` });
         // What came instead of a handshake (a plain HTTP request, a scanner's SSLv2 hello) is the evidence.
         if (raw) s.notKept += raw.length - this.keep(s, "in", raw);
         this.finish(socket, "TLS failed");
@@ -435,11 +428,8 @@ export class Trap {
     if (kept.length === 0) return 0;
     if (direction === "in") s.kept += kept.length;
     else s.keptOut += kept.length;
-    this.event({
+    this.sessionEvent(s, {
       action: "data",
-      sessionId: s.id,
-      source: { ip: s.remoteIp, port: s.remotePort },
-      destination: this.destination(s),
       direction,
       payload: new Uint8Array(kept),
       ...(bytes.length > kept.length ? { truncated: bytes.length - kept.length } : {}),
@@ -459,7 +449,7 @@ export class Trap {
         continue;
       }
       const { action, ...fields } = pe;
-      this.event({ action, sessionId: s.id, source: { ip: s.remoteIp, port: s.remotePort }, destination: this.destination(s), ...fields });
+      this.sessionEvent(s, { action, ...fields });
     }
   }
 
@@ -574,11 +564,8 @@ export class Trap {
     if (s.closeDeadline) clearTimeout(s.closeDeadline);
     s.driver.stop();
     s.tls?.destroy();
-    this.event({
+    this.sessionEvent(s, {
       action: "close",
-      sessionId: s.id,
-      source: { ip: s.remoteIp, port: s.remotePort },
-      destination: this.destination(s),
       bytesIn: s.bytesIn,
       bytesOut: s.bytesOut,
       durationMs: performance.now() - s.started,
