@@ -154,7 +154,9 @@ describe("paramiko against micetrap ssh", () => {
       const r = await run([PYTHON!, "-c", PARAMIKO, String(t.port), "12"]);
       const lines = r.stdout.trim().split("\n");
       expect(lines[0]).toBe("version SSH-2.0-dropbear_2017.75");
-      expect(lines.filter((l) => l === "refused")).toHaveLength(10);
+      // Ten refusals; paramiko may also report the eleventh try, cut by the close, as one more failure.
+      // The trap's own log below is the count that matters: exactly ten attempts.
+      expect([10, 11]).toContain(lines.filter((l) => l === "refused").length);
       expect(lines).not.toContain("accepted");
       // Gone after the tenth: paramiko sees it either before its next try or as that try's failure (the
       // close and the eleventh request race, as against the real Dropbear).
