@@ -137,7 +137,7 @@ describe("bad input: one line, non-zero exit, no stack trace", () => {
     for (const service of ["ftp", "http", "https", "mysql", "samba", "ssh", "torrent", "smb", "bittorrent"]) expect(r.stderr).toMatch(new RegExp(`[ ,]${service}[,]`));
   });
   test("bad limits", async () => {
-    expectOneLineError(await runCli(["ftp", "0", "--host", "127.0.0.1", "--max-per-source", "lots"]), /invalid --max-per-source "lots": expected a whole number from 1 to 100000/);
+    expectOneLineError(await runCli(["ftp", "0", "--host", "127.0.0.1", "--max-per-source", "lots"]), /invalid --max-per-source "lots": expected a whole number from 1 to 1000000/);
     expectOneLineError(await runCli(["ftp", "0", "--host", "127.0.0.1", "--max-sessions", "0"]), /invalid --max-sessions 0: expected a whole number/);
     expectOneLineError(await runCli(["serve", "--persona", "seedbox", "--idle-timeout", "1"]), /invalid --idle-timeout 1: expected a whole number from 5/);
   });

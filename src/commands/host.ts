@@ -119,7 +119,7 @@ export const serveCommand = defineCommand({
       ...(args.user !== undefined ? { user: args.user } : {}),
     };
     const plan = planFromConfig(c, cli, hostSeed);
-    if (Object.keys(limits).length > 0) plan.limits = limits;
+    if (Object.keys(limits).length > 0) plan.limits = { ...plan.limits, ...limits };
     const isRoot = process.getuid?.() === 0;
     const findings = reviewPlan(c, plan, isRoot);
     const error = findings.find((f) => f.level === "error");

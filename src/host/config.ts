@@ -3,6 +3,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from "yaml";
 import { findEntry, resolveService } from "../catalog/index.ts";
 import { UserError } from "../errors.ts";
+import { LIMITS, parseLimit, type AllLimits, type LimitName } from "../runtime/limits.ts";
 import { parseOsName } from "./releases.ts";
 
 export interface ServiceConfig {
@@ -31,6 +32,8 @@ export interface HostConfig {
   listen?: string;
   user?: string;
   services?: ServiceConfig[];
+  /** limits: the same names as the flags (idle-timeout: 300, memory-budget: 64M …). */
+  limits?: Partial<AllLimits>;
 }
 
 /** A config problem with its place: "FILE:LINE: FIELD: problem". */
@@ -40,7 +43,7 @@ export class ConfigError extends UserError {
   }
 }
 
-const TOP_KEYS = ["name", "story", "persona", "seed", "hostname", "os", "log", "listen", "user", "services"] as const;
+const TOP_KEYS = ["name", "story", "persona", "seed", "hostname", "os", "log", "listen", "user", "services", "limits"] as const;
 const SERVICE_KEYS = ["service", "port", "ports", "banner"] as const;
 
 /** Host names as a resolver would accept them: letters, digits, hyphens, at most 63 characters a label. */
@@ -108,6 +111,9 @@ export function parseConfig(text: string, file: string, personaNames: readonly s
       case "services":
         config.services = parseServices(pair, file, lineOf);
         break;
+      case "limits":
+        config.limits = parseLimits(pair, file, lineOf);
+        break;
     }
   }
   return config;
@@ -157,11 +163,31 @@ function parseServices(pair: Pair, file: string, lineOf: (n: Node | Pair | null 
   });
 }
 
+function parseLimits(pair: Pair, file: string, lineOf: (n: Node | Pair | null | undefined) => number): Partial<AllLimits> {
+  const map = pair.value;
+  if (!isMap(map)) throw new ConfigError(file, lineOf(pair), "limits", "expected a mapping (max-sessions: 1024, idle-timeout: 300, …)");
+  const out: Partial<AllLimits> = {};
+  for (const p of map.items) {
+    const name = isScalar(p.key) ? String(p.key.value) : "";
+    const field = `limits.${name}`;
+    if (!(name in LIMITS)) throw new ConfigError(file, lineOf(p), field, `unknown limit (expected one of ${Object.keys(LIMITS).join(", ")})`);
+    const v = p.value;
+    if (!isScalar(v) || (typeof v.value !== "string" && typeof v.value !== "number")) throw new ConfigError(file, lineOf(p), field, "expected a number or a size such as 16M");
+    try {
+      (out as Record<string, number>)[LIMITS[name as LimitName].key] = parseLimit(name as LimitName, String(v.value), field);
+    } catch (err) {
+      // The message names the key already; the place goes in front, as for every other config error.
+      throw new ConfigError(file, lineOf(p), "", (err as Error).message);
+    }
+  }
+  return out;
+}
+
 /** A persona as the base, the config's keys over it (a config's services list replaces the persona's). */
 export function mergeConfigs(base: HostConfig | undefined, over: HostConfig): HostConfig {
   if (!base) return over;
   const merged: HostConfig = { ...base, source: over.source };
-  for (const key of ["seed", "hostname", "os", "log", "listen", "user", "services"] as const) {
+  for (const key of ["seed", "hostname", "os", "log", "listen", "user", "services", "limits"] as const) {
     if (over[key] !== undefined) (merged as unknown as Record<string, unknown>)[key] = over[key];
   }
   merged.persona = base.name ?? over.persona;

@@ -9,6 +9,7 @@ import { makeContext } from "../services/context.ts";
 import { realClock, SessionDriver } from "../services/driver.ts";
 import { preparedFor, startSession } from "../services/index.ts";
 import type { CatalogEntry, ProtocolEvent } from "../types.ts";
+import { Governor } from "./governor.ts";
 import { isPlainHttpRequest, secureContextFor, TlsLayer } from "./tls.ts";
 import type { SecureContext } from "node:tls";
 
@@ -19,8 +20,10 @@ export interface Limits {
    * outer bound for all of them.
    */
   idleSeconds: number;
-  /** Incoming bytes kept as evidence per session; the rest is counted, not kept. */
+  /** Bytes kept as evidence per session in each direction; the rest is counted, not kept. */
   keepBytes: number;
+  /** Bytes kept as evidence per session, both directions together. */
+  keepTotal: number;
   /** Incoming bytes after which the session is closed (a flood is not a client). */
   maxBytesIn: number;
   /** Outgoing bytes that may wait for a slow reader before the session is dropped. */
@@ -45,6 +48,7 @@ const CLOSE_GRACE_MS = 10_000;
 export const DEFAULT_LIMITS: Limits = {
   idleSeconds: 1000,
   keepBytes: 64 * 1024,
+  keepTotal: 96 * 1024,
   maxBytesIn: 1024 * 1024,
   maxPendingOut: 256 * 1024,
   maxSessions: 1024,
@@ -67,6 +71,8 @@ export interface TrapOptions {
   persona?: string;
   sink: EventSink;
   limits?: Partial<Limits>;
+  /** The process-wide limits, shared by every trap of the process (its own when absent). */
+  governor?: Governor;
   /** Watches every session (`micetrap record`); may fix a session's randomness and clock. */
   observer?: SessionObserver;
 }
@@ -93,6 +99,10 @@ export interface SessionObserver {
 interface Session {
   id: string;
   driver: SessionDriver;
+  /** Bytes of the process's memory budget this session's parsers hold (as last counted). */
+  heldIn: number;
+  /** When unread output started to wait (0: none waits): a peer that stops reading is idle too. */
+  stalledSince: number;
   started: number;
   bytesIn: number;
   bytesOut: number;
@@ -144,6 +154,7 @@ export class Trap {
   private live = 0;
   /** Connections over a limit, held for one turn of the loop (bytes they send meanwhile are kept, a little). */
   private readonly waiting = new Map<Socket<Session>, { ip: string; chunks: Uint8Array[]; bytes: number; ended: boolean; closed: boolean }>();
+  private readonly governor: Governor;
   private waitScheduled = false;
   /** Refusals not yet logged, per source and reason; summarised once a second, so a flood logs a line a second. */
   private refusals = new Map<string, { ip: string; reason: string; count: number }>();
@@ -158,6 +169,7 @@ export class Trap {
   constructor(private readonly o: TrapOptions) {
     this.entry = o.entry;
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    this.governor = o.governor ?? new Governor();
     this.host = o.host ?? hostFacts({ seed: o.hostSeed, family: o.entry.os });
     this.counters = o.counters ?? new HostCounters(this.host);
   }
@@ -226,13 +238,15 @@ export class Trap {
         ? "too many sessions"
         : (this.perSource.get(ip) ?? 0) >= this.limits.maxPerSource
           ? "too many sessions from this source"
-          : undefined;
+          : this.governor.sessions >= this.governor.limits.maxTotalSessions
+            ? "too many sessions in the process"
+            : undefined;
   }
 
   private onOpen(socket: Socket<Session>): void {
     const remoteIp = normalizeIp(socket.remoteAddress);
     if (this.refusalFor(remoteIp) === undefined) {
-      this.admit(socket, remoteIp);
+      this.admitIfAllowed(socket, remoteIp);
       return;
     }
     // Over a limit: Bun accepts in batches, and the sessions that fill the slots may have ended in the same
@@ -255,22 +269,36 @@ export class Trap {
     const waiting = [...this.waiting];
     this.waiting.clear();
     for (const [socket, w] of waiting) {
+      this.governor.release(w.bytes);
       const refusal = this.refusalFor(w.ip);
       if (refusal !== undefined) {
         if (!w.closed) socket.terminate();
         this.refuse(w.ip, refusal);
         continue;
       }
-      this.admit(socket, w.ip);
+      if (!this.admitIfAllowed(socket, w.ip, w.closed)) continue;
       for (const chunk of w.chunks) this.onData(socket, chunk);
       if (w.closed) this.onClose(socket);
       else if (w.ended) this.finish(socket, "peer closed");
     }
   }
 
+  /** A connection the port has room for still passes the process's limits (its source's rate and output budget). */
+  private admitIfAllowed(socket: Socket<Session>, remoteIp: string, gone = false): boolean {
+    const refusal = this.governor.admit(remoteIp);
+    if (refusal === undefined) {
+      this.admit(socket, remoteIp);
+      return true;
+    }
+    if (!gone) socket.terminate();
+    this.refuse(remoteIp, refusal);
+    return false;
+  }
+
   private admit(socket: Socket<Session>, remoteIp: string): void {
     this.perSource.set(remoteIp, (this.perSource.get(remoteIp) ?? 0) + 1);
     this.live++;
+    this.governor.sessions++;
     const id = newSessionId();
     const where: SessionStart = {
       id,
@@ -303,6 +331,8 @@ export class Trap {
     const session: Session = {
       id,
       driver: undefined as unknown as SessionDriver,
+      heldIn: 0,
+      stalledSince: 0,
       started: performance.now(),
       bytesIn: 0,
       bytesOut: 0,
@@ -350,9 +380,10 @@ export class Trap {
     const s = socket.data;
     if (!s) {
       const w = this.waiting.get(socket);
-      if (w && w.bytes < WAITING_KEEP) {
-        w.chunks.push(chunk.slice(0, WAITING_KEEP - w.bytes));
-        w.bytes += Math.min(chunk.length, WAITING_KEEP - w.bytes);
+      const take = w ? Math.min(chunk.length, WAITING_KEEP - w.bytes) : 0;
+      if (w && take > 0 && this.governor.hold(take)) {
+        w.chunks.push(chunk.slice(0, take));
+        w.bytes += take;
       }
       return;
     }
@@ -360,8 +391,14 @@ export class Trap {
     s.bytesIn += chunk.length;
     // Bun's socket timeout does not restart on traffic: restart it, so only silence ends a session.
     socket.timeout(this.limits.idleSeconds);
-    if (performance.now() - s.started > this.limits.maxSessionSeconds * 1000) {
+    const now = performance.now();
+    if (now - s.started > this.limits.maxSessionSeconds * 1000) {
       this.finish(socket, "session time cap reached");
+      return;
+    }
+    // Sending is not the same as being there: a peer that has not read for the idle time is gone.
+    if (s.stalledSince > 0 && now - s.stalledSince > this.limits.idleSeconds * 1000) {
+      this.finish(socket, "peer not reading");
       return;
     }
     if (s.bytesIn > this.limits.maxBytesIn) {
@@ -381,6 +418,7 @@ export class Trap {
         s.tls = undefined;
         s.notKept += chunk.length - this.keep(s, "in", chunk);
         s.driver.plainOnTls(chunk);
+        this.countHeld(socket);
         return;
       }
     }
@@ -391,6 +429,23 @@ export class Trap {
     }
     s.notKept += chunk.length - this.keep(s, "in", chunk);
     s.driver.data(chunk);
+    this.countHeld(socket);
+  }
+
+  /** What the session's parsers hold now, against the process's memory budget; over it, the session ends. */
+  private countHeld(socket: Socket<Session>): void {
+    const s = socket.data;
+    if (!s || s.closing) return;
+    const now = s.driver.buffered;
+    const more = now - s.heldIn;
+    if (more <= 0) {
+      this.governor.release(-more);
+      s.heldIn = now;
+    } else if (this.governor.hold(more)) {
+      s.heldIn = now;
+    } else {
+      this.finish(socket, "memory budget reached");
+    }
   }
 
   /** From here on the session's bytes go through TLS with the face's certificate. */
@@ -407,6 +462,7 @@ export class Trap {
         if (s.closing) return;
         s.notKept += bytes.length - this.keep(s, "in", bytes);
         s.driver.data(bytes);
+        this.countHeld(socket);
       },
       ciphertext: (bytes) => this.sendRaw(socket, bytes),
       secure: (info) => this.sessionEvent(s, { action: "tls", tls: { established: true, ...info } }),
@@ -423,7 +479,7 @@ export class Trap {
   /** Logs a data event for what still fits under the session's cap in that direction; returns bytes kept. */
   private keep(s: Session, direction: "in" | "out", bytes: Uint8Array): number {
     const used = direction === "in" ? s.kept : s.keptOut;
-    const room = Math.max(0, this.limits.keepBytes - used);
+    const room = Math.max(0, Math.min(this.limits.keepBytes - used, this.limits.keepTotal - s.kept - s.keptOut));
     const kept = bytes.length > room ? bytes.subarray(0, room) : bytes;
     if (kept.length === 0) return 0;
     if (direction === "in") s.kept += kept.length;
@@ -467,6 +523,12 @@ export class Trap {
   private sendRaw(socket: Socket<Session>, bytes: Uint8Array): void {
     const s = socket.data;
     if (bytes.length === 0 || !s) return;
+    // Nobody gets more than their share of answers a minute: the trap is not an amplifier.
+    if (!this.governor.spendOutput(s.remoteIp, bytes.length)) {
+      s.reason ??= "output budget for this source spent";
+      if (!s.closing) this.finish(socket, s.reason);
+      return;
+    }
     if (s.pendingBytes > 0) {
       this.queue(socket, bytes);
       return;
@@ -479,12 +541,14 @@ export class Trap {
 
   private queue(socket: Socket<Session>, bytes: Uint8Array): void {
     const s = socket.data;
+    if (s.pendingBytes + bytes.length > this.limits.maxPendingOut || !this.governor.hold(bytes.length)) {
+      s.reason ??= s.pendingBytes + bytes.length > this.limits.maxPendingOut ? "peer not reading" : "memory budget reached";
+      this.reset(socket, s.reason);
+      return;
+    }
+    if (s.pendingBytes === 0) s.stalledSince = performance.now();
     s.pendingOut.push(bytes);
     s.pendingBytes += bytes.length;
-    if (s.pendingBytes > this.limits.maxPendingOut) {
-      s.reason ??= "peer not reading";
-      socket.terminate();
-    }
   }
 
   private flush(socket: Socket<Session>): void {
@@ -494,6 +558,8 @@ export class Trap {
       const head = s.pendingOut[0]!;
       const written = Math.max(0, socket.write(head));
       s.bytesOut += written;
+      this.governor.release(written);
+      if (written > 0) s.stalledSince = performance.now();
       if (written < head.length) {
         s.pendingOut[0] = head.subarray(written);
         s.pendingBytes -= written;
@@ -502,6 +568,7 @@ export class Trap {
       s.pendingOut.shift();
       s.pendingBytes -= head.length;
     }
+    s.stalledSince = 0;
     if (s.closing) socket.end();
   }
 
@@ -547,6 +614,7 @@ export class Trap {
     if (s.released) return;
     s.released = true;
     this.live--;
+    this.governor.sessions--;
     const left = (this.perSource.get(s.remoteIp) ?? 1) - 1;
     if (left > 0) this.perSource.set(s.remoteIp, left);
     else this.perSource.delete(s.remoteIp);
@@ -561,6 +629,11 @@ export class Trap {
     }
     if (!this.sessions.delete(socket)) return;
     this.release(s);
+    // What was held for this peer goes back to the process's budget.
+    this.governor.release(s.heldIn + s.pendingBytes);
+    s.heldIn = 0;
+    s.pendingOut = [];
+    s.pendingBytes = 0;
     if (s.closeDeadline) clearTimeout(s.closeDeadline);
     s.driver.stop();
     s.tls?.destroy();

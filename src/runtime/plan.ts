@@ -31,8 +31,8 @@ export interface HostPlan {
   /** Address to listen on; absent: every interface. */
   listen?: string;
   user?: string;
-  /** Limits set by the operator (--max-sessions, --max-per-source, --idle-timeout); the rest default. */
-  limits?: Partial<import("../net/listener.ts").Limits>;
+  /** Limits set by the operator (flags over the config's `limits:`); the rest default. */
+  limits?: Partial<import("./limits.ts").AllLimits>;
 }
 
 /** The host's OS: a release as given, a family's release drawn with the seed, or this machine's family's. */
@@ -135,6 +135,7 @@ export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string;
   const listen = cli.listen ?? c.listen;
   const user = cli.user ?? c.user;
   return {
+    ...(c.limits !== undefined ? { limits: c.limits } : {}),
     seed,
     host,
     release,

@@ -8,7 +8,9 @@ import { JsonlSink } from "../events/jsonl.ts";
 import type { EventSink, TrapEvent } from "../events/types.ts";
 import { HostCounters } from "../host/counters.ts";
 import { consoleOutputs, createLogger, type Verbosity } from "../log.ts";
+import { Governor } from "../net/governor.ts";
 import { Trap, type SessionObserver } from "../net/listener.ts";
+import { completeLimits } from "./limits.ts";
 import { dropPrivileges, lookupAccount, type Account } from "../net/privileges.ts";
 import type { CatalogEntry } from "../types.ts";
 import type { HostPlan } from "./plan.ts";
@@ -175,6 +177,9 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   }
   const sink = new FanOut(sinks);
   const counters = new HostCounters(plan.host);
+  // One set of process-wide limits (sessions in all, each source's rate and output, the memory budget) for every port.
+  const limits = completeLimits(plan.limits ?? {});
+  const governor = new Governor(limits);
   const make = (entry: CatalogEntry, port: number) => (address: string) =>
     new Trap({
       entry,
@@ -185,7 +190,8 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
       counters,
       sink,
       ...(plan.persona !== undefined ? { persona: plan.persona } : {}),
-      ...(plan.limits ? { limits: plan.limits } : {}),
+      limits,
+      governor,
       ...(o.observer ? { observer: o.observer } : {}),
     });
   let bound: { traps: Trap[]; notes: string[] };
