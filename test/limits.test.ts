@@ -43,7 +43,7 @@ async function askFrom(localAddress: string, port: number, request: string): Pro
     new Promise<string>((resolve) => {
       const chunks: Buffer[] = [];
       const s = net.connect({ host: "127.0.0.1", port, localAddress }, () => s.write(request));
-      s.on("data", (d) => chunks.push(d));
+      s.on("data", (d: Buffer) => chunks.push(d));
       s.on("error", () => {});
       s.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
     }),

@@ -39,6 +39,9 @@ export class ConsoleSink implements EventSink {
       case "refused":
         this.log.warn(`${peer(e)}: ${e.count ?? 1} connection(s) refused (${e.reason ?? "limit"})`);
         return;
+      case "aborted":
+        this.log.info(`${e.count ?? 1} connection(s) reset by their peers before they could be read (port ${e.destination.port})`);
+        return;
       case "data": {
         if (e.direction === "out" && !this.verbose) return; // the trap's own answers: only when asked
         const bytes = e.payload ?? new Uint8Array(0);

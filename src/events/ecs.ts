@@ -12,6 +12,7 @@ const CATEGORY: Record<TrapEvent["action"], string[]> = {
   listening: ["network"],
   connection: ["network"],
   refused: ["network"],
+  aborted: ["network"],
   data: ["network", "intrusion_detection"],
   login: ["authentication", "intrusion_detection"],
   command: ["intrusion_detection"],
@@ -24,6 +25,7 @@ const TYPE: Record<TrapEvent["action"], string[]> = {
   listening: ["start"],
   connection: ["connection", "start"],
   refused: ["connection", "denied"],
+  aborted: ["connection", "end"],
   data: ["info"],
   login: ["start"],
   command: ["info"],
@@ -94,7 +96,7 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
   if (e.client !== undefined && Object.keys(e.client).length > 0) m.client = { ...e.client };
   if (e.command !== undefined) m.command = e.command;
   if (e.reason !== undefined) m.reason = e.reason;
-  if (e.count !== undefined) m.refused = { count: e.count };
+  if (e.count !== undefined) m[e.action === "aborted" ? "aborted" : "refused"] = { count: e.count };
   if (e.dropped !== undefined) m.dropped = { commands: e.dropped.commands, logins: e.dropped.logins };
   if (e.tls !== undefined) {
     // ECS writes "1.2" and "tls" apart; node:tls says "TLSv1.2".

@@ -1,7 +1,7 @@
 // The events a trap emits. Sinks (console, JSON Lines file) render them; nothing else logs attacker data.
 import type { CapturedHash, CatalogEntry, ServiceName } from "../types.ts";
 
-export type EventAction = "listening" | "connection" | "refused" | "data" | "login" | "command" | "tls" | "close" | "error";
+export type EventAction = "listening" | "connection" | "refused" | "aborted" | "data" | "login" | "command" | "tls" | "close" | "error";
 
 export interface TrapEvent {
   action: EventAction;
@@ -29,7 +29,10 @@ export interface TrapEvent {
   durationMs?: number;
   /** close: command and login events past the session's caps, counted instead of logged. */
   dropped?: { commands: number; logins: number };
-  /** refused: connections from this source refused for `reason` since the last refused event. */
+  /**
+   * refused: connections from this source refused for `reason` since the last refused event; aborted:
+   * connections whose peer reset them before the trap could take them (no address left to report).
+   */
   count?: number;
   /** close: why the session ended (peer, idle timeout, protocol, shutdown, cap); refused: which limit. */
   reason?: string;

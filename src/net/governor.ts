@@ -93,6 +93,8 @@ export class Governor {
   readonly limits: ProcessLimits;
   /** Sessions open (not yet closing) across the process. */
   sessions = 0;
+  /** Sessions ended since the last full collection (see collectAfterBursts). */
+  endedSinceCollect = 0;
   /** Bytes held for peers across the process. */
   held = 0;
   /** The most ever held at once, for the curious (tests, the abuse run). */
@@ -144,6 +146,23 @@ export class Governor {
 
   release(bytes: number): void {
     this.held = Math.max(0, this.held - bytes);
+  }
+
+  /**
+   * After a burst (a flood, thousands of idle peers let go) the garbage of its sessions would hold the
+   * process's memory high until the collector gets round to it, maybe never while quiet: once the burst is
+   * over, collect it, so the trap goes back to its resting size. Checked every two seconds; costs nothing
+   * when nothing happened.
+   */
+  collectAfterBursts(collect: () => void = () => Bun.gc(true)): () => void {
+    const timer = setInterval(() => {
+      if (this.endedSinceCollect >= 500 && this.sessions * 4 < this.endedSinceCollect) {
+        this.endedSinceCollect = 0;
+        collect();
+      }
+    }, 2000);
+    timer.unref?.();
+    return () => clearInterval(timer);
   }
 
   /** Sources the tables track now (bounded by MAX_SOURCES). */

@@ -159,6 +159,8 @@ export class Trap {
   /** Refusals not yet logged, per source and reason; summarised once a second, so a flood logs a line a second. */
   private refusals = new Map<string, { ip: string; reason: string; count: number }>();
   private refusalTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Connections reset by their peers before they could be read, not yet logged. */
+  private abortedCount = 0;
   private readonly limits: Limits;
   private stopping = false;
   readonly host: HostFacts;
@@ -244,6 +246,14 @@ export class Trap {
   }
 
   private onOpen(socket: Socket<Session>): void {
+    // A peer that reset the connection before the trap got to it has no address left to read (Bun gives
+    // undefined): it is counted, so every accepted connection is in the log.
+    if (!socket.remoteAddress) {
+      socket.terminate();
+      this.abortedCount++;
+      this.refusalTimer ??= setTimeout(() => this.flushRefusals(), 1000);
+      return;
+    }
     const remoteIp = normalizeIp(socket.remoteAddress);
     if (this.refusalFor(remoteIp) === undefined) {
       this.admitIfAllowed(socket, remoteIp);
@@ -615,6 +625,7 @@ export class Trap {
     s.released = true;
     this.live--;
     this.governor.sessions--;
+    this.governor.endedSinceCollect++;
     const left = (this.perSource.get(s.remoteIp) ?? 1) - 1;
     if (left > 0) this.perSource.set(s.remoteIp, left);
     else this.perSource.delete(s.remoteIp);
@@ -667,6 +678,8 @@ export class Trap {
     const pending = this.refusals;
     this.refusals = new Map();
     for (const r of pending.values()) this.event({ action: "refused", source: { ip: r.ip }, count: r.count, reason: r.reason });
+    if (this.abortedCount > 0) this.event({ action: "aborted", count: this.abortedCount, reason: "reset by the peer before it was read" });
+    this.abortedCount = 0;
   }
 
   /** Stops accepting, closes every session (each gets its close event), and releases the port. */

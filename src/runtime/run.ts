@@ -180,6 +180,7 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   // One set of process-wide limits (sessions in all, each source's rate and output, the memory budget) for every port.
   const limits = completeLimits(plan.limits ?? {});
   const governor = new Governor(limits);
+  governor.collectAfterBursts();
   const make = (entry: CatalogEntry, port: number) => (address: string) =>
     new Trap({
       entry,
