@@ -9,7 +9,7 @@ import { serviceCommand } from "./commands/serve.ts";
 import { UserError } from "./errors.ts";
 import { cliLog } from "./log.ts";
 import { SERVICES, serviceAliases } from "./services/index.ts";
-import { VERSION } from "./version.ts";
+import { VERSION, versionLine } from "./version.ts";
 
 const SERVICE_ALIASES = serviceAliases();
 const aliasesOf = (service: string) => Object.keys(SERVICE_ALIASES).filter((a) => SERVICE_ALIASES[a] === service);
@@ -54,7 +54,7 @@ function knownCommand(name: string): boolean {
 export async function runCli(rawArgs: string[]): Promise<void> {
   const first = rawArgs[0];
   if (first === "--version" || first === "-v") {
-    process.stdout.write(`${VERSION}\n`);
+    process.stdout.write(`${versionLine()}\n`);
     return;
   }
   if (first === undefined || first === "--help" || first === "-h") {

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { allEntries, serviceEntries } from "../src/catalog/index.ts";
-import { BUN, buildBinary, connect, runCli, startProcess, tempDir, unprivilegedCli, withTimeout, readLog } from "./helpers.ts";
+import { BUN, buildBinary, connect, ROOT, runCli, startProcess, tempDir, unprivilegedCli, withTimeout, readLog } from "./helpers.ts";
 
 const isRoot = process.getuid?.() === 0;
 
@@ -187,10 +187,13 @@ describe("bad input: one line, non-zero exit, no stack trace", () => {
 });
 
 describe("help, version, list", () => {
-  test("--version prints the version", async () => {
-    const r = await runCli(["--version"]);
-    expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  test("--version and -v print the version (from source: marked -dev, no commit; the binary's is in release.test.ts)", async () => {
+    const version = JSON.parse(await Bun.file(`${ROOT}/package.json`).text()).version;
+    for (const flag of ["--version", "-v"]) {
+      const r = await runCli([flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`micetrap ${version}-dev (from source)\n`);
+    }
   });
   test("--help and <service> --help print usage and exit 0", async () => {
     const top = await runCli(["--help"]);

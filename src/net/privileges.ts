@@ -35,6 +35,12 @@ export interface Account {
   gid: number;
 }
 
+/**
+ * The kernel's overflow ids, which every Linux distribution gives nobody (and nogroup): where no user
+ * database names nobody (a container or chroot with no /etc/passwd), nobody is still 65534.
+ */
+export const NOBODY: Account = { name: "nobody", uid: 65534, gid: 65534 };
+
 /** Looks a user up in /etc/passwd, or takes "UID[:GID]" as numbers. */
 export function lookupAccount(spec: string, passwd?: string): Account {
   const numeric = /^(\d+)(?::(\d+))?$/.exec(spec);
@@ -47,6 +53,7 @@ export function lookupAccount(spec: string, passwd?: string): Account {
     try {
       text = readFileSync("/etc/passwd", "utf8");
     } catch {
+      if (spec === NOBODY.name) return NOBODY;
       throw new UserError(`cannot read /etc/passwd to find user "${spec}": give --user as UID:GID`);
     }
   }
@@ -54,6 +61,7 @@ export function lookupAccount(spec: string, passwd?: string): Account {
     const f = line.split(":");
     if (f[0] === spec && f.length >= 4) return { name: spec, uid: Number(f[2]), gid: Number(f[3]) };
   }
+  if (spec === NOBODY.name) return NOBODY;
   throw new UserError(`unknown user "${spec}" for --user`);
 }
 
