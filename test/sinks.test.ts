@@ -10,13 +10,13 @@ import { findEntry } from "../src/catalog/index.ts";
 import { ecsLine } from "../src/events/ecs.ts";
 import { BoundedQueue, backoff } from "../src/events/sinks/outage.ts";
 import { StdoutJsonSink } from "../src/events/sinks/stdout.ts";
-import { severityOf, syslogMessage } from "../src/events/sinks/syslog.ts";
+import { severityOf, SyslogSink, syslogMessage } from "../src/events/sinks/syslog.ts";
 import { parseSyslogUrl, parseWebhookUrl, SinkUrlError } from "../src/events/sinks/url.ts";
 import { verdict, WebhookSink } from "../src/events/sinks/webhook.ts";
 import type { TrapEvent } from "../src/events/types.ts";
 import type { LineStream } from "../src/log.ts";
 import { startRsyslog, type Received, type Rsyslog } from "../scripts/lib/rsyslog.ts";
-import { BUN, HOSTILE_CLASSES, ROOT, connect, rawHostile, readLog, runCli, sleep, tempDir, until } from "./helpers.ts";
+import { BUN, HOSTILE_CLASSES, ROOT, buildBinary, connect, rawHostile, readLog, runCli, sleep, tempDir, until } from "./helpers.ts";
 
 const entry = findEntry("vsftpd-3.0.3-debian")!;
 
@@ -165,6 +165,36 @@ describe("syslog messages", () => {
     const c = JSON.parse(RFC5424.exec(cmd)![8]!);
     expect(c.micetrap.command).toBe("A".repeat(256));
     expect(c.micetrap.syslog.cut).toEqual(["micetrap.command"]);
+  });
+});
+
+describe("syslog to IPv6 receivers", () => {
+  test("udp://[::1] and tcp://[::1]: one message each, framed", async () => {
+    let udp: import("bun").udp.Socket<"buffer">;
+    try {
+      udp = await Bun.udpSocket({ hostname: "::1", port: 0, socket: { data: (_s, d) => void got.push(`udp ${Buffer.from(d).toString()}`) } });
+    } catch {
+      console.warn("skipped: no IPv6 loopback here");
+      return;
+    }
+    const got: string[] = [];
+    const tcp = Bun.listen({ hostname: "::1", port: 0, socket: { data: (_s, d) => void got.push(`tcp ${Buffer.from(d).toString()}`) } });
+    try {
+      for (const url of [`udp://[::1]:${udp.port}`, `tcp://[::1]:${tcp.port}`]) {
+        const sink = new SyslogSink(parseSyslogUrl(url));
+        sink.emit(event(1, { action: "listening" }));
+        await sink.flushWithin(5000);
+        await until(() => (got.length === (url.startsWith("udp") ? 1 : 2) ? true : undefined));
+        sink.close();
+      }
+      expect(got[0]).toMatch(/^udp <134>1 \S+ \S+ micetrap \d+ listening \[meta sequenceId="1"\] \{/);
+      const frame = /^tcp (\d+) (.*)$/s.exec(got[1]!)!;
+      expect(Number(frame[1])).toBe(Buffer.byteLength(frame[2]!));
+      expect(frame[2]).toBe(got[0]!.slice(4));
+    } finally {
+      udp.close();
+      tcp.stop(true);
+    }
   });
 });
 
@@ -609,6 +639,24 @@ describe("syslog to a real rsyslogd", () => {
     const { logged, got, pid } = await through((r) => `unix://${r.streamPath}`);
     expectSame(logged, got, pid, "imptcp");
   }, 60_000);
+
+  test("the compiled binary reaches the unix datagram socket too (bun:ffi inside the executable)", async () => {
+    const bin = await buildBinary();
+    rs = await startRsyslog();
+    const dir = tempDir();
+    const log = join(dir, "events.jsonl");
+    const proc = Bun.spawn([bin, "ftp", "0", "--host", "127.0.0.1", "--quiet", "--log", log, "--syslog", `unix://${rs.dgramPath}`], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+    started.push(proc);
+    const listening = await until(() => readLogSafe(log).find((e) => e.event.action === "listening"), 15_000);
+    await hostileSession(listening.destination.port, 0);
+    await until(() => (readLogSafe(log).some((e) => e.event.action === "close") ? true : undefined));
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    const logged = readLog(log);
+    const got = await rs.waitFor(logged.length);
+    expect(got.map((g) => g.inputname)).toEqual(logged.map(() => "imuxsock"));
+    expect(got.map((g) => JSON.parse(g.msg))).toEqual(logged);
+  }, 90_000);
 
   test("TCP receiver restarted: the trap reconnects, reports the outage once, and the events after it arrive in order", async () => {
     rs = await startRsyslog();

@@ -18,6 +18,7 @@
 // are dropped and counted), TCP and unix sockets reconnect with backoff, and an outage is reported once
 // when it starts and once when delivery works again. TCP has no acknowledgements: messages the kernel
 // took before a connection broke may be lost; the one being written when it broke is sent again whole.
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { writeSync, closeSync } from "node:fs";
 import { ecsLine, toEcs } from "../ecs.ts";
@@ -154,6 +155,8 @@ class UdpTransport implements Transport {
 
   private open(): void {
     Bun.udpSocket({
+      // The local end must be of the receiver's family (Bun binds IPv4 unless told otherwise).
+      ...(isIP(this.host) === 6 ? { hostname: "::" } : {}),
       connect: { hostname: this.host, port: this.port },
       socket: {
         drain: () => {
@@ -226,6 +229,8 @@ class UnixDatagramTransport implements Transport {
   private fd: number | undefined;
   private closed = false;
   private attempt = 0;
+  /** EAGAINs in a row: the retry waits 2^busy ms, at most 64. */
+  private busy = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -271,8 +276,9 @@ class UnixDatagramTransport implements Transport {
       } catch (err) {
         const code = errorCode(err);
         if (code === "EAGAIN" || code === "EWOULDBLOCK" || code === "ENOBUFS") {
-          // The receiver is behind: try again shortly, never wait here.
-          this.later(20, () => this.link.kick());
+          // The receiver is behind (Linux queues only net.unix.max_dgram_qlen datagrams, 10 by default):
+          // try again shortly, never wait here; 1 ms at first, doubling to 64 ms while it stays full.
+          this.later(Math.min(64, 2 ** this.busy++), () => this.link.kick());
           return;
         }
         if (code === "EMSGSIZE") {
@@ -288,6 +294,7 @@ class UnixDatagramTransport implements Transport {
         return;
       }
       q.shift();
+      this.busy = 0;
       this.link.outage.ok();
     }
   }
