@@ -138,6 +138,37 @@ const rows: Row[] = [];
   }
 }
 
+{
+  // The sink's own ceiling: TCP to a bare listener in this process that only counts frames.
+  let frames = 0;
+  let pending = Buffer.alloc(0);
+  const server = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(_s, d) {
+        pending = pending.length ? Buffer.concat([pending, Buffer.from(d)]) : Buffer.from(d);
+        let at = 0;
+        for (;;) {
+          const sp = pending.indexOf(0x20, at);
+          if (sp < 0) break;
+          const len = Number(pending.subarray(at, sp).toString());
+          if (pending.length < sp + 1 + len) break;
+          frames++;
+          at = sp + 1 + len;
+        }
+        pending = pending.subarray(at);
+      },
+    },
+  });
+  try {
+    const row = await runChild("syslog", `tcp://127.0.0.1:${server.port}`, () => frames);
+    rows.push({ ...row, sink: "syslog tcp, to a bare counting listener" });
+  } finally {
+    server.stop(true);
+  }
+}
+
 const rs = await startRsyslog({ maxMessageSize: "64k" });
 try {
   // rsyslogd writes one line a message; counting newlines in its file is enough here.
@@ -154,7 +185,8 @@ try {
   };
   for (const url of [`udp://127.0.0.1:${rs.udpPort}`, `tcp://127.0.0.1:${rs.tcpPort}`, `unix://${rs.dgramPath}`, `unix://${rs.streamPath}`]) {
     const before = count();
-    rows.push(await runChild("syslog", url, () => count() - before));
+    const row = await runChild("syslog", url, () => count() - before);
+    rows.push({ ...row, sink: `${row.sink}, to rsyslogd` });
   }
   console.log(`rsyslogd ${rs.version}`);
 } finally {

@@ -1,13 +1,30 @@
 // What every network sink shares: a bounded queue of rendered events, and an outage record that tells the
 // owner once when a sink stops delivering (onFail) and once when it delivers again (onRecover, with the
 // count of events dropped meanwhile), as the JSONL file does for a full disk.
+import { ecsLine } from "../ecs.ts";
 import type { WriteFailure } from "../jsonl.ts";
+import type { TrapEvent } from "../types.ts";
 
 export type { WriteFailure };
 
 export interface SinkHooks {
   onFail?: (f: WriteFailure) => void;
   onRecover?: (f: WriteFailure) => void;
+}
+
+let lastEvent: TrapEvent | undefined;
+let lastLine = "";
+
+/**
+ * ecsLine, once per event for all the sinks: the fan-out hands the same event to each in turn, so the
+ * last one rendered is kept (events are never changed once emitted).
+ */
+export function renderOnce(e: TrapEvent): string {
+  if (e !== lastEvent) {
+    lastLine = ecsLine(e);
+    lastEvent = e;
+  }
+  return lastLine;
 }
 
 /** A failure period: begins at the first problem, ends at the first delivery after it. */

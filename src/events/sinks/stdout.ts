@@ -5,10 +5,9 @@
 // loop and handed over in one write; while the stream waits for a drain, up to `maxItems` lines and
 // `maxBytes` wait here, and later ones are dropped and counted; a broken stream (EPIPE) drops everything
 // after. Neither ever stops the trap nor grows it, and the file and the other sinks go on.
-import { ecsLine } from "../ecs.ts";
 import type { EventSink, TrapEvent } from "../types.ts";
 import type { LineStream } from "../../log.ts";
-import { BoundedQueue, Outage, type SinkHooks, type WriteFailure } from "./outage.ts";
+import { BoundedQueue, Outage, renderOnce, type SinkHooks, type WriteFailure } from "./outage.ts";
 
 export interface StdoutJsonOptions extends SinkHooks {
   maxItems?: number;
@@ -57,7 +56,7 @@ export class StdoutJsonSink implements EventSink {
     if (this.broken !== undefined) return this.outage.drop(1, this.broken);
     let line: string;
     try {
-      line = ecsLine(event) + "\n";
+      line = renderOnce(event) + "\n";
     } catch {
       return this.outage.drop(1, "unrenderable event");
     }

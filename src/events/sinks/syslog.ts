@@ -21,10 +21,10 @@
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { writeSync, closeSync } from "node:fs";
-import { ecsLine, toEcs } from "../ecs.ts";
+import { toEcs } from "../ecs.ts";
 import type { EventSink, TrapEvent } from "../types.ts";
 import { jsonLine } from "../../util/escape.ts";
-import { backoff, BoundedQueue, Outage, type SinkHooks, type WriteFailure } from "./outage.ts";
+import { backoff, BoundedQueue, Outage, renderOnce, type SinkHooks, type WriteFailure } from "./outage.ts";
 import { connectUnixDatagram } from "./unix-dgram.ts";
 import type { SyslogTarget } from "./url.ts";
 
@@ -102,7 +102,7 @@ export function syslogMessage(e: TrapEvent, o: FormatOptions): string | undefine
   const pri = o.facility * 8 + severityOf(e.action);
   const header = `<${pri}>1 ${e.time.toISOString()} ${o.host ?? HOST} micetrap ${o.pid ?? process.pid} ${e.action} [meta sequenceId="${o.sequence}"] `;
   const room = o.maxMessage - Buffer.byteLength(header, "utf8");
-  const line = ecsLine(e);
+  const line = renderOnce(e);
   if (line.length <= room && Buffer.byteLength(line, "utf8") <= room) return header + line;
   const short = shortened(e, room);
   return short === undefined ? undefined : header + short;
@@ -340,11 +340,6 @@ class StreamTransport implements Transport {
     this.connect();
   }
 
-  private frame(msg: string): Buffer {
-    const body = Buffer.from(msg, "utf8");
-    return this.framing === "lf" ? Buffer.concat([body, Buffer.from("\n")]) : Buffer.concat([Buffer.from(`${body.length} `), body]);
-  }
-
   private connect(): void {
     if (this.closed || this.connecting) return;
     this.connecting = true;
@@ -359,6 +354,9 @@ class StreamTransport implements Transport {
       open: () => {},
       data: () => {}, // a receiver has nothing to say; whatever it sends is read and ignored
       drain: () => {
+        // Progress: the stall clock starts again at the next partial write.
+        if (this.stall) clearTimeout(this.stall);
+        this.stall = undefined;
         this.waiting = false;
         this.pump();
       },
@@ -440,16 +438,24 @@ class StreamTransport implements Transport {
     while (this.sock && !this.waiting) {
       if (!this.held) {
         if (q.length === 0) return;
-        const frames: Buffer[] = [];
+        // One string, one encoding: "LEN SP MSG" (LEN in bytes) or "MSG LF"; LEN, SP and LF are ASCII.
+        const parts: string[] = [];
         const ends: number[] = [];
         let size = 0;
-        while (q.length > 0 && (frames.length === 0 || size < BATCH_BYTES)) {
-          const f = this.frame(q.shift()!);
-          frames.push(f);
-          size += f.length;
+        while (q.length > 0 && (ends.length === 0 || size < BATCH_BYTES)) {
+          const msg = q.shift()!;
+          const bytes = Buffer.byteLength(msg, "utf8");
+          if (this.framing === "lf") {
+            parts.push(msg, "\n");
+            size += bytes + 1;
+          } else {
+            const head = `${bytes} `;
+            parts.push(head, msg);
+            size += head.length + bytes;
+          }
           ends.push(size);
         }
-        this.held = { buf: Buffer.concat(frames, size), ends, written: 0 };
+        this.held = { buf: Buffer.from(parts.join(""), "utf8"), ends, written: 0 };
       }
       const h = this.held;
       const n = this.sock.write(h.buf.subarray(h.written));

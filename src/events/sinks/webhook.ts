@@ -12,10 +12,9 @@
 // dropped and counted. The owner hears of an outage once when it starts and once when a batch is
 // delivered again, with the count dropped. Nothing here waits on the server: the trap never does.
 import { randomBytes } from "node:crypto";
-import { ecsLine } from "../ecs.ts";
 import type { EventSink, TrapEvent } from "../types.ts";
 import { VERSION } from "../../version.ts";
-import { backoff, BoundedQueue, Outage, type SinkHooks, type WriteFailure } from "./outage.ts";
+import { backoff, BoundedQueue, Outage, renderOnce, type SinkHooks, type WriteFailure } from "./outage.ts";
 import type { WebhookTarget } from "./url.ts";
 
 export const WEBHOOK_QUEUE_ITEMS = 10_000;
@@ -91,7 +90,7 @@ export class WebhookSink implements EventSink {
     if (this.closed) return;
     let line: string;
     try {
-      line = ecsLine(event);
+      line = renderOnce(event);
     } catch {
       return this.outage.drop(1, "unrenderable event");
     }
