@@ -124,14 +124,14 @@ export function consoleOutputs(): { stdout: ConsoleOutput; stderr: ConsoleOutput
   return outputs;
 }
 
-function plainReporter(errorsToStderr: boolean) {
+function plainReporter(errorsToStderr: boolean, allToStderr: boolean) {
   return {
     log(obj: LogObject) {
       const text = formatWithOptions({ colors: false }, ...obj.args);
       const isProblem = obj.level <= 1; // fatal, error, warn
       const prefix = obj.level <= 0 ? "error: " : obj.level === 1 ? "warning: " : "";
       const out = consoleOutputs();
-      (isProblem && errorsToStderr ? out.stderr : out.stdout).write(prefix + text + "\n");
+      (allToStderr || (isProblem && errorsToStderr) ? out.stderr : out.stdout).write(prefix + text + "\n");
     },
   };
 }
@@ -140,12 +140,13 @@ export type Verbosity = "quiet" | "normal" | "verbose";
 
 const LEVELS: Record<Verbosity, number> = { quiet: 1, normal: 3, verbose: 4 };
 
-export function createLogger(verbosity: Verbosity = "normal"): ConsolaInstance {
+/** `stdoutReserved`: stdout carries something else (the events as JSON, --json), so every line goes to stderr. */
+export function createLogger(verbosity: Verbosity = "normal", o: { stdoutReserved?: boolean } = {}): ConsolaInstance {
   // The level is explicit: consola would otherwise drop to warnings under NODE_ENV=test.
   return createConsola({
     level: LEVELS[verbosity],
     throttle: 0,
-    reporters: [plainReporter(true)],
+    reporters: [plainReporter(true, o.stdoutReserved === true)],
   });
 }
 

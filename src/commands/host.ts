@@ -10,6 +10,7 @@ import { findRelease, parseOsName } from "../host/releases.ts";
 import { createLogger } from "../log.ts";
 import { planFromConfig, type HostPlan } from "../runtime/plan.ts";
 import { limitArgs, limitsFrom } from "../runtime/limits.ts";
+import { sinkArgs, sinksFrom } from "../runtime/sinks.ts";
 import { runPlan } from "../runtime/run.ts";
 import { OS_FAMILIES } from "../types.ts";
 import { verbosityOf } from "./serve.ts";
@@ -105,10 +106,12 @@ export const serveCommand = defineCommand({
     user: { type: "string", description: "after binding, run as this user (default when started as root: nobody; `root` keeps root)", valueHint: "USER" },
     quiet: { type: "boolean", description: "print only warnings and errors" },
     verbose: { type: "boolean", description: "print session ids and every command" },
+    ...sinkArgs,
     ...limitArgs,
   },
   async run({ args }) {
     const limits = limitsFrom(args);
+    const sinks = sinksFrom(args);
     const c = args.config !== undefined ? loadConfig(args.config, args.persona) : args.persona !== undefined ? namedPersona(args.persona) : defaultPersona();
     if (args.persona !== undefined) namedPersona(args.persona);
     const cli = {
@@ -117,6 +120,7 @@ export const serveCommand = defineCommand({
       ...(args.log !== undefined ? { log: args.log } : {}),
       ...(args.host !== undefined ? { listen: args.host } : {}),
       ...(args.user !== undefined ? { user: args.user } : {}),
+      sinks,
     };
     const plan = planFromConfig(c, cli, hostSeed);
     if (Object.keys(limits).length > 0) plan.limits = { ...plan.limits, ...limits };

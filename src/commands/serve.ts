@@ -10,6 +10,8 @@ import { loadProbeFile, type ProbeFile } from "../nmap/probes.ts";
 import { limitArgs, limitsFrom } from "../runtime/limits.ts";
 import type { Limits } from "../net/listener.ts";
 import { planForService } from "../runtime/plan.ts";
+import { sinkArgs, sinksFrom } from "../runtime/sinks.ts";
+import type { SinkPlan } from "../events/sinks/index.ts";
 import { runPlan } from "../runtime/run.ts";
 import { SERVICES } from "../services/index.ts";
 import { Recorder } from "../transcripts/recorder.ts";
@@ -26,6 +28,7 @@ export const serveArgs = {
   user: { type: "string", description: "after binding, run as this user (default when started as root: nobody; `root` keeps root)", valueHint: "USER" },
   quiet: { type: "boolean", description: "print only warnings and errors" },
   verbose: { type: "boolean", description: "print session ids and every command" },
+  ...sinkArgs,
   ...limitArgs,
 } as const;
 
@@ -41,6 +44,7 @@ export interface ServeOptions {
   quiet?: boolean;
   verbose?: boolean;
   limits?: Partial<Limits>;
+  sinks?: SinkPlan;
   /** `micetrap record`: keep every session as a transcript under outDir. */
   record?: { outDir: string; note?: string; probes?: string };
 }
@@ -93,6 +97,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     ...(o.log !== undefined ? { log: o.log } : {}),
     ...(o.host !== undefined ? { listen: o.host } : {}),
     ...(o.user !== undefined ? { user: o.user } : {}),
+    ...(o.sinks && Object.keys(o.sinks).length > 0 ? { sinks: o.sinks } : {}),
   });
   if (Object.keys(limits).length > 0) plan.limits = limits;
   let recorder: Recorder | undefined;
@@ -133,6 +138,7 @@ export function serveOptions(service: ServiceName, args: ParsedServeArgs): Serve
     quiet: args.quiet === true,
     verbose: args.verbose === true,
     limits: limitsFrom(args),
+    sinks: sinksFrom(args),
   };
 }
 

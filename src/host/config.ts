@@ -5,6 +5,7 @@ import { findEntry, resolveService } from "../catalog/index.ts";
 import { UserError } from "../errors.ts";
 import { LIMITS, parseLimit, type AllLimits, type LimitName } from "../runtime/limits.ts";
 import { parseOsName } from "./releases.ts";
+import { parseSyslogUrl, parseWebhookUrl, SinkUrlError, type SyslogTarget, type WebhookTarget } from "../events/sinks/url.ts";
 
 export interface ServiceConfig {
   service: string;
@@ -34,6 +35,10 @@ export interface HostConfig {
   services?: ServiceConfig[];
   /** limits: the same names as the flags (idle-timeout: 300, memory-budget: 64M …). */
   limits?: Partial<AllLimits>;
+  /** Sinks besides the log file: ECS JSON on stdout, syslog, a webhook (src/events/sinks/). */
+  json?: boolean;
+  syslog?: SyslogTarget;
+  webhook?: WebhookTarget;
 }
 
 /** A config problem with its place: "FILE:LINE: FIELD: problem". */
@@ -43,7 +48,8 @@ export class ConfigError extends UserError {
   }
 }
 
-const TOP_KEYS = ["name", "story", "persona", "seed", "hostname", "os", "log", "listen", "user", "services", "limits"] as const;
+const SINK_KEYS = ["json", "syslog", "webhook"] as const;
+const TOP_KEYS = ["name", "story", "persona", "seed", "hostname", "os", "log", "listen", "user", "services", "limits", ...SINK_KEYS] as const;
 const SERVICE_KEYS = ["service", "port", "ports", "banner"] as const;
 
 /** Host names as a resolver would accept them: letters, digits, hyphens, at most 63 characters a label. */
@@ -114,9 +120,32 @@ export function parseConfig(text: string, file: string, personaNames: readonly s
       case "limits":
         config.limits = parseLimits(pair, file, lineOf);
         break;
+      case "json":
+      case "syslog":
+      case "webhook":
+        parseSinkKey(config, key, pair, file, line, text1);
+        break;
     }
   }
   return config;
+}
+
+/** `json: true`, `syslog: URL`, `webhook: URL`: a bad URL is a config error on its line. */
+function parseSinkKey(config: HostConfig, key: (typeof SINK_KEYS)[number], pair: Pair, file: string, line: number, text1: (pair: Pair, field: string) => string): void {
+  if (key === "json") {
+    const v = isScalar(pair.value) ? pair.value.value : undefined;
+    if (typeof v !== "boolean") throw new ConfigError(file, line, key, "expected true or false");
+    config.json = v;
+    return;
+  }
+  const url = text1(pair, key);
+  try {
+    if (key === "syslog") config.syslog = parseSyslogUrl(url);
+    else config.webhook = parseWebhookUrl(url);
+  } catch (err) {
+    if (err instanceof SinkUrlError) throw new ConfigError(file, line, key, err.message);
+    throw err;
+  }
 }
 
 function parsePortValue(node: unknown, file: string, line: number, field: string): number {
@@ -187,7 +216,7 @@ function parseLimits(pair: Pair, file: string, lineOf: (n: Node | Pair | null | 
 export function mergeConfigs(base: HostConfig | undefined, over: HostConfig): HostConfig {
   if (!base) return over;
   const merged: HostConfig = { ...base, source: over.source };
-  for (const key of ["seed", "hostname", "os", "log", "listen", "user", "services", "limits"] as const) {
+  for (const key of ["seed", "hostname", "os", "log", "listen", "user", "services", "limits", ...SINK_KEYS] as const) {
     if (over[key] !== undefined) (merged as unknown as Record<string, unknown>)[key] = over[key];
   }
   merged.persona = base.name ?? over.persona;

@@ -3,11 +3,13 @@
 import { chooseEntry, fittingEntries } from "../catalog/choose.ts";
 import { defaultPorts, findEntry, serviceEntries } from "../catalog/index.ts";
 import { UserError } from "../errors.ts";
+import type { SinkPlan } from "../events/sinks/index.ts";
 import type { HostConfig } from "../host/config.ts";
 import { hostFacts, type HostFacts } from "../host/facts.ts";
 import { hostOsFamily } from "../host/machine.ts";
 import { drawRelease, findRelease, parseOsName, type Release } from "../host/releases.ts";
 import { serviceModule } from "../services/index.ts";
+import { mergeSinks } from "./sinks.ts";
 import { OS_FAMILIES, type CatalogEntry, type ServiceName } from "../types.ts";
 
 export interface ServicePlan {
@@ -31,6 +33,8 @@ export interface HostPlan {
   /** Address to listen on; absent: every interface. */
   listen?: string;
   user?: string;
+  /** Where events go besides the console and the log file (--json, --syslog, --webhook). */
+  sinks?: SinkPlan;
   /** Limits set by the operator (flags over the config's `limits:`); the rest default. */
   limits?: Partial<import("./limits.ts").AllLimits>;
 }
@@ -88,6 +92,7 @@ export interface SingleServiceOptions {
   log?: string;
   listen?: string;
   user?: string;
+  sinks?: SinkPlan;
 }
 
 export function planForService(o: SingleServiceOptions): HostPlan {
@@ -103,6 +108,7 @@ export function planForService(o: SingleServiceOptions): HostPlan {
     ...(o.log !== undefined ? { log: o.log } : {}),
     ...(o.listen !== undefined ? { listen: o.listen } : {}),
     ...(o.user !== undefined ? { user: o.user } : {}),
+    ...(o.sinks !== undefined ? { sinks: o.sinks } : {}),
   };
 }
 
@@ -123,7 +129,7 @@ function pairFaces(services: ServicePlan[], config: { banner?: string }[], relea
 }
 
 /** A plan from a (merged) config; command-line options win over the file's keys. */
-export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string; log?: string; listen?: string; user?: string }, defaultSeed: () => string): HostPlan {
+export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string; log?: string; listen?: string; user?: string; sinks?: SinkPlan }, defaultSeed: () => string): HostPlan {
   const seed = cli.seed ?? c.seed ?? defaultSeed();
   const release = resolveRelease(cli.os ?? c.os, seed);
   const host = hostFacts({ seed, family: release.family, release: release.id, ...(c.hostname !== undefined ? { hostname: c.hostname } : {}) });
@@ -134,6 +140,7 @@ export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string;
   const log = cli.log ?? c.log;
   const listen = cli.listen ?? c.listen;
   const user = cli.user ?? c.user;
+  const sinks = mergeSinks({ ...(c.json !== undefined ? { json: c.json } : {}), ...(c.syslog ? { syslog: c.syslog } : {}), ...(c.webhook ? { webhook: c.webhook } : {}) }, cli.sinks ?? {});
   return {
     ...(c.limits !== undefined ? { limits: c.limits } : {}),
     seed,
@@ -144,5 +151,6 @@ export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string;
     ...(log !== undefined ? { log } : {}),
     ...(listen !== undefined ? { listen } : {}),
     ...(user !== undefined ? { user } : {}),
+    ...(sinks ? { sinks } : {}),
   };
 }

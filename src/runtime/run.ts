@@ -4,10 +4,11 @@ import { chownSync, existsSync } from "node:fs";
 import type { ConsolaInstance } from "consola/core";
 import { UserError } from "../errors.ts";
 import { ConsoleSink } from "../events/console.ts";
-import { JsonlSink } from "../events/jsonl.ts";
+import { JsonlSink, type WriteFailure } from "../events/jsonl.ts";
+import { openSinks, type DeliverySink } from "../events/sinks/index.ts";
 import type { EventSink, TrapEvent } from "../events/types.ts";
 import { HostCounters } from "../host/counters.ts";
-import { consoleOutputs, createLogger, type Verbosity } from "../log.ts";
+import { consoleOutputs, createLogger, type LineStream, type Verbosity } from "../log.ts";
 import { Governor } from "../net/governor.ts";
 import { Trap, type SessionObserver } from "../net/listener.ts";
 import { completeLimits } from "./limits.ts";
@@ -27,14 +28,35 @@ export interface RunOptions {
   lines?: string[];
 }
 
+/** Every event to every sink; one sink's failure is never another's (nor the trap's). */
 class FanOut implements EventSink {
   constructor(private readonly sinks: EventSink[]) {}
   emit(e: TrapEvent): void {
-    for (const s of this.sinks) s.emit(e);
+    for (const s of this.sinks) {
+      try {
+        s.emit(e);
+      } catch {
+        // a sink that throws loses this event alone
+      }
+    }
   }
   close(): void {
-    for (const s of this.sinks) s.close();
+    for (const s of this.sinks) {
+      try {
+        s.close();
+      } catch {
+        // closing one must not keep the others open
+      }
+    }
   }
+}
+
+/** At SIGINT/SIGTERM, what the network sinks and stdout hold gets this long to be delivered, then the process exits. */
+export const SHUTDOWN_FLUSH_MS = 2000;
+
+function outageMessage(name: string, f: WriteFailure): string {
+  const secs = ((Date.now() - f.since.getTime()) / 1000).toFixed(1);
+  return `${name} failed for ${secs}s (${f.code})${f.dropped ? `: ${f.dropped} event${f.dropped === 1 ? "" : "s"} dropped` : ": no event lost"}`;
 }
 
 function isPermission(err: unknown): boolean {
@@ -126,10 +148,16 @@ function bindAll(plan: HostPlan, make: (entry: CatalogEntry, port: number) => (a
 }
 
 export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
-  const log = createLogger(o.verbosity);
+  // `--json` or `--log -`: stdout carries the events as ECS JSON lines, and nothing else.
+  const jsonOut = plan.sinks?.json === true || plan.log === "-";
+  const logPath = plan.log === "-" ? undefined : plan.log;
+  const log = createLogger(o.verbosity, { stdoutReserved: jsonOut });
   const sinks: EventSink[] = [new ConsoleSink(log, o.verbosity === "verbose")];
-  // Events about the trap itself (the log file's or the console's trouble) carry the first face, as a
-  // listener's own errors do; they go to the file only, and their console line is worded here.
+  // The records: the file and the delivery sinks (stdout JSON, syslog, webhook), everything but the console.
+  const recordSinks: EventSink[] = [];
+  const records = new FanOut(recordSinks);
+  // Events about the trap itself (the log file's, a sink's or the console's trouble) carry the first face,
+  // as a listener's own errors do; they go to the records only, and their console line is worded here.
   let traps: Trap[] = [];
   const selfEvent = (message: string): TrapEvent => {
     const entry = traps[0]?.entry ?? plan.services[0]!.entry;
@@ -148,9 +176,9 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   const isRoot = process.getuid?.() === 0;
   const account: Account | undefined = isRoot && plan.user !== "root" ? lookupAccount(plan.user ?? "nobody") : undefined;
   let file: JsonlSink | undefined;
-  if (plan.log !== undefined) {
-    if (plan.log === "") throw new UserError("--log needs a file name");
-    const path = plan.log;
+  if (logPath !== undefined) {
+    if (logPath === "") throw new UserError("--log needs a file name");
+    const path = logPath;
     const created = !existsSync(path);
     try {
       file = new JsonlSink(path, {
@@ -159,12 +187,12 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
           const secs = ((Date.now() - f.since.getTime()) / 1000).toFixed(1);
           const message = `writes to the log file failed for ${secs}s (${f.code})${f.dropped ? `: ${f.dropped} events dropped` : ": no event lost"}`;
           log.warn(`${message}; writing again`);
-          file?.emit(selfEvent(message));
+          records.emit(selfEvent(message));
         },
       });
-      sinks.push(file);
+      recordSinks.push(file);
     } catch (err) {
-      throw new UserError(`cannot open log file ${plan.log}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new UserError(`cannot open log file ${logPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     // A log this process made belongs to the user it runs as from now on (mode 0640 from the open).
     if (created && account) {
@@ -175,6 +203,27 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
       }
     }
   }
+  // Sinks that deliver elsewhere: each says once when it stops delivering, and once (also as an event in
+  // every record) when it works again. None of them can fail here: a receiver that is down is an outage.
+  const delivery: DeliverySink[] = openSinks(
+    { ...plan.sinks, ...(jsonOut ? { json: true } : {}) },
+    (name) => ({
+      onFail: (f) =>
+        log.error(
+          name === "stdout" && f.code !== "not being read"
+            ? `JSON events to stdout failed (${f.code}): they are dropped from now on; the other sinks go on`
+            : `${name} is not taking events (${f.code}): they wait in memory up to a bound, the rest are dropped and counted`,
+        ),
+      onRecover: (f) => {
+        const message = outageMessage(name, f);
+        log.warn(`${message}; delivering again`);
+        records.emit(selfEvent(message));
+      },
+    }),
+    process.stdout as unknown as LineStream,
+  );
+  recordSinks.push(...delivery);
+  sinks.push(records);
   const sink = new FanOut(sinks);
   const counters = new HostCounters(plan.host);
   // One set of process-wide limits (sessions in all, each source's rate and output, the memory budget) for every port.
@@ -223,24 +272,30 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   for (const l of o.lines ?? []) log.info(l);
   if (account) log.info(`Running as ${account.name} (uid ${account.uid}) after binding.`);
   else if (isRoot) log.warn("Running as root: every attacker byte is handled with full rights (--user root).");
-  const reportConsole = watchConsole(file, selfEvent);
-  installSignals(traps, sink, file, log, () => {
+  const reportConsole = watchConsole(records, selfEvent, jsonOut);
+  installSignals(traps, sink, file, delivery, selfEvent, log, () => {
     o.afterStop?.();
     reportConsole();
   });
 }
 
-/** A console stream that breaks (its reader exited) is noted on the other stream and in the log file. */
-function watchConsole(file: JsonlSink | undefined, selfEvent: (message: string) => TrapEvent): () => void {
+/**
+ * A console stream that breaks (its reader exited) is noted on the other stream and in the records. With
+ * JSON on stdout the console is stderr alone (the stdout sink reports its own trouble).
+ */
+function watchConsole(records: EventSink, selfEvent: (message: string) => TrapEvent, jsonOut: boolean): () => void {
   const out = consoleOutputs();
-  for (const [stream, other] of [
-    [out.stdout, out.stderr],
-    [out.stderr, out.stdout],
-  ] as const) {
+  const pairs = jsonOut
+    ? ([[out.stderr, undefined]] as const)
+    : ([
+        [out.stdout, out.stderr],
+        [out.stderr, out.stdout],
+      ] as const);
+  for (const [stream, other] of pairs) {
     stream.onBroken((code) => {
       const message = `console output to ${stream.name} failed (${code}): its lines are dropped from now on`;
-      other.write(`warning: ${message}\n`);
-      file?.emit(selfEvent(message));
+      other?.write(`warning: ${message}\n`);
+      records.emit(selfEvent(message));
     });
   }
   let reported = false;
@@ -248,30 +303,57 @@ function watchConsole(file: JsonlSink | undefined, selfEvent: (message: string) 
     if (reported) return;
     reported = true;
     for (const s of [out.stdout, out.stderr])
-      if (s.dropped > 0) file?.emit(selfEvent(`${s.dropped} console line${s.dropped === 1 ? "" : "s"} not shown on ${s.name}${s.broken ? ` (${s.broken})` : " (not being read)"}`));
+      if (s.dropped > 0) records.emit(selfEvent(`${s.dropped} console line${s.dropped === 1 ? "" : "s"} not shown on ${s.name}${s.broken ? ` (${s.broken})` : " (not being read)"}`));
   };
-  // Whatever ends the process, what the file is owed is written.
+  // Whatever ends the process, what the records are owed is written (the file) or counted (the others).
   process.on("exit", () => {
     report();
-    file?.close();
+    records.close();
   });
   return report;
 }
 
-/** SIGINT and SIGTERM close every session (each logs its close) and exit; SIGHUP reopens the log file. */
-function installSignals(traps: Trap[], sink: EventSink, file: JsonlSink | undefined, log: ConsolaInstance, afterStop: () => void): void {
+/**
+ * SIGINT and SIGTERM close every session (each logs its close), give the delivery sinks up to
+ * SHUTDOWN_FLUSH_MS to deliver what they hold, and exit (a second signal exits at once); SIGHUP reopens
+ * the log file.
+ */
+function installSignals(
+  traps: Trap[],
+  sink: EventSink,
+  file: JsonlSink | undefined,
+  delivery: DeliverySink[],
+  selfEvent: (message: string) => TrapEvent,
+  log: ConsolaInstance,
+  afterStop: () => void,
+): void {
   let done = false;
-  const stop = (signal: string) => {
-    if (done) return;
+  const exit = () => {
+    sink.close();
+    process.exit(0);
+  };
+  const stop = async (signal: string) => {
+    if (done) return exit();
     done = true;
     log.info(`Received ${signal}: closing ${traps.reduce((n, t) => n + t.activeSessions, 0)} session(s) and stopping.`);
     for (const t of traps) t.stop();
     afterStop();
-    sink.close();
-    process.exit(0);
+    if (delivery.length > 0) {
+      const deadline = new Promise((r) => setTimeout(r, SHUTDOWN_FLUSH_MS + 200));
+      await Promise.race([Promise.all(delivery.map((d) => d.flushWithin(SHUTDOWN_FLUSH_MS).catch(() => {}))), deadline]);
+      // What could not be delivered in time is said on the console and in the file.
+      for (const d of delivery) {
+        if (d.pending === 0) continue;
+        const message = `${d.name}: ${d.pending} event${d.pending === 1 ? "" : "s"} not delivered at exit${d.failing ? ` (${d.failing.code})` : ""}`;
+        log.warn(message);
+        file?.emit(selfEvent(message));
+      }
+      for (const d of delivery) if (d.dropped > 0 && d.failing) file?.emit(selfEvent(outageMessage(d.name, d.failing)));
+    }
+    exit();
   };
-  process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGHUP", () => {
     if (done) return;
     if (!file) {
