@@ -101,6 +101,9 @@ function checkOptions(args: string[], defs: Record<string, { type?: string }>): 
 }
 
 if (import.meta.main) {
+  // logrotate may send HUP while the trap is still starting: its default action would end the process
+  // before the log is even open. Until run.ts installs the real handler (reopen), a HUP is a no-op.
+  process.on("SIGHUP", () => {});
   runCli(process.argv.slice(2)).catch((err: unknown) => {
     if (err instanceof UserError) {
       cliLog.error(err.message);

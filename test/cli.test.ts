@@ -1,6 +1,6 @@
 // The command line as users meet it: the real CLI in a child process, real sockets, real files.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { allEntries, serviceEntries } from "../src/catalog/index.ts";
 import { BUN, buildBinary, connect, ROOT, runCli, startProcess, tempDir, unprivilegedCli, withTimeout, readLog } from "./helpers.ts";
@@ -114,6 +114,16 @@ describe("micetrap <service>", () => {
     await t.stop();
   });
 
+  test("not root, not dropping anything: NoNewPrivs is still set before the first byte is read", async () => {
+    const t = await startProcess([...(await unprivilegedCli()), "ftp", "0", "--host", "127.0.0.1"], { cwd: "/tmp" });
+    try {
+      const status = readFileSync(`/proc/${t.proc.pid}/status`, "utf8");
+      expect(/^NoNewPrivs:\s+(\d)/m.exec(status)?.[1]).toBe("1");
+    } finally {
+      await t.stop();
+    }
+  });
+
   test.if(isRoot)("no port, as root: the usual port, then the rights are dropped to nobody", async () => {
     const t = await startProcess([BUN, "src/cli.ts", "mysql", "--host", "127.0.0.2"]);
     try {
@@ -148,6 +158,27 @@ describe("bad input: one line, non-zero exit, no stack trace", () => {
     const holder = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     try {
       expectOneLineError(await runCli(["ftp", String(holder.port), "--host", "127.0.0.1"]), new RegExp(`port ${holder.port} is already in use`));
+    } finally {
+      holder.stop(true);
+    }
+  });
+  test("a start that fails leaves no log file behind (the ports it had bound are let go with it)", async () => {
+    const holder = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const dir = tempDir();
+    const config = join(dir, "host.yaml");
+    // The first port binds, the second is taken: the listening line of the first would be all the file held.
+    writeFileSync(config, `services:\n  - service: ftp\n    port: 0\n  - service: http\n    port: ${holder.port}\n`);
+    try {
+      const log = join(dir, "events.jsonl");
+      const first = await runCli(["serve", "--config", config, "--host", "127.0.0.1", "--log", log]);
+      expect(first.code).not.toBe(0);
+      expect(first.stderr).toMatch(new RegExp(`error: port ${holder.port} is already in use`));
+      expect(existsSync(log)).toBe(false);
+      // A log that was there before is the operator's: it stays, and nothing in it is lost.
+      writeFileSync(log, '{"earlier":true}\n');
+      const second = await runCli(["serve", "--config", config, "--host", "127.0.0.1", "--log", log]);
+      expect(second.code).not.toBe(0);
+      expect(readFileSync(log, "utf8").startsWith('{"earlier":true}\n')).toBe(true);
     } finally {
       holder.stop(true);
     }

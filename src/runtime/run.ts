@@ -1,6 +1,6 @@
 // Runs a host plan: one process binds every port of the fake host (one seed, one set of host facts, one
 // log, one set of counters), drops root before reading a byte, and serves until a signal.
-import { chownSync, existsSync } from "node:fs";
+import { chownSync, existsSync, rmSync } from "node:fs";
 import type { ConsolaInstance } from "consola/core";
 import { UserError } from "../errors.ts";
 import { ConsoleSink } from "../events/console.ts";
@@ -12,7 +12,7 @@ import { consoleOutputs, createLogger, type LineStream, type Verbosity } from ".
 import { Governor } from "../net/governor.ts";
 import { Trap, type SessionObserver } from "../net/listener.ts";
 import { completeLimits } from "./limits.ts";
-import { dropPrivileges, lookupAccount, type Account } from "../net/privileges.ts";
+import { dropPrivileges, forbidNewPrivileges, lookupAccount, type Account } from "../net/privileges.ts";
 import type { CatalogEntry } from "../types.ts";
 import type { HostPlan } from "./plan.ts";
 
@@ -176,10 +176,11 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   const isRoot = process.getuid?.() === 0;
   const account: Account | undefined = isRoot && plan.user !== "root" ? lookupAccount(plan.user ?? "nobody") : undefined;
   let file: JsonlSink | undefined;
+  let created = false;
   if (logPath !== undefined) {
     if (logPath === "") throw new UserError("--log needs a file name");
     const path = logPath;
-    const created = !existsSync(path);
+    created = !existsSync(path);
     try {
       file = new JsonlSink(path, {
         onFail: (f) => log.error(`cannot write to the log file ${path} (${f.code}): events wait in memory and are written once it works again`),
@@ -249,6 +250,9 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
     bound = bindAll(plan, make, o.showHost === true);
   } catch (err) {
     sink.close();
+    // A start that failed leaves no trace: a log file it made holds only the listening lines of ports it
+    // let go again.
+    if (created && file) rmSync(file.path, { force: true });
     throw err;
   }
   traps = bound.traps;
@@ -259,9 +263,12 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
     } catch (err) {
       for (const t of traps) t.stop();
       sink.close();
+      if (created && file) rmSync(file.path, { force: true });
       throw err instanceof UserError ? err : new UserError(`could not switch to user ${account.name}: ${(err as Error).message}`);
     }
   }
+  // Even when not root: no execve from here on can gain privileges (dropPrivileges set it already).
+  if (!account) forbidNewPrivileges();
   for (const t of traps) log.info(`Fake ${t.entry.service} service listening on port ${t.port}...`);
   for (const s of plan.services) log.info(describeEntry(s.entry));
   if (o.showHost) {
