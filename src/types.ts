@@ -181,6 +181,13 @@ export interface ProtocolSession {
    * simply fails, as IIS's does.
    */
   plainOnTls?(request: Uint8Array): Reply;
+  /**
+   * Bytes of the peer's input this session's parsers hold now (a partial frame, a line without its end,
+   * lines read ahead while the daemon sleeps; for ssh also what ssh2 holds of a partial packet). Between
+   * calls it never exceeds the service's `maxBuffered`. Memory is at most about 1.5 times this (buffers grow
+   * by half again) plus a constant per session. Absent: the session holds no input between calls.
+   */
+  buffered?(): number;
 }
 
 /**
@@ -215,4 +222,6 @@ export interface ServiceModule<T = any> {
   follows?: { service: ServiceName; faceOf(entry: CatalogEntry<T>): string | undefined };
   /** Real request prefixes the fuzzer extends with random bytes. */
   fuzzPrefixes: string[];
+  /** The most a session's buffered() may report between calls: the bound its parsers keep (the fuzzer checks it). */
+  maxBuffered?: number;
 }
