@@ -31,6 +31,8 @@ const NBSS_UNSPECIFIED_ERROR = 0x8f;
  * of which the first 128 KiB are kept and the rest read and dropped (an SMB2 header is 64 bytes).
  */
 const FRAME_KEEP = 128 * 1024;
+/** The most a session holds of its peer's input: one frame's header and the part of it kept. */
+export const SAMBA_MAX_BUFFERED = 4 + FRAME_KEEP;
 /** smb_size: an SMB1 header, word count and byte count. smbd refuses anything shorter. */
 const SMB1_MIN = 35;
 
@@ -931,6 +933,8 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
   const reader = new NbssReader(FRAME_KEEP);
 
   return {
+    buffered: () => reader.buffered,
+
     open(): Reply {
       // SMB is client-first: the server says nothing until spoken to. smbd forks a child first.
       const r: Reply = {};

@@ -13,6 +13,7 @@ import { hostTime } from "../../host/facts.ts";
 import { drawMs, type MsRange } from "../schema.ts";
 import { fill } from "../../util/template.ts";
 import { clip, concatBytes, hex, toLatin1, utf8 } from "../../wire/bytes.ts";
+import { ByteQueue } from "../../wire/queue.ts";
 import { mergeReplies } from "../../wire/reply.ts";
 import type { TorrentTemplates } from "./templates.ts";
 
@@ -23,6 +24,10 @@ const HANDSHAKE_LEN = 68;
 const MAX_MESSAGE = 128 * 1024 + 13;
 /** An HTTP request head larger than this is not a real client's. */
 const MAX_HTTP_HEAD = 8192;
+/** Input held beyond a whole message (or request head) before the peer is dropped. */
+const SLACK = 65536;
+/** The most a session holds of its peer's input (the larger of the two states' limits). */
+export const TORRENT_MAX_BUFFERED = Math.max(MAX_MESSAGE + 4 + SLACK, MAX_HTTP_HEAD + SLACK);
 
 const MSG_EXTENDED = 20;
 const MSG_HAVE_NONE = 0x0f;
@@ -60,6 +65,14 @@ function bencodedString(d: Uint8Array, key: string): string | undefined {
   return text.slice(start, start + len);
 }
 
+/** Index of the first CR LF CR LF in `b` at or after `from`, or -1. */
+function headEnd(b: Uint8Array, from: number): number {
+  for (let i = b.indexOf(13, from); i >= 0 && i + 3 < b.length; i = b.indexOf(13, i + 1)) {
+    if (b[i + 1] === 10 && b[i + 2] === 13 && b[i + 3] === 10) return i;
+  }
+  return -1;
+}
+
 export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSession {
     const t = ctx.entry.templates;
     const reserved = t.reserved;
@@ -82,7 +95,10 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
       }
     }
 
-    let pending: Uint8Array = new Uint8Array(0);
+    /** What the peer sent and no step has consumed yet (read from the front, never re-copied whole). */
+    const pending = new ByteQueue();
+    /** How far into `pending` the search for the end of an HTTP request head has already looked. */
+    let headScanned = 0;
     let state: "handshake" | "http" | "peer" | "closed" = "handshake";
     let sentHashAndId = false;
     let theirReserved = new Uint8Array(8);
@@ -165,7 +181,7 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
 
     /** Consumes the handshake state; returns undefined when more bytes are needed. */
     const stepHandshake = (): Reply | undefined => {
-      const b = pending;
+      const b = pending.view();
       if (speaksHttp && b[0] !== 19) {
         // A client with an HTTP side (tracker, WebUI) routes by the first bytes: an HTTP method goes there.
         const head = toLatin1(b.subarray(0, 8));
@@ -188,34 +204,38 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
         const pre: Reply = { write: concatBytes([b.subarray(28, 48), peerId]) };
         if (b.length < HANDSHAKE_LEN) return pre;
         const rest = handshakeReply(b);
-        pending = b.slice(HANDSHAKE_LEN);
+        pending.skip(HANDSHAKE_LEN);
         return mergeReplies(pre, rest);
       }
       if (b.length < HANDSHAKE_LEN) return undefined;
       const r = handshakeReply(b);
-      pending = b.slice(HANDSHAKE_LEN);
+      pending.skip(HANDSHAKE_LEN);
       return r;
     };
 
     const stepHttp = (): Reply | undefined => {
-      const text = toLatin1(pending.subarray(0, MAX_HTTP_HEAD + 4));
-      const end = text.indexOf("\r\n\r\n");
+      // The head ends at the first CR LF CR LF within MAX_HTTP_HEAD + 4 bytes; bytes already searched are
+      // not searched again.
+      const b = pending.view().subarray(0, MAX_HTTP_HEAD + 4);
+      const end = headEnd(b, Math.max(0, headScanned - 3));
       if (end < 0) {
+        headScanned = b.length;
         if (pending.length > MAX_HTTP_HEAD) return { close: true };
         return undefined;
       }
-      const r = httpReply(text.slice(0, end));
-      pending = pending.slice(end + 4);
+      const r = httpReply(toLatin1(b.subarray(0, end)));
+      pending.skip(end + 4);
+      headScanned = 0;
       return r;
     };
 
     const stepPeer = (): Reply | undefined => {
       if (pending.length < 4) return undefined;
-      const len = ((pending[0]! << 24) | (pending[1]! << 16) | (pending[2]! << 8) | pending[3]!) >>> 0;
+      const len = ((pending.at(0)! << 24) | (pending.at(1)! << 16) | (pending.at(2)! << 8) | pending.at(3)!) >>> 0;
       if (len > MAX_MESSAGE) return { close: true };
       if (pending.length < 4 + len) return undefined;
-      const msg = pending.slice(4, 4 + len);
-      pending = pending.slice(4 + len);
+      pending.skip(4);
+      const msg = pending.take(len);
       if (len === 0) return {}; // keep-alive
       const id = msg[0]!;
       if (id === MSG_EXTENDED && msg[1] === 0 && supportsLtep(reserved)) {
@@ -247,6 +267,7 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
     };
 
     return {
+      buffered: () => pending.length,
       open(): Reply {
         const timers: Record<string, number> = { idle: wait(t.silentMs) };
         if (t.handshakeDeadlineMs) timers.deadline = wait(t.handshakeDeadlineMs);
@@ -256,14 +277,16 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
       data(chunk: Uint8Array): Reply {
         if (state === "closed") return {};
         if (chunk.length > 0) heardFrom = true;
-        const limit = state === "peer" ? MAX_MESSAGE + 4 + 65536 : MAX_HTTP_HEAD + 65536;
+        const limit = state === "peer" ? MAX_MESSAGE + 4 + SLACK : MAX_HTTP_HEAD + SLACK;
         if (pending.length + chunk.length > limit) {
           state = "closed";
+          pending.clear();
           return { close: true };
         }
-        pending = pending.length === 0 ? chunk.slice() : concatBytes([pending, chunk]);
+        pending.push(chunk);
         let out: Reply = {};
-        for (let guard = 0; guard < 1000 && pending.length > 0; guard++) {
+        // Every step consumes bytes or waits for more, so this ends; the count is only a second bound.
+        for (let guard = 0; guard <= limit && pending.length > 0; guard++) {
           const step = state === "handshake" ? stepHandshake() : state === "http" ? stepHttp() : stepPeer();
           if (step === undefined) break;
           out = mergeReplies(out, step);
@@ -272,7 +295,11 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
             break;
           }
         }
-        return state === "closed" ? out : { ...out, timers: timersNow() };
+        if (state === "closed") {
+          pending.clear();
+          return out;
+        }
+        return { ...out, timers: timersNow() };
       },
       timer(name: string): Reply {
         if (state === "closed") return {};
