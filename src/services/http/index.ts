@@ -1,7 +1,7 @@
 // http: an HTTP/1.x origin server (Apache, nginx, IIS, lighttpd), client-first.
 import table from "../../../fixtures/services/http.json";
 import type { ServiceModule } from "../../types.ts";
-import { startHttp } from "./session.ts";
+import { HTTP_MAX_BUFFERED, startHttp } from "./session.ts";
 import { httpTemplates, type HttpTemplates } from "./templates.ts";
 
 export const http: ServiceModule<HttpTemplates> = {
@@ -12,5 +12,6 @@ export const http: ServiceModule<HttpTemplates> = {
   templates: httpTemplates,
   table,
   start: startHttp,
+  maxBuffered: HTTP_MAX_BUFFERED,
   fuzzPrefixes: ["GET / HTTP/1.1\r\nHost: x\r\nContent-Length: ", "POST /x HTTP/1.0\r\nAuthorization: Basic ", "OPTIONS * HTTP/1.1\r\n"],
 };

@@ -6,6 +6,7 @@ import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../.
 import { hostTime } from "../../host/facts.ts";
 import { fill } from "../../util/template.ts";
 import { clip, rd32, toLatin1, utf8 } from "../../wire/bytes.ts";
+import { ByteQueue } from "../../wire/queue.ts";
 import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
 import { drawMs, type MsRange } from "../schema.ts";
 import { formLogin, MAX_FORM_BYTES } from "./forms.ts";
@@ -22,6 +23,8 @@ export const MAX_HEADERS = 100;
 export const MAX_BODY = 64 * 1024;
 /** Requests per connection before the server closes it (Apache's MaxKeepAliveRequests). */
 export const MAX_REQUESTS = 100;
+/** The most a session holds of its peer's input between reads: an unfinished head, and a login body. */
+export const HTTP_MAX_BUFFERED = MAX_HEAD + MAX_FORM_BYTES;
 /** Empty lines tolerated before a request line (Apache stops at limit_req_fields, 100). */
 const MAX_BLANK_LINES = 100;
 
@@ -44,6 +47,15 @@ const REASONS: Record<number, string> = {
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+const CR = 13;
+const LF = 10;
+const SP = 32;
+/** Byte tables of the eager check (eagerStep): method characters, and what may start a target. */
+const byteTable = (ok: (c: string) => boolean): boolean[] => Array.from({ length: 256 }, (_, i) => ok(String.fromCharCode(i)));
+const TOKEN_CHAR_CODE = byteTable((c) => TOKEN_CHAR.test(c));
+const UPPER_METHOD_CHAR = byteTable((c) => /[A-Z_]/.test(c));
+const ALPHA_SLASH_STAR = byteTable((c) => /[\/*A-Za-z]/.test(c));
+type EagerState = "start" | "method" | "spaces" | "ok" | "bad";
 const UPPER = /^[A-Z_]+$/;
 
 type ErrorKind = "verb" | "url" | "version" | "header" | "host" | "length" | "generic";
@@ -210,7 +222,18 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
     };
     const page = pageFacts(ctx, t, fill(wire(t.pageBody), local), ctx.now());
 
+    /** What the parser has seen and not consumed yet. */
     let buf = "";
+    /**
+     * Bytes that arrived while the parser could not have moved (part of a request line or head, with no
+     * LF that could end it): held here and appended to `buf` once one comes, so an unfinished head is not
+     * re-read (or re-copied) whole on every chunk.
+     */
+    const tail = new ByteQueue();
+    /** Where the last step stopped for want of bytes: the request line, or the head after it. */
+    let idle: "line" | "head" | undefined;
+    /** For an eager server waiting on its request line: how far its check of the first bytes got. */
+    let eagerIdle: EagerState = "start";
     let blankLines = 0;
     let requests = 0;
     let closed = false;
@@ -488,19 +511,22 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       return headers;
     }
 
-    /** Eager servers reject a request whose first bytes cannot be a method and a target. */
-    function eagerlyBad(pending: string): boolean {
-      let i = 0;
-      while (i < pending.length && pending[i] !== " ") {
-        const c = pending[i]!;
-        if (c === "\r" || c === "\n") return false; // the line parser will judge it
-        if (upperMethods ? !/[A-Z_]/.test(c) : !TOKEN_CHAR.test(c)) return true;
-        i++;
-      }
-      if (i === 0 || i >= pending.length) return false;
-      while (i < pending.length && pending[i] === " ") i++;
-      const c = pending[i];
-      return c !== undefined && c !== "\r" && c !== "\n" && !/[\/*A-Za-z]/.test(c);
+    /**
+     * Eager servers reject a request whose first bytes cannot be a method and a target: the check, one
+     * byte at a time. "bad" and "ok" are final; "method" and "spaces" wait for more.
+     */
+    function eagerStep(state: EagerState, c: number): EagerState {
+      if (state === "ok" || state === "bad") return state;
+      if (c === CR || c === LF) return "ok"; // the line parser will judge it
+      if (state === "spaces") return c === SP ? "spaces" : ALPHA_SLASH_STAR[c] ? "ok" : "bad";
+      if (c === SP) return state === "start" ? "ok" : "spaces";
+      return (upperMethods ? UPPER_METHOD_CHAR[c] : TOKEN_CHAR_CODE[c]) ? "method" : "bad";
+    }
+
+    function eagerState(text: string, from: EagerState = "start"): EagerState {
+      let state = from;
+      for (let i = 0; i < text.length && state !== "ok" && state !== "bad"; i++) state = eagerStep(state, text.charCodeAt(i));
+      return state;
     }
 
     function step(): { out: string; close: boolean; events: ProtocolEvent[] } | undefined {
@@ -513,10 +539,13 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
         if (++blankLines > MAX_BLANK_LINES) throw new HttpError(400, "generic");
       }
       if (buf === "" || buf === "\r") return undefined;
-      if (eager && eagerlyBad(buf)) throw new HttpError(400, "verb");
+      const early = eager ? eagerState(buf) : "ok";
+      if (early === "bad") throw new HttpError(400, "verb");
       const nl = buf.indexOf("\n");
       if (nl < 0) {
         if (buf.length > MAX_LINE) throw new HttpError(longLineStatus, "url");
+        idle = "line";
+        eagerIdle = early;
         return undefined;
       }
       const line = buf.slice(0, nl).replace(/\r$/, "");
@@ -538,6 +567,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
         const m = /\r?\n\r?\n/.exec(buf.slice(nl));
         if (!m) {
           if (buf.length > MAX_HEAD) throw Object.assign(new HttpError(400, "header", parsed.version), { events });
+          idle = "head";
           return undefined;
         }
         headerText = buf.slice(nl + 1, nl + m.index + 1);
@@ -597,6 +627,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
     }
 
     function run(): Reply {
+      idle = undefined;
       let out = "";
       const events: ProtocolEvent[] = [];
       let close = false;
@@ -642,6 +673,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       if (close) {
         closed = true;
         buf = "";
+        tail.clear();
       }
       return {
         ...(out !== "" ? { write: out } : {}),
@@ -721,6 +753,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
 
     /** The daemon stops waiting: a 408 (or 400) page where it writes one, then the close. */
     function timedOut(): Reply {
+      flushTail();
       let out = "";
       if (phase === "head" && t.requestTimeoutReply === "408AfterLine") {
         const line = completeLine();
@@ -735,6 +768,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       }
       closed = true;
       buf = "";
+      tail.clear();
       return { ...(out !== "" ? { write: out } : {}), close: true, timers: timer.stop() };
     }
 
@@ -750,8 +784,57 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
         if (bodyLeft > 0) return {};
         return run();
       }
+      if (!waiting && quiet(chunk)) {
+        tail.push(chunk);
+        return {};
+      }
+      flushTail();
       buf += toLatin1(chunk);
       return run();
+    }
+
+    function flushTail(): void {
+      if (tail.length === 0) return;
+      buf += toLatin1(tail.view());
+      tail.clear();
+    }
+
+    /**
+     * Whether `chunk` cannot move the parser where it stopped, so that running it would answer nothing and
+     * change nothing: no LF to end the request line (and, for an eager server, nothing its check of the
+     * first bytes would refuse), or no blank line to end the head; and no limit passed.
+     */
+    function quiet(chunk: Uint8Array): boolean {
+      const total = buf.length + tail.length + chunk.length;
+      if (idle === "line") {
+        if (total > MAX_LINE || chunk.indexOf(LF) >= 0) return false;
+        if (!eager) return true;
+        let state = eagerIdle;
+        for (let i = 0; i < chunk.length && state !== "ok" && state !== "bad"; i++) state = eagerStep(state, chunk[i]!);
+        if (state === "bad") return false;
+        eagerIdle = state;
+        return true;
+      }
+      if (idle === "head") {
+        if (total > MAX_HEAD) return false;
+        // The head ends at LF LF or LF CR LF; the two bytes before the chunk may begin one.
+        const before = lastTwo();
+        const at = (i: number): number | undefined => (i < 0 ? before[2 + i] : chunk[i]);
+        for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) {
+          if (at(i - 1) === LF || (at(i - 1) === CR && at(i - 2) === LF)) return false;
+        }
+        return true;
+      }
+      return false;
+    }
+
+    /** The last two bytes the parser holds (buf, then tail), oldest first; undefined where there are fewer. */
+    function lastTwo(): [number | undefined, number | undefined] {
+      const n = tail.length;
+      const fromBuf = (k: number): number | undefined => (k >= 1 && k <= buf.length ? buf.charCodeAt(buf.length - k) : undefined);
+      if (n >= 2) return [tail.at(n - 2), tail.at(n - 1)];
+      if (n === 1) return [fromBuf(1), tail.at(0)];
+      return [fromBuf(2), fromBuf(1)];
     }
 
     /** The product's answer to plain HTTP on its TLS port (https faces), then a close. */
@@ -766,6 +849,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
 
     return {
       ...(t.plainOnTls ? { plainOnTls } : {}),
+      buffered: () => buf.length + tail.length + (form?.length ?? 0),
       // Client speaks first; a web server greets nobody. Its timers start at once (or after the kernel's
       // deferred accept, for a peer that stays silent).
       open() {

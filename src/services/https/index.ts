@@ -3,7 +3,7 @@
 // http service's, on the pages of the http face the entry names.
 import table from "../../../fixtures/services/https.json";
 import type { ServiceModule } from "../../types.ts";
-import { startHttp } from "../http/session.ts";
+import { HTTP_MAX_BUFFERED, startHttp } from "../http/session.ts";
 import { httpsTemplates, type HttpsTemplates } from "./templates.ts";
 
 export const https: ServiceModule<HttpsTemplates> = {
@@ -14,6 +14,7 @@ export const https: ServiceModule<HttpsTemplates> = {
   templates: httpsTemplates,
   table,
   start: startHttp,
+  maxBuffered: HTTP_MAX_BUFFERED,
   // Apache on 80 and nginx on 443 of one host would be a story that does not fit together.
   follows: { service: "http", faceOf: (entry) => entry.templates.httpFace },
   // The fuzzer feeds sessions directly (plaintext), so these are the requests that arrive through TLS.
