@@ -1,7 +1,7 @@
 // ftp: the control channel before login (greeting, USER/PASS always refused, the daemon's pre-login answers).
 import table from "../../../fixtures/services/ftp.json";
 import type { ServiceModule } from "../../types.ts";
-import { startFtp } from "./session.ts";
+import { FTP_MAX_BUFFERED, startFtp } from "./session.ts";
 import { ftpTemplates, type FtpTemplates } from "./templates.ts";
 
 export const ftp: ServiceModule<FtpTemplates> = {
@@ -12,5 +12,6 @@ export const ftp: ServiceModule<FtpTemplates> = {
   templates: ftpTemplates,
   table,
   start: startFtp,
+  maxBuffered: FTP_MAX_BUFFERED,
   fuzzPrefixes: ["USER ", "PASS ", "SITE ", "RETR ", "\xff\xf4\xff\xf2"],
 };

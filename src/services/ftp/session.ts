@@ -17,6 +17,10 @@ const ECHO_MAX = 512;
 const LINE_CAP = 16384;
 /** Lines read ahead while the daemon sleeps are kept up to this many bytes; the rest is dropped. */
 const QUEUE_MAX = 64 * 1024;
+/** The most a session holds of its peer's input: a line without its end, and the lines read ahead. */
+export const FTP_MAX_BUFFERED = LINE_CAP + QUEUE_MAX;
+
+const cost = (ev: LineEvent): number => ev.text.length;
 
 /** Template keys whose value is one reply text. */
 type ReplyKey = { [K in keyof FtpTemplates]: FtpTemplates[K] extends string | undefined ? K : never }[keyof FtpTemplates];
@@ -212,7 +216,7 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
       } else {
         const ev = queue.shift();
         if (ev === undefined) break;
-        queuedBytes -= ev.text.length;
+        queuedBytes -= cost(ev);
         r = serve(ev, events);
       }
       served = true;
@@ -266,6 +270,7 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
   }
 
   return {
+    buffered: () => lines.buffered + queuedBytes,
     open(): Reply {
       const timers: Record<string, number> = {};
       if (idleMs !== undefined) timers.idle = idleMs;
@@ -277,9 +282,9 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
     data(chunk: Uint8Array): Reply {
       if (closed) return {};
       for (const ev of lines.push(chunk)) {
-        if (queuedBytes + ev.text.length > QUEUE_MAX) break;
+        if (queuedBytes + cost(ev) > QUEUE_MAX) break;
         queue.push(ev);
-        queuedBytes += ev.text.length;
+        queuedBytes += cost(ev);
       }
       return waiting ? {} : drain();
     },

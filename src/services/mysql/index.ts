@@ -1,7 +1,7 @@
 // mysql: the MySQL/MariaDB connection phase (greeting, HandshakeResponse, "Access denied").
 import table from "../../../fixtures/services/mysql.json";
 import type { ServiceModule } from "../../types.ts";
-import { startMysql } from "./session.ts";
+import { MYSQL_MAX_BUFFERED, startMysql } from "./session.ts";
 import { mysqlTemplates, type MysqlTemplates } from "./templates.ts";
 
 export const mysql: ServiceModule<MysqlTemplates> = {
@@ -12,5 +12,6 @@ export const mysql: ServiceModule<MysqlTemplates> = {
   templates: mysqlTemplates,
   table,
   start: startMysql,
+  maxBuffered: MYSQL_MAX_BUFFERED,
   fuzzPrefixes: ["\x20\x00\x00\x01\x85\xa6\x3f\x20\x00\x00\x00\x01\x21", "\x05\x00\x00\x00\x03SELE", "\xff\xff\xff\x01"],
 };

@@ -14,6 +14,7 @@ import type { CounterSpec } from "../../host/counters.ts";
 import { drawMs } from "../schema.ts";
 import { fill } from "../../util/template.ts";
 import { concatBytes, hex, toBytes, toLatin1 } from "../../wire/bytes.ts";
+import { ByteQueue } from "../../wire/queue.ts";
 import type { MysqlTemplates } from "./templates.ts";
 
 const CLIENT_CONNECT_WITH_DB = 0x8;
@@ -29,6 +30,8 @@ const MYSQLD_THREADS: CounterSpec = { atBoot: 1, perHour: 4, spread: 30 };
 const MIN_HANDSHAKE_SIZE = 6;
 /** Bytes of a client packet we keep; the rest is counted, as a real server would read it. */
 const KEEP = 4096;
+/** The most a session holds of its peer's input: a packet header and the kept part of its payload. */
+export const MYSQL_MAX_BUFFERED = 4 + KEEP;
 /** The user name as logged (the error message echoes less). */
 const USER_LOG_MAX = 256;
 
@@ -193,8 +196,8 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
     let state: "handshake" | "switch" | "done" = "handshake";
     let header: Uint8Array = new Uint8Array(0);
     let need = -1; // payload bytes still to come for the current packet; -1 while reading a header
-    let body: Uint8Array[] = [];
-    let kept = 0;
+    /** The kept part of the packet being read (one buffer, however small the chunks it came in). */
+    const body = new ByteQueue();
     let pendingUser = new Uint8Array(0);
     let pendingClient: Record<string, string> = {};
     let clientCaps = 0;
@@ -351,21 +354,16 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
             break;
           }
           need = len;
-          body = [];
-          kept = 0;
+          body.clear();
         }
         const take = Math.min(need, chunk.length - at);
-        const keep = Math.min(take, KEEP - kept);
-        if (keep > 0) {
-          body.push(chunk.slice(at, at + keep));
-          kept += keep;
-        }
+        const keep = Math.min(take, KEEP - body.length);
+        if (keep > 0) body.push(chunk.subarray(at, at + keep));
         at += take;
         need -= take;
         if (need > 0) break;
         need = -1;
-        const r = onPacket(concatBytes(body));
-        body = [];
+        const r = onPacket(body.take(body.length));
         if (r.write !== undefined) writes.push(toBytes(r.write));
         events.push(...(r.events ?? []));
         if (r.close) close = true;
@@ -381,6 +379,7 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
     }
 
     return {
+      buffered: () => header.length + body.length,
       open(): Reply {
         return { write: greeting(), timers: { [CONNECT_TIMER]: connectWait() } };
       },

@@ -3,7 +3,7 @@
 import table from "../../../fixtures/services/ssh.json";
 import type { ServiceModule } from "../../types.ts";
 import { hostKeysFor } from "./keys.ts";
-import { type SshPrepared, startSsh } from "./session.ts";
+import { SSH_MAX_BUFFERED, type SshPrepared, startSsh } from "./session.ts";
 import { sshTemplates, type SshTemplates } from "./templates.ts";
 import { summarizeKeyExchange } from "./wire.ts";
 
@@ -15,6 +15,7 @@ export const ssh: ServiceModule<SshTemplates> = {
   templates: sshTemplates,
   table,
   start: startSsh,
+  maxBuffered: SSH_MAX_BUFFERED,
   prepare(entry, host): SshPrepared {
     const t = entry.templates;
     // ssh-keygen's comment on a host key made at install time: root@<hostname>.

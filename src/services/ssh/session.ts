@@ -17,10 +17,11 @@
 import { EventEmitter } from "node:events";
 import type { ProtocolEvent, ProtocolSession, Reply, SessionChannel, SessionContext } from "../../types.ts";
 import { fill } from "../../util/template.ts";
-import { concatBytes, toLatin1 } from "../../wire/bytes.ts";
+import { toLatin1 } from "../../wire/bytes.ts";
+import { ByteQueue } from "../../wire/queue.ts";
 import { drawMs } from "../schema.ts";
 import type { HostKeySet } from "./keys.ts";
-import { type AuthRequest, type Offer, sendDisconnect, sendExtInfo, serverConnection, type ServerConnection, SUPPORTED } from "./ssh2-internals.ts";
+import { type AuthRequest, libraryHeld, type Offer, sendDisconnect, sendExtInfo, serverConnection, type ServerConnection, SSH2_MAX_PACKET, SUPPORTED } from "./ssh2-internals.ts";
 import type { SshTemplates } from "./templates.ts";
 import { hassh, type KexinitLists, MAX_PLAIN_PACKET, parseKexinit, plainPackets, sha256Fingerprint } from "./wire.ts";
 
@@ -47,6 +48,8 @@ class LibrarySocket extends EventEmitter {
   remoteFamily: string;
   private paused = false;
   private queued: Buffer[] = [];
+  /** Bytes in `queued`: what waits for ssh2 to read (it starts reading on a later tick). */
+  held = 0;
 
   constructor(
     ctx: SessionContext,
@@ -87,15 +90,21 @@ class LibrarySocket extends EventEmitter {
 
   resume(): this {
     this.paused = false;
-    while (!this.paused && this.queued.length > 0 && this.writable) this.emit("data", this.queued.shift()!);
+    while (!this.paused && this.queued.length > 0 && this.writable) {
+      const b = this.queued.shift()!;
+      this.held -= b.length;
+      this.emit("data", b);
+    }
     return this;
   }
 
   /** Bytes from the peer, for ssh2 (held while it is paused: it starts on a later tick). */
   feed(bytes: Uint8Array): void {
     const b = Buffer.from(bytes);
-    if (this.paused || this.listenerCount("data") === 0) this.queued.push(b);
-    else this.emit("data", b);
+    if (this.paused || this.listenerCount("data") === 0) {
+      this.queued.push(b);
+      this.held += b.length;
+    } else this.emit("data", b);
   }
 
   /** The connection is gone: ssh2 cleans up on close. */
@@ -103,6 +112,7 @@ class LibrarySocket extends EventEmitter {
     this.writable = false;
     this._readableState.ended = true;
     this.queued = [];
+    this.held = 0;
     this.emit("close");
     this.removeAllListeners();
   }
@@ -144,7 +154,10 @@ class SshSession implements ProtocolSession {
   private readonly t: SshTemplates;
   private channel: SessionChannel | undefined;
   private phase: "ident" | "kexinit" | "library" | "done" = "ident";
-  private pending: Uint8Array = new Uint8Array(0);
+  /** What the client sent before ssh2 takes over: skipped lines, its identification, its first packets. */
+  private readonly pending = new ByteQueue();
+  /** Where the identification's LF is in `pending`, once it is there. */
+  private identEnd = -1;
   private skippedLines = 0;
   private clientIdent = "";
   private clientLists: KexinitLists | undefined;
@@ -180,13 +193,14 @@ class SshSession implements ProtocolSession {
       return {};
     }
     if (this.phase === "done") return {};
-    this.pending = concatBytes([this.pending, chunk]);
+    this.pending.push(chunk);
     if (this.phase === "ident") return this.readIdent();
     return this.awaitKexinit();
   }
 
   stop(): void {
     this.phase = "done";
+    this.pending.clear();
     this.cancelWait?.();
     const socket = this.socket;
     this.socket = undefined;
@@ -197,21 +211,29 @@ class SshSession implements ProtocolSession {
 
   private finish(reply: Reply): Reply {
     this.phase = "done";
+    this.pending.clear();
     return reply;
+  }
+
+  /** Bytes held: what waits here before ssh2 starts, what waits for ssh2 to read, ssh2's partial packet. */
+  buffered(): number {
+    return this.pending.length + (this.socket?.held ?? 0) + (this.conn ? libraryHeld(this.conn) : 0);
   }
 
   private readIdent(): Reply {
     for (;;) {
-      const lf = this.pending.indexOf(0x0a);
+      // A line is looked for within its first IDENT_MAX + 1 bytes: more is an over-long line.
+      const lf = this.pending.view().subarray(0, IDENT_MAX + 1).indexOf(0x0a);
       const overlong = (lf < 0 ? this.pending.length : lf) > IDENT_MAX;
       if (lf < 0 && !overlong) return {};
       const end = overlong ? IDENT_MAX : lf;
-      let line = toLatin1(this.pending.subarray(0, end));
+      let line = toLatin1(this.pending.view().subarray(0, end));
       if (line.endsWith("\r")) line = line.slice(0, -1);
       if (line.startsWith("SSH-") && !overlong) {
         if (!line.startsWith("SSH-2.0-") && !line.startsWith("SSH-1.99-")) return this.finish({ ...(this.t.majorDiffers ? { write: this.t.majorDiffers } : {}), close: true });
         // pending now starts at the identification (skipped lines are gone): ssh2 reads from here.
         this.clientIdent = line;
+        this.identEnd = lf;
         this.phase = "kexinit";
         this.channel?.push({ opaque: "ssh key exchange" });
         this.cancelWait = this.channel?.later(KEXINIT_WAIT_MS, () => {
@@ -221,15 +243,14 @@ class SshSession implements ProtocolSession {
       }
       // Not an identification: OpenSSH says so and hangs up; Dropbear reads on, up to its line limit.
       if (this.t.notSsh !== undefined) return this.finish({ write: this.t.notSsh, close: true });
-      this.pending = this.pending.subarray(overlong ? end : lf + 1);
+      this.pending.skip(overlong ? end : lf + 1);
       if (++this.skippedLines >= DROPBEAR_MAX_LINES) return this.finish({ close: true });
     }
   }
 
   /** Waits for the client's KEXINIT (its HASSH, and which algorithms it will pick), then starts ssh2. */
   private awaitKexinit(): Reply {
-    const lf = this.pending.indexOf(0x0a);
-    const after = this.pending.subarray(lf + 1);
+    const after = this.pending.view().subarray(this.identEnd + 1);
     const { payloads, bad } = plainPackets(after, 1);
     if (payloads.length > 0) {
       this.clientLists = parseKexinit(payloads[0]!);
@@ -261,8 +282,7 @@ class SshSession implements ProtocolSession {
       // A failed key exchange, a client's disconnect, recorded ciphertext in a replay: ssh2 hangs up itself.
     });
     this.conn = conn;
-    const bytes = this.pending;
-    this.pending = new Uint8Array(0);
+    const bytes = this.pending.take(this.pending.length);
     socket.feed(bytes);
   }
 
@@ -344,6 +364,12 @@ class SshSession implements ProtocolSession {
     else answer();
   }
 }
+
+/**
+ * The most an ssh session holds between reads: before ssh2 starts, an identification line and one
+ * plaintext packet; after, ssh2's packet in progress (SSH2_MAX_PACKET and a MAC of up to 64 bytes).
+ */
+export const SSH_MAX_BUFFERED = Math.max(IDENT_MAX + 1 + 4 + MAX_PLAIN_PACKET, SSH2_MAX_PACKET + 64);
 
 export function startSsh(ctx: SessionContext<SshTemplates>): ProtocolSession {
   const prepared = ctx.prepared as SshPrepared | undefined;

@@ -277,3 +277,15 @@ function answerGroupRequests(kex: KeyExchange, rule: "group14" | "by-max"): void
     return plainParse.call(this, payload);
   };
 }
+
+/** ssh2's MAX_PACKET_SIZE (lib/protocol/crypto.js): a packet length over this is "Bad packet length". */
+export const SSH2_MAX_PACKET = 35_000;
+
+/**
+ * What ssh2 holds of the peer's input between reads: the packet it is assembling (allocated at its
+ * declared length, at most SSH2_MAX_PACKET and a MAC), and an identification line not yet complete.
+ */
+export function libraryHeld(conn: ServerConnection): number {
+  const proto = conn._protocol as unknown as { _decipher?: { _packet?: Uint8Array | null }; _buffer?: Uint8Array };
+  return (proto._decipher?._packet?.length ?? 0) + (proto._buffer?.length ?? 0);
+}
