@@ -237,6 +237,34 @@ describe("library-driven sessions", () => {
     expect(log.at(-1)!.what).toBe("out pushed\n");
   });
 
+  test("work a library scheduled that throws ends the session with an error; the throw never reaches the clock", () => {
+    const clock = new VirtualClock();
+    const { out, log } = recorder(clock);
+    const stopped: string[] = [];
+    let channel: import("../src/types.ts").SessionChannel | undefined;
+    const d = new SessionDriver(
+      {
+        attach: (c) => void (channel = c),
+        open: () => ({ write: "hello\n" }),
+        data: () => {
+          channel!.later(200, () => {
+            throw new Error("library state");
+          });
+          return {};
+        },
+        stop: () => void stopped.push("stopped"),
+      },
+      clock,
+      out,
+    );
+    d.open();
+    d.data(toBytes("x"));
+    expect(() => clock.advanceBy(1000)).not.toThrow();
+    expect(log.at(-1)).toEqual({ at: 200, what: "error library state" });
+    expect(stopped).toEqual(["stopped"]);
+    expect(d.isClosed).toBe(true);
+  });
+
   test("startTls comes after its write; the opaque mark before the reply that carries it", () => {
     const clock = new VirtualClock();
     const order: string[] = [];

@@ -70,7 +70,15 @@ export class SessionDriver {
     this.session.attach?.({
       push: (reply) => this.push(reply),
       later: (ms, fn) => this.clock.schedule(bound(ms), () => {
-        if (!this.closed) fn();
+        if (this.closed) return;
+        // Work a library scheduled runs outside any call of ours: a throw there ends the session, as a
+        // throw from data() does, instead of reaching the event loop (live, a timer's throw ends the process).
+        try {
+          fn();
+        } catch (err) {
+          this.stop();
+          this.out.error(err instanceof Error ? err : new Error(String(err)));
+        }
       }),
     });
     this.run(() => this.session.open());
