@@ -25,6 +25,25 @@ export interface ContextOptions<T = unknown> {
   remotePort?: number;
 }
 
+/**
+ * hostRandom values already computed: the same (host seed, entry, label) always gives the same number, and
+ * a connection asks for the same few (an http page's mtime, inode and ETag; a peer id) again and again.
+ * Bounded: emptied when full (labels may carry the hour, so they are not a fixed set).
+ */
+const hostRandomMemo = new Map<string, number>();
+const HOST_RANDOM_MEMO_MAX = 4096;
+
+function memoHostRandom(hostSeed: string, entryId: string, label: string): number {
+  const key = `${hostSeed}\u0000${entryId}\u0000${label}`;
+  let v = hostRandomMemo.get(key);
+  if (v === undefined) {
+    if (hostRandomMemo.size >= HOST_RANDOM_MEMO_MAX) hostRandomMemo.clear();
+    v = hashUnit(hostSeed, entryId, label);
+    hostRandomMemo.set(key, v);
+  }
+  return v;
+}
+
 export function makeContext<T>(o: ContextOptions<T>): SessionContext<T> {
   const host = o.host ?? hostFacts({ seed: o.hostSeed, family: o.entry.os });
   const now = o.now ?? (() => new Date());
@@ -35,7 +54,7 @@ export function makeContext<T>(o: ContextOptions<T>): SessionContext<T> {
     entry: o.entry,
     host,
     random: o.sessionSeed !== undefined ? seededBytes(o.sessionSeed) : cryptoBytes,
-    hostRandom: (label: string) => hashUnit(o.hostSeed, o.entry.id, label),
+    hostRandom: (label: string) => memoHostRandom(o.hostSeed, o.entry.id, label),
     now,
     nowMicros: () => BigInt(now().getTime()) * 1000n + BigInt(subMs()),
     counter: o.counter ?? ((name, spec) => counterBase(host, name, spec, now()) + 1),

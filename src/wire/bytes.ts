@@ -10,12 +10,9 @@ export function toBytes(data: Uint8Array | string): Uint8Array {
 
 /** One character per byte (latin1), the way nmap's matcher sees a response. */
 export function toLatin1(bytes: Uint8Array): string {
-  // TextDecoder("latin1") is windows-1252 per the WHATWG spec; map bytes ourselves to stay exact.
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return s;
+  // TextDecoder("latin1") is windows-1252 per the WHATWG spec; Buffer's "latin1" maps byte n to U+00nn,
+  // exactly, in native code (spreading the bytes into fromCharCode cost 4-15 times as much).
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
 }
 
 export function utf8(text: string): Uint8Array {

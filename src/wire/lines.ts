@@ -1,5 +1,4 @@
 // Line splitting for text protocols (FTP today; SMTP, POP3, IMAP later).
-import { toLatin1 } from "./bytes.ts";
 import { ByteQueue } from "./queue.ts";
 
 export type OverlongAction = "split" | "skip" | "close";
@@ -49,11 +48,9 @@ export class LineSplitter {
         continue;
       }
       // A line fits when its LF is among the first `max` bytes.
-      const window = Math.min(q.length, this.max);
-      const found = this.scanned < window ? q.view().subarray(this.scanned, window).indexOf(0x0a) : -1;
-      if (found >= 0) {
-        const nl = this.scanned + found;
-        let line = toLatin1(q.view().subarray(0, nl));
+      const nl = q.indexOf(0x0a, this.scanned, this.max);
+      if (nl >= 0) {
+        let line = q.latin1(0, nl);
         if (line.endsWith("\r")) line = line.slice(0, -1);
         q.skip(nl + 1);
         this.scanned = 0;
@@ -65,7 +62,7 @@ export class LineSplitter {
         break;
       }
       // Too long: max bytes held with no LF among them.
-      out.push({ text: toLatin1(q.view().subarray(0, this.max)), tooLong: true });
+      out.push({ text: q.latin1(0, this.max), tooLong: true });
       this.scanned = 0;
       if (this.action === "close") {
         q.clear();

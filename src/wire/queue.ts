@@ -47,11 +47,19 @@ export class ByteQueue {
     return i >= 0 && i < this.length ? this.buf[this.start + i] : undefined;
   }
 
-  /** Index (from the front) of the first `byte` at or after `from`, or -1. */
-  indexOf(byte: number, from = 0): number {
-    if (from >= this.length) return -1;
-    const i = this.buf.subarray(this.start, this.end).indexOf(byte, Math.max(0, from));
-    return i;
+  /** Index (from the front) of the first `byte` in [from, to), or -1. */
+  indexOf(byte: number, from = 0, to = this.length): number {
+    const buf = this.buf;
+    const stop = this.start + Math.min(to, this.length);
+    for (let i = this.start + Math.max(0, from); i < stop; i++) if (buf[i] === byte) return i - this.start;
+    return -1;
+  }
+
+  /** Bytes [from, to) as latin1 text (one character per byte), without copying them first. */
+  latin1(from = 0, to = this.length): string {
+    const a = Math.max(0, Math.min(from, this.length));
+    const b = Math.max(a, Math.min(to, this.length));
+    return Buffer.from(this.buf.buffer, this.buf.byteOffset + this.start + a, b - a).toString("latin1");
   }
 
   /** Drops `n` bytes from the front. */

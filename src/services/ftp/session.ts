@@ -41,19 +41,37 @@ function mapped(ip: string): string {
   return ip.includes(":") ? ip : `::ffff:${ip}`;
 }
 
+/** The template's word lists as sets, made once per entry (every connection of a face asks the same). */
+const verbSetCache = new WeakMap<FtpTemplates, ReturnType<typeof makeVerbSets>>();
+
+function makeVerbSets(t: FtpTemplates) {
+  return {
+    known: t.knownVerbs === undefined ? undefined : new Set(t.knownVerbs),
+    unimplemented: new Set(t.unimplementedVerbs),
+    httpVerbs: new Set(t.httpVerbs),
+    denied: new Set(t.deniedUsers),
+    closeOn: new Set(t.closeOn),
+    tlsArgs: new Set(t.tlsAuthArgs.map((a) => a.toUpperCase())),
+  };
+}
+
+function verbSets(t: FtpTemplates): ReturnType<typeof makeVerbSets> {
+  let sets = verbSetCache.get(t);
+  if (!sets) {
+    sets = makeVerbSets(t);
+    verbSetCache.set(t, sets);
+  }
+  return sets;
+}
+
 export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
   const t = ctx.entry.templates;
   const action = t.lineTooLongAction;
   const newSplitter = () => new LineSplitter(Math.min(t.lineMax, LINE_CAP), action);
   let lines = newSplitter();
-  const known = t.knownVerbs === undefined ? undefined : new Set(t.knownVerbs);
-  const unimplemented = new Set(t.unimplementedVerbs);
-  const httpVerbs = new Set(t.httpVerbs);
-  const denied = new Set(t.deniedUsers);
-  const closeOn = new Set(t.closeOn);
+  const { known, unimplemented, httpVerbs, denied, closeOn, tlsArgs } = verbSets(t);
   // AUTH TLS only where the entry says the daemon offers it; otherwise AUTH is one more command.
   const offersTls = ctx.entry.tls?.mode === "starttls" && t.authTls !== undefined;
-  const tlsArgs = new Set(t.tlsAuthArgs.map((a) => a.toUpperCase()));
   const maxFails = t.maxLoginFails;
   const draw = (range: MsRange): number => drawMs(range, ctx.random);
   const idleMs = t.idleTimeoutMs === undefined || t.idleTimeout === undefined ? undefined : draw(t.idleTimeoutMs);

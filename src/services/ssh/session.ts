@@ -223,11 +223,11 @@ class SshSession implements ProtocolSession {
   private readIdent(): Reply {
     for (;;) {
       // A line is looked for within its first IDENT_MAX + 1 bytes: more is an over-long line.
-      const lf = this.pending.view().subarray(0, IDENT_MAX + 1).indexOf(0x0a);
+      const lf = this.pending.indexOf(0x0a, 0, IDENT_MAX + 1);
       const overlong = (lf < 0 ? this.pending.length : lf) > IDENT_MAX;
       if (lf < 0 && !overlong) return {};
       const end = overlong ? IDENT_MAX : lf;
-      let line = toLatin1(this.pending.view().subarray(0, end));
+      let line = this.pending.latin1(0, end);
       if (line.endsWith("\r")) line = line.slice(0, -1);
       if (line.startsWith("SSH-") && !overlong) {
         if (!line.startsWith("SSH-2.0-") && !line.startsWith("SSH-1.99-")) return this.finish({ ...(this.t.majorDiffers ? { write: this.t.majorDiffers } : {}), close: true });
