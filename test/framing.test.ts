@@ -200,3 +200,20 @@ describe("what each service holds of a partial frame", () => {
     expect(t.session.buffered!()).toBe(0);
   });
 });
+
+describe("regressions", () => {
+  test("ftp: empty lines read ahead while the daemon pauses count against its 64 KiB queue (200,000 LFs after a PASS queued 200,000 lines)", () => {
+    const s = drive("proftpd-1.3.5-debian");
+    s.driver.data(toBytes("USER a\r\n"));
+    s.driver.data(toBytes(`PASS b\r\n${"\n".repeat(200_000)}`));
+    const held = s.session.buffered!();
+    expect(held).toBeLessThanOrEqual(serviceModule("ftp").maxBuffered!);
+    expect(held).toBeGreaterThan(60_000);
+    s.clock.advanceBy(3_600_000);
+    // ProFTPD answers each empty line; the lines past the queue's bound were dropped unread.
+    const replies = s.written.join("").split("\r\n").length - 1;
+    expect(replies).toBeGreaterThan(60_000);
+    expect(replies).toBeLessThan(70_000);
+    expect(s.closed()).toBe(true);
+  });
+});

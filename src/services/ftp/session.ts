@@ -20,7 +20,8 @@ const QUEUE_MAX = 64 * 1024;
 /** The most a session holds of its peer's input: a line without its end, and the lines read ahead. */
 export const FTP_MAX_BUFFERED = LINE_CAP + QUEUE_MAX;
 
-const cost = (ev: LineEvent): number => ev.text.length;
+/** What a queued line counts against QUEUE_MAX: its text and its end (an empty line is not free). */
+const cost = (ev: LineEvent): number => ev.text.length + 1;
 
 /** Template keys whose value is one reply text. */
 type ReplyKey = { [K in keyof FtpTemplates]: FtpTemplates[K] extends string | undefined ? K : never }[keyof FtpTemplates];
