@@ -295,7 +295,8 @@ class SshSession implements ProtocolSession {
       const lf = bytes.indexOf(0x0a);
       bytes = lf < 0 ? new Uint8Array(0) : bytes.subarray(lf + 1);
     }
-    if (bytes.length > 0) this.channel?.push({ write: Uint8Array.from(bytes) });
+    // A copy (ssh2 may reuse its buffer); the typed-array constructor copies natively, Uint8Array.from iterates.
+    if (bytes.length > 0) this.channel?.push({ write: new Uint8Array(bytes) });
   }
 
   private clientFacts(): Record<string, string> {

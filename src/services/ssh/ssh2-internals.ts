@@ -219,6 +219,19 @@ function watchKeyExchanges(proto: Protocol, rule: "group14" | "by-max"): void {
   });
 }
 
+/** A named group's prime and generator (getDiffieHellman builds a whole group object to tell them). */
+const groupCache = new Map<string, { prime: Buffer; generator: Buffer }>();
+
+function groupParameters(name: string): { prime: Buffer; generator: Buffer } {
+  let g = groupCache.get(name);
+  if (!g) {
+    const group = getDiffieHellman(name);
+    g = { prime: group.getPrime(), generator: group.getGenerator() };
+    groupCache.set(name, g);
+  }
+  return g;
+}
+
 function answerGroupRequests(kex: KeyExchange, rule: "group14" | "by-max"): void {
   const plainParse = Object.getPrototypeOf(Object.getPrototypeOf(kex)).parse as (this: KeyExchange, payload: Buffer) => unknown;
   kex.parse = function (this: KeyExchange, payload: Buffer): unknown {
@@ -232,9 +245,7 @@ function answerGroupRequests(kex: KeyExchange, rule: "group14" | "by-max"): void
       const max = payload.readUInt32BE(9);
       // sshd's own check (kexgexs.c): min <= n <= max, else "DH_GEX_REQUEST, bad parameters".
       if (max < min || n < min || max < n) return protocolUtils.doFatalError(proto, "DH_GEX_REQUEST, bad parameters", "handshake", KEY_EXCHANGE_FAILED);
-      const group = getDiffieHellman(fallbackGroup(rule, max));
-      const prime = group.getPrime();
-      const generator = group.getGenerator();
+      const { prime, generator } = groupParameters(fallbackGroup(rule, max));
       this._minBits = min;
       this._prefBits = n;
       this._maxBits = max;
