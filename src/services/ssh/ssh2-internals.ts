@@ -72,6 +72,50 @@ function useOakleyGroup2(kex: DhGroupExchange): void {
   };
 }
 
+/** What a key exchange holds of its own ephemeral key (ssh2: _dh and _public, or _keys for x25519). */
+interface EphemeralHolder {
+  type: string;
+  groupName?: string;
+  curveName?: string;
+  _prime?: Buffer;
+  _dh?: unknown;
+  _public?: unknown;
+  _keys?: unknown;
+  generateKeys(): void;
+}
+
+let ephemeralCache: Map<string, Partial<EphemeralHolder>> | undefined;
+
+/**
+ * For the fuzzer only: each kind of key exchange generates its ephemeral key pair once and reuses it in
+ * every later connection (a 2048-bit DH key costs milliseconds, and nearly every recorded ssh session
+ * reaches one). Key generation reads nothing the peer sent: parsing, the peer's public value, the shared
+ * secret and the host key's signature still run per connection. Never on in a live trap.
+ */
+export function reuseEphemeralKeys(on: boolean): void {
+  ephemeralCache = on ? new Map() : undefined;
+}
+
+function reuseKeys(kex: EphemeralHolder): void {
+  const generate = kex.generateKeys;
+  kex.generateKeys = function (this: EphemeralHolder): void {
+    const cache = ephemeralCache;
+    if (!cache || this._dh || this._keys) return generate.call(this);
+    const id = `${this.type}:${this.groupName ?? this.curveName ?? ""}:${this._prime ? this._prime.toString("hex") : ""}`;
+    const hit = cache.get(id);
+    if (hit) {
+      Object.assign(this, hit);
+      return;
+    }
+    generate.call(this);
+    const made: Partial<EphemeralHolder> = {};
+    if (this._dh !== undefined) made._dh = this._dh;
+    if (this._public !== undefined) made._public = this._public;
+    if (this._keys !== undefined && this._keys !== null) made._keys = this._keys;
+    cache.set(id, made);
+  };
+}
+
 export interface AuthRequest {
   method: string;
   username: string;
@@ -215,6 +259,7 @@ function watchKeyExchanges(proto: Protocol, rule: "group14" | "by-max"): void {
       Object.defineProperty(kex, "remoteExtInfoEnabled", { configurable: true, get: () => false, set: () => {} });
       if ((kex as KeyExchange).type === "groupex") answerGroupRequests(kex as KeyExchange, rule);
       if ((kex as KeyExchange).type === "group" && (kex as DhGroupExchange).groupName === "modp2") useOakleyGroup2(kex as DhGroupExchange);
+      if (ephemeralCache) reuseKeys(kex as EphemeralHolder);
     },
   });
 }
