@@ -69,7 +69,7 @@ for (const [i, service] of services.entries()) {
   console.log(
     `${service}: ${r.cases} cases in ${(r.ms / 1000).toFixed(1)} s (${Math.round(r.cases / (r.ms / 1000))} cases/s; ${(r.cpuMs / 1000).toFixed(1)} CPU s, ` +
       `${Math.round(r.cases / (r.cpuMs / 1000))} cases per CPU s), seed ${seed}; ${r.calls} reads, ${(r.bytesIn / 1e6).toFixed(1)} MB in, ` +
-      `${(r.bytesOut / 1e6).toFixed(1)} MB out, ${r.closed} closed; buffered at most ${r.maxBuffered} of ${r.bound}; ${r.failures.length} failures`,
+      `${(r.bytesOut / 1e6).toFixed(1)} MB out, ${r.closed} closed, ${r.events} events (longest string ${r.maxField}); buffered at most ${r.maxBuffered} of ${r.bound}; ${r.failures.length} failures`,
   );
   for (const f of r.failures) console.log(`  FAIL ${f.service} case ${f.caseNo} (${f.entry}, from ${f.origin}): ${f.message.split("\n").slice(0, 6).join("\n    ")}\n    reproduce: ${f.reproduce}`);
 }

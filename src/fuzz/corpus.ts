@@ -1,11 +1,13 @@
 // What the fuzzer starts from: the client side of every recorded session in fixtures/transcripts (nmap's
-// probes and scripts, real clients' requests), one message per recorded read, duplicates dropped; and each
-// service's fuzz prefixes (ServiceModule.fuzzPrefixes). Read from the checkout, never bundled.
+// probes and scripts, real clients' requests), one message per recorded read, duplicates dropped; each
+// service's fuzz prefixes (ServiceModule.fuzzPrefixes); and whole logins (logins.ts). Read from the
+// checkout, never bundled.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { serviceModule } from "../services/index.ts";
 import { parseTranscript } from "../transcripts/format.ts";
 import { toBytes } from "../wire/bytes.ts";
+import { LOGINS } from "./logins.ts";
 
 export const TRANSCRIPTS_DIR = join(import.meta.dir, "../../fixtures/transcripts");
 
@@ -19,6 +21,8 @@ export interface Seed {
 export interface Corpus {
   service: string;
   seeds: Seed[];
+  /** Whole logins (logins.ts), drawn on their own so that credential parsers are reached often. */
+  logins: Seed[];
   /** Every message of every seed, for splicing. */
   pieces: Uint8Array[];
   prefixes: Uint8Array[];
@@ -47,7 +51,8 @@ export function corpusFor(service: string, dir = TRANSCRIPTS_DIR): Corpus {
   }
   const prefixes = serviceModule(service).fuzzPrefixes.map((p) => toBytes(p));
   prefixes.forEach((p, i) => seeds.push({ origin: `prefix ${i}`, messages: [p] }));
-  const corpus: Corpus = { service, seeds, pieces: seeds.flatMap((s) => s.messages).filter((m) => m.length > 0), prefixes };
+  const logins = (LOGINS[service] ?? []).map((l, i) => ({ origin: `login ${i}`, messages: [toBytes(l)] }));
+  const corpus: Corpus = { service, seeds, logins, pieces: [...seeds, ...logins].flatMap((s) => s.messages).filter((m) => m.length > 0), prefixes };
   cache.set(key, corpus);
   return corpus;
 }

@@ -37,6 +37,9 @@ export interface CaseOutcome {
   calls: number;
   closed: boolean;
   maxBuffered: number;
+  events: number;
+  /** The longest string in any event (a logged command, a user name). */
+  maxField: number;
 }
 
 export interface Failure {
@@ -64,6 +67,8 @@ export interface ServiceReport {
   /** The largest buffered() seen, and the service's bound. */
   maxBuffered: number;
   bound: number;
+  events: number;
+  maxField: number;
 }
 
 /** Most data() calls in one case: a large input in one-byte pieces is cut into fewer, larger ones. */
@@ -78,6 +83,8 @@ const MAX_LIVE_TIMERS = 64;
 const QUIET_MS = 24 * 3600 * 1000;
 /** What a session may write in that day: a keep-alive every minute is 6 KB; more is a loop. */
 const MAX_UNPROMPTED_OUT = 64 * 1024;
+/** The longest string an event may carry: a logged request line is cut well before this. */
+const MAX_EVENT_FIELD = 16 * 1024;
 /** A fixed instant, so a case's bytes (dates in pages, FILETIMEs) are the same in every run. */
 const FIXED_NOW = new Date("2024-03-14T15:09:26Z");
 
@@ -148,8 +155,9 @@ function hostFor(entry: CatalogEntry): HostFacts {
 }
 
 const SOURCES = weights([
-  [70, "recorded"],
-  [18, "prefix"],
+  [60, "recorded"],
+  [15, "prefix"],
+  [13, "login"],
   [6, "two"],
   [6, "noise"],
 ] as const);
@@ -181,7 +189,11 @@ export function buildCase(service: string, seed: number, caseNo: number, corpus:
   const source = rng.weighted(SOURCES);
   let origin: string;
   let messages: Uint8Array[];
-  if (source === "recorded" || source === "two" || corpus.prefixes.length === 0) {
+  if (source === "login" && corpus.logins.length > 0) {
+    const l = rng.pick(corpus.logins);
+    origin = l.origin;
+    messages = l.messages.slice();
+  } else if (source === "recorded" || source === "two" || source === "login" || corpus.prefixes.length === 0) {
     const a = rng.pick(corpus.seeds);
     origin = a.origin;
     messages = a.messages.slice();
@@ -262,7 +274,7 @@ export interface CaseHooks {
 
 export async function runCase(c: FuzzCase, hooks: CaseHooks = {}): Promise<CaseOutcome> {
   const bound = hooks.maxBuffered ?? serviceModule(c.service).maxBuffered ?? 0;
-  const outcome: CaseOutcome = { bytesIn: 0, bytesOut: 0, calls: 0, closed: false, maxBuffered: 0 };
+  const outcome: CaseOutcome = { bytesIn: 0, bytesOut: 0, calls: 0, closed: false, maxBuffered: 0, events: 0, maxField: 0 };
   const clock = new FuzzClock();
   let error: Error | undefined;
   let unprompted = -1;
@@ -277,6 +289,7 @@ export async function runCase(c: FuzzCase, hooks: CaseHooks = {}): Promise<CaseO
     if (outcome.bytesOut > outputBound(outcome.bytesIn)) throw new FuzzFailure(`${where}: wrote ${outcome.bytesOut} bytes for ${outcome.bytesIn} received`);
     if (unprompted > MAX_UNPROMPTED_OUT) throw new FuzzFailure(`${where}: wrote ${unprompted} bytes on its own in a day without input`);
     if (clock.armed > MAX_LIVE_TIMERS) throw new FuzzFailure(`${where}: ${clock.armed} timers armed at once`);
+    if (outcome.maxField > MAX_EVENT_FIELD) throw new FuzzFailure(`${where}: an event holds a string of ${outcome.maxField} characters`);
   };
   try {
     const ctx = makeContext({
@@ -297,7 +310,10 @@ export async function runCase(c: FuzzCase, hooks: CaseHooks = {}): Promise<CaseO
         outcome.bytesOut += b.length;
         if (unprompted >= 0) unprompted += b.length;
       },
-      events: () => {},
+      events: (events) => {
+        outcome.events += events.length;
+        for (const e of events) outcome.maxField = Math.max(outcome.maxField, longestString(e));
+      },
       close: () => void (outcome.closed = true),
       error: (err) => void (error ??= err),
     });
@@ -337,6 +353,15 @@ export async function runCase(c: FuzzCase, hooks: CaseHooks = {}): Promise<CaseO
   return outcome;
 }
 
+/** The length of the longest string anywhere in an event (fields, client facts, a hash's value). */
+function longestString(value: unknown, depth = 0): number {
+  if (typeof value === "string") return value.length;
+  if (value === null || typeof value !== "object" || depth > 4) return 0;
+  let n = 0;
+  for (const v of Object.values(value)) n = Math.max(n, longestString(v, depth + 1));
+  return n;
+}
+
 /** A readable account of one case, for reproducing it by hand. */
 export function describeCase(c: FuzzCase): string {
   const lines = [`${c.service} seed ${c.seed} case ${c.caseNo}: entry ${c.entry.id}, from ${c.origin}`];
@@ -371,6 +396,8 @@ export async function fuzzService(service: string, o: FuzzOptions): Promise<Serv
     closed: 0,
     maxBuffered: 0,
     bound: serviceModule(service).maxBuffered ?? 0,
+    events: 0,
+    maxField: 0,
   };
   // Per-host work (ssh host keys) happens once, before the clock starts; so does each kind of ssh key
   // exchange's ephemeral key (see reuseEphemeralKeys: it reads nothing the peer sent).
@@ -396,6 +423,8 @@ async function runCases(service: string, corpus: Corpus, report: ServiceReport, 
     report.calls += r.calls;
     if (r.closed) report.closed++;
     if (r.maxBuffered > report.maxBuffered) report.maxBuffered = r.maxBuffered;
+    report.events += r.events;
+    if (r.maxField > report.maxField) report.maxField = r.maxField;
     if (r.failure && report.failures.length < (o.maxFailures ?? 20)) {
       report.failures.push({ service, seed: o.seed, caseNo: k, entry: c.entry.id, origin: c.origin, message: r.failure, reproduce: reproduceLine(service, o.seed, k) });
     }
