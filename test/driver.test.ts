@@ -144,6 +144,33 @@ describe("session driver on a virtual clock", () => {
     for (let i = 0; i < 10; i++) d.data(chunk);
     expect(d.dropped).toBe(10 * chunk.length - MAX_HELD_BYTES);
   });
+
+  test("buffered is what waits in the driver and what the session's parsers hold; nothing once stopped", () => {
+    const clock = new VirtualClock();
+    const { out } = recorder(clock);
+    let parserHolds = 0;
+    const d = new SessionDriver(
+      {
+        open: () => ({}),
+        data: (chunk) => {
+          parserHolds += chunk.length;
+          return chunk[0] === 0x50 ? { delayMs: 1000 } : {};
+        },
+        buffered: () => parserHolds,
+      },
+      clock,
+      out,
+    );
+    d.open();
+    d.data(toBytes("P12"));
+    expect(d.buffered).toBe(3);
+    d.data(toBytes("abcde"));
+    expect(d.buffered).toBe(8);
+    clock.advanceBy(1000);
+    expect(d.buffered).toBe(8);
+    d.stop();
+    expect(d.buffered).toBe(0);
+  });
 });
 
 describe("session driver on the real clock", () => {

@@ -8,7 +8,7 @@
 import { serviceEntries } from "../catalog/index.ts";
 import { hostFacts, type HostFacts } from "../host/facts.ts";
 import { makeContext } from "../services/context.ts";
-import { type Clock, SessionDriver } from "../services/driver.ts";
+import { type Clock, MAX_HELD_BYTES, SessionDriver } from "../services/driver.ts";
 import { preparedFor, serviceModule, startSession } from "../services/index.ts";
 import type { CatalogEntry, ProtocolSession, SessionContext } from "../types.ts";
 import { escapeBytes } from "../util/escape.ts";
@@ -286,6 +286,8 @@ export async function runCase(c: FuzzCase, hooks: CaseHooks = {}): Promise<CaseO
     if (!Number.isFinite(held) || held < 0) throw new FuzzFailure(`${where}: buffered() returned ${held}`);
     if (held > outcome.maxBuffered) outcome.maxBuffered = held;
     if (held > bound) throw new FuzzFailure(`${where}: buffered() is ${held}, over the service's bound of ${bound}`);
+    const total = driver?.buffered ?? 0;
+    if (total > bound + MAX_HELD_BYTES) throw new FuzzFailure(`${where}: the driver holds ${total} bytes for the session, over ${bound} + ${MAX_HELD_BYTES}`);
     if (outcome.bytesOut > outputBound(outcome.bytesIn)) throw new FuzzFailure(`${where}: wrote ${outcome.bytesOut} bytes for ${outcome.bytesIn} received`);
     if (unprompted > MAX_UNPROMPTED_OUT) throw new FuzzFailure(`${where}: wrote ${unprompted} bytes on its own in a day without input`);
     if (clock.armed > MAX_LIVE_TIMERS) throw new FuzzFailure(`${where}: ${clock.armed} timers armed at once`);

@@ -66,6 +66,22 @@ export class SessionDriver {
     return this.busy;
   }
 
+  /**
+   * Bytes of the peer's input held for this session: what waits here while the daemon is busy (at most
+   * MAX_HELD_BYTES) and what the session's parsers hold (ProtocolSession.buffered, at most the service's
+   * maxBuffered). What a process-wide memory budget adds up.
+   */
+  get buffered(): number {
+    if (this.closed) return 0;
+    let inSession = 0;
+    try {
+      inSession = this.session.buffered?.() ?? 0;
+    } catch {
+      // A session that cannot say holds nothing it could give back.
+    }
+    return this.heldBytes + inSession;
+  }
+
   open(): void {
     this.session.attach?.({
       push: (reply) => this.push(reply),
