@@ -32,7 +32,7 @@ try {
     allowPositionals: false,
   }));
 } catch (err) {
-  fail((err as Error).message);
+  fail((err as Error).message.split("\n")[0]!);
 }
 
 const whole = (name: string, text: string | undefined, max: number): number => {
