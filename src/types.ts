@@ -173,8 +173,6 @@ export interface ProtocolSession {
   data(chunk: Uint8Array): Reply;
   /** The connection is gone: a library-driven session releases its library here. */
   stop?(): void;
-  /** Bytes the session's parsers hold now (partial frames, a line not yet ended): counted against the process's memory budget. */
-  buffered?(): number;
   /**
    * A TLS face got a plain HTTP request where its handshake should be (`curl http://host:443/`): the
    * product's answer to that (Apache's "speaking plain HTTP" page, nginx's 400). Absent: the handshake

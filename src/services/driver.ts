@@ -56,11 +56,6 @@ export class SessionDriver {
     return this.closed;
   }
 
-  /** Bytes held on the peer's behalf: input waiting for a busy daemon, and the protocol's partial frames. */
-  get buffered(): number {
-    return this.closed ? 0 : this.heldBytes + (this.session.buffered?.() ?? 0);
-  }
-
   /** True while a delayed reply is pending. */
   get isBusy(): boolean {
     return this.busy;
