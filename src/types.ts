@@ -79,7 +79,9 @@ export interface CapturedHash {
  * a login attempt with its credential, or a command.
  */
 export interface ProtocolEvent {
-  action: "login" | "command";
+  /** error: input the daemon rejects as malformed (a bad frame, an unparseable handshake); `message` says what, in fixed words. */
+  action: "login" | "command" | "error";
+  message?: string;
   /** login: the user name as sent. */
   user?: string;
   /** login: the domain or realm sent with the user (NTLM), when the protocol has one. */

@@ -219,8 +219,30 @@ describe("trap over TCP", () => {
     expect(sink.of("close")[0]?.reason).toBe("shutdown");
   });
 
+  test("a frame the daemon cannot parse is logged as an error of the session, in fixed words", async () => {
+    const cases: [string, Uint8Array, string][] = [
+      // A NetBIOS session message holding 8 bytes that begin like SMB1: too short for any SMB header.
+      ["samba", new Uint8Array([0, 0, 0, 8, 0xff, 0x53, 0x4d, 0x42, 1, 2, 3, 4]), "not an SMB message"],
+      // An SMB1 negotiate whose byte count runs past the end of its frame.
+      ["samba", new Uint8Array([0, 0, 0, 35, 0xff, 0x53, 0x4d, 0x42, 0x72, ...new Array(27).fill(0), 0, 0xff, 0xff]), "malformed SMB1 message"],
+      // The client's first packet (sequence 1), two bytes: no HandshakeResponse fits in that.
+      ["mysql", new Uint8Array([2, 0, 0, 1, 0, 0]), "malformed handshake response"],
+    ];
+    for (const [service, frame, said] of cases) {
+      const { trap: t, sink } = trap(serviceEntries(service as "samba")[0]!);
+      const c = await connect(t.port);
+      if (service === "mysql") await c.waitFor((x) => x.length > 0);
+      c.send(frame);
+      await withTimeout(c.closed, 5000, `${service} hangs up`);
+      await sleep(30);
+      expect(sink.of("error").map((e) => e.message)).toEqual([said]);
+      expect(sink.of("error")[0]!.sessionId).toBe(sink.of("connection")[0]!.sessionId);
+    }
+  });
+
   test("random garbage to every service never stops the trap", async () => {
     let seed = 12345;
+    const malformed = new Set<string>();
     const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
     for (const service of SERVICES) {
       for (const entry of serviceEntries(service)) {
@@ -236,9 +258,14 @@ describe("trap over TCP", () => {
         const probe = await connect(t.port);
         probe.end();
         await sleep(30);
-        expect(sink.of("error").map((e) => e.message)).toEqual([]);
+        // A throw is "protocol error: …"; what a daemon rejects as malformed is logged in its own words.
+        expect(sink.of("error").filter((e) => e.message?.startsWith("protocol error")).map((e) => e.message)).toEqual([]);
+        for (const e of sink.of("error")) malformed.add(`${service}: ${e.message}`);
         expect(sink.of("connection").length).toBe(9);
       }
     }
+    // Garbage is not a frame: the binary protocols say so.
+    for (const said of ["http: malformed request", "torrent: not a BitTorrent handshake"])
+      expect({ said, seen: [...malformed].some((m) => m.startsWith(said)) || [...malformed] }).toEqual({ said, seen: true });
   }, 60_000);
 });

@@ -86,7 +86,8 @@ export class ConsoleSink implements EventSink {
         return;
       }
       case "error":
-        this.log.error(`${tag}${peer(e) ? peer(e) + ": " : ""}${escapeText(e.message ?? "error", 400)}`);
+        // A peer's malformed input is the peer's doing (a warning); the trap's own trouble is an error.
+        (e.sessionId ? this.log.warn : this.log.error)(`${tag}${peer(e) ? peer(e) + ": " : ""}${escapeText(e.message ?? "error", 400)}`);
         return;
     }
   }

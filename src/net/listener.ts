@@ -506,7 +506,8 @@ export class Trap {
   private protocolEvents(s: Session, events: ProtocolEvent[]): void {
     for (const pe of events) {
       // A session of a million one-byte commands must not write a million lines: past the cap, counted.
-      if (pe.action === "command" && ++s.commands > this.limits.maxCommandsPerSession) {
+      // Malformed-input errors count with commands: a session of bad frames is as bounded as one of commands.
+      if ((pe.action === "command" || pe.action === "error") && ++s.commands > this.limits.maxCommandsPerSession) {
         s.droppedCommands++;
         continue;
       }

@@ -667,6 +667,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
           if (partial !== "") events.push({ action: "command", command: partial });
         }
         const req = extra.req ?? { method: "", path: "/", version: err.version === 9 ? 10 : err.version, headers: new Map(), head: "", line: "" };
+        if (err.code === 400) events.push({ action: "error", message: `malformed request (${err.kind})` });
         out += errorResponse(err.code, err.kind, req, false);
         close = true;
       }

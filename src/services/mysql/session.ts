@@ -291,7 +291,7 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
         return denied(expectSeq + 1, pendingUser, payload, events, { ...pendingClient });
       }
       const r = parseResponse(payload, pluginLayout);
-      if (!r) return fail(expectSeq + 1, errHandshake);
+      if (!r) return { ...fail(expectSeq + 1, errHandshake), events: [{ action: "error", message: "malformed handshake response" }] };
       clientCaps = r.caps;
       haveClientCaps = true;
       if (pluginLayout && r.caps & CLIENT_PLUGIN_AUTH && r.plugin !== undefined && r.plugin !== authPlugin) {

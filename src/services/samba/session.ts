@@ -577,7 +577,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
 
   const handleSmb1 = (m: Uint8Array): Reply => {
     const req = parseSmb1(m);
-    if (!req) return { close: true };
+    if (!req) return { close: true, events: [{ action: "error", message: "malformed SMB1 message" }] };
     if (dialect === "smb2") return { close: true };
     if (dialect === "none" && req.cmd !== SMB_COM_NEGOTIATE) return { close: true };
     switch (req.cmd) {
@@ -788,7 +788,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
 
   const handleSmb2 = (m: Uint8Array): Reply => {
     const req = parseSmb2(m);
-    if (!req) return { close: true };
+    if (!req) return { close: true, events: [{ action: "error", message: "malformed SMB2 message" }] };
     if (dialect === "smb1") return { close: true };
     if (dialect === "none" || smb2WildcardPending) {
       if (req.command !== SMB2_NEGOTIATE) return { close: true };
@@ -886,6 +886,8 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     return {}; // keepalives and anything else: ignored
   };
 
+  /** smbd: "Non-SMB packet of length N. Terminating server"; Windows hangs up too. */
+  const notSmb: Reply = { close: true, events: [{ action: "error", message: "not an SMB message" }] };
   const isSmb1 = (b: Uint8Array) => startsWithBytes(b, 0, [0xff, 0x53, 0x4d, 0x42]);
   const isSmb2 = (b: Uint8Array) => startsWithBytes(b, 0, [0xfe, 0x53, 0x4d, 0x42]);
 
@@ -899,12 +901,12 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       if (isSmb1(body) && smb1Enabled && dialect !== "smb2") return handleSmb1(body);
       if (isSmb1(body) && dialect === "none") return handleSmb1(body); // SMB1 off: the negprot says "no dialect"
       if (isSmb2(body) && smb2Enabled) return handleSmb2(body);
-      return { close: true };
+      return notSmb;
     }
     if (dialect === "smb2") {
       // smbd's SMB2 reader: other NetBIOS packets are read and ignored ("ignore NBT[0x..] msg").
       if (f.type !== NBSS_MESSAGE) return {};
-      return isSmb2(body) ? handleSmb2(body) : { close: true };
+      return isSmb2(body) ? handleSmb2(body) : notSmb;
     }
     if (t.smbd === "4.17-smb2-only" && dialect === "none") {
       // smbd 4.17 with SMB1 off reads the first request strictly: a session request, or an SMB negotiate.
@@ -916,7 +918,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     if (f.type !== NBSS_MESSAGE) return specialPacket(f.type, body);
     if (isSmb2(body) && smb2Enabled && dialect === "none") return handleSmb2(body);
     // "Non-SMB packet of length N. Terminating server"
-    if (body.length < SMB1_MIN || !isSmb1(body)) return { close: true };
+    if (body.length < SMB1_MIN || !isSmb1(body)) return notSmb;
     if (!smb1Enabled && dialect !== "none") return { close: true };
     return handleSmb1(body);
   };

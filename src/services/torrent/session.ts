@@ -194,10 +194,10 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
       if (garbageReply) {
         // Old Transmission judges the first four bytes at once: "\x13Bit" or "Nice try...".
         if (b.length < garbageCheck) return undefined;
-        if (!HEADER.subarray(0, garbageCheck).every((v, i) => b[i] === v)) return { write: garbageReply, close: true };
+        if (!HEADER.subarray(0, garbageCheck).every((v, i) => b[i] === v)) return { write: garbageReply, close: true, events: [{ action: "error", message: "not a BitTorrent handshake" }] };
       }
       const known = Math.min(b.length, HEADER.length);
-      for (let i = 0; i < known; i++) if (b[i] !== HEADER[i]) return { close: true };
+      for (let i = 0; i < known; i++) if (b[i] !== HEADER[i]) return { close: true, events: [{ action: "error", message: "not a BitTorrent handshake" }] };
       if (greetFirst && !sentHashAndId && b.length >= 48) {
         // Python mainline answers with its info_hash and peer id as soon as it has read the peer's info_hash.
         sentHashAndId = true;
@@ -232,7 +232,7 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
     const stepPeer = (): Reply | undefined => {
       if (pending.length < 4) return undefined;
       const len = ((pending.at(0)! << 24) | (pending.at(1)! << 16) | (pending.at(2)! << 8) | pending.at(3)!) >>> 0;
-      if (len > MAX_MESSAGE) return { close: true };
+      if (len > MAX_MESSAGE) return { close: true, events: [{ action: "error", message: "peer message over the length limit" }] };
       if (pending.length < 4 + len) return undefined;
       pending.skip(4);
       const msg = pending.take(len);
