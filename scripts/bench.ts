@@ -1,6 +1,7 @@
 // Performance as ratios against baselines started in the same run (never a timed assertion in a test).
 //
 //   bun scripts/bench.ts [--rounds 3] [--conns 20000] [--concurrency 50] [--idle 10000] [--no-build] [--json FILE]
+//                        [--only throughput,idle,startup,serve]
 //
 // The load comes from scripts/bench/loadgen.c, compiled here with `cc -O2` (gcc is installed with apt-get
 // when cc is missing, as root): one thread, epoll, non-blocking sockets, so the generator is not what limits
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     banner: { type: "string", default: "vsftpd-3.0.3-debian" },
     "no-build": { type: "boolean", default: false },
     json: { type: "string" },
+    only: { type: "string", default: "throughput,idle,startup,serve" },
   },
 });
 const bounded = (v: string | undefined, min: number, max: number, name: string): number => {
@@ -48,6 +50,8 @@ const CONNS = bounded(values.conns, 1000, 500_000, "conns");
 const CONCURRENCY = bounded(values.concurrency, 1, 1000, "concurrency");
 const IDLE = bounded(values.idle, 100, 15_000, "idle"); // ulimit -n is often 20,000 a process
 const BANNER = values.banner!;
+const ONLY = new Set(values.only!.split(","));
+for (const part of ONLY) if (!["throughput", "idle", "startup", "serve"].includes(part)) throw new Error(`--only: unknown part "${part}" (throughput, idle, startup, serve)`);
 const WARMUP = 3000;
 const FLOOD_SECONDS = 20; // a bound per flood, whatever the rate
 const DEADLINE = Date.now() + 10 * 60 * 1000;
@@ -189,6 +193,7 @@ async function flood(loadgen: string, port: number, conns: number, concurrency: 
 }
 
 const median = (xs: number[]): number => {
+  if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
@@ -297,7 +302,7 @@ function countLog(): { connection: number; close: number; refused: number; lines
   return { connection, close, refused, lines };
 }
 
-for (let round = 0; round < ROUNDS; round++) {
+for (let round = 0; round < (ONLY.has("throughput") ? ROUNDS : 0); round++) {
   const names = Object.keys(subjects);
   const order = round % 2 === 0 ? names : [...names].reverse();
   for (const name of order) {
@@ -330,7 +335,7 @@ for (let round = 0; round < ROUNDS; round++) {
 
 // Is the generator the limit? The bare server with twice the concurrency, and with two generators at once.
 checkDeadline();
-const saturation: { double: Flood; twoGenerators: Flood[] } = await (async () => {
+const saturation: { double: Flood; twoGenerators: Flood[] } | undefined = !ONLY.has("throughput") ? undefined : await (async () => {
   const s = await startServer(subjects.bare!.cmd);
   try {
     await flood(loadgen, s.port, WARMUP, CONCURRENCY, GREETING_BYTES);
@@ -395,7 +400,7 @@ async function holdIdle(port: number, pid: number): Promise<{ held: number; rss:
   }
 }
 
-for (let round = 0; round < ROUNDS; round++) {
+for (let round = 0; round < (ONLY.has("idle") ? ROUNDS : 0); round++) {
   const names = Object.keys(idleSubjects);
   for (const name of round % 2 === 0 ? names : [...names].reverse()) {
     checkDeadline();
@@ -424,7 +429,7 @@ const startupSubjects: Record<string, (port: number) => string[]> = {
 };
 const startup: Record<string, number[]> = { hello: [], "bare (compiled)": [], micetrap: [] };
 const STARTUP_ROUNDS = Math.max(5, ROUNDS * 2);
-for (let round = 0; round < STARTUP_ROUNDS; round++) {
+for (let round = 0; round < (ONLY.has("startup") ? STARTUP_ROUNDS : 0); round++) {
   const names = Object.keys(startupSubjects);
   for (const name of round % 2 === 0 ? names : [...names].reverse()) {
     checkDeadline();
@@ -451,7 +456,7 @@ async function settledProcessRss(cmd: string[], until: RegExp): Promise<number> 
     await stopServer({ proc: t.proc, port: 0, probes: 0 });
   }
 }
-for (let round = 0; round < ROUNDS; round++) {
+for (let round = 0; round < (ONLY.has("serve") ? ROUNDS : 0); round++) {
   const runs: [keyof typeof serveRss, string[], RegExp][] = [
     ["serve", [micetrap, "serve", "--config", hostConfig], /Host /],
     ["ftp", [micetrap, "ftp", "0", "--host", "127.0.0.1", "--seed", "bench", "--os", "debian"], /Pretending/],
@@ -501,6 +506,7 @@ console.log("");
 console.log(`${"measure".padEnd(42)} ${"micetrap".padStart(12)} ${"baseline".padStart(12)} ${"".padEnd(4)} ${"ratio".padStart(6)}  ${"target".padEnd(8)} ${"met".padEnd(4)} ${"spread m/b".padEnd(11)} baseline is`);
 const summary: Record<string, unknown>[] = [];
 for (const r of rows) {
+  if (r.micetrap.length === 0) continue; // a part left out with --only
   const m = median(r.micetrap);
   const b = median(r.baseline);
   const ratio = m / b;
@@ -511,27 +517,31 @@ for (const r of rows) {
   summary.push({ measure: r.measure, micetrap: m, baseline: b, unit: r.unit, ratio, target: r.target, met: met === "yes", rounds: { micetrap: r.micetrap, baseline: r.baseline } });
 }
 console.log("");
-console.log(
-  `connections reset or failed during the floods: micetrap --log ${resets("micetrap --log")}, bare ${resets("bare")}; ` +
-    `log: ${logRounds.reduce((n, l) => n + l.connection, 0)} connection events + ${logRounds.reduce((n, l) => n + l.refused, 0)} refused for ${logRounds.reduce((n, l) => n + l.made, 0)} connections made (${lost} lost), ` +
-    `${logRounds.reduce((n, l) => n + l.close, 0)} close events`,
-);
-console.log(
-  `server CPU per connection (median): bare ${median(cpuPer("bare")).toFixed(0)} us, bare compiled ${median(cpuPer("bare (compiled)")).toFixed(0)} us, micetrap --log ${median(cpuPer("micetrap --log")).toFixed(0)} us, micetrap without log ${median(cpuPer("micetrap (no log)")).toFixed(0)} us`,
-);
-console.log(
-  `other throughput: bare compiled ${median(rate("bare (compiled)")).toFixed(0)}/s, micetrap without log ${median(rate("micetrap (no log)")).toFixed(0)}/s (${(median(rate("micetrap (no log)")) / median(rate("bare"))).toFixed(2)}x bare), p99 ${median(p99("micetrap (no log)")).toFixed(2)} ms`,
-);
-const bareCpu = median(T("bare").map((r) => r.cpuShare));
-const genCpu = median(T("bare").map((r) => r.flood.cpu_share));
-const two = saturation.twoGenerators.reduce((n, f) => n + f.conns_per_s, 0);
-console.log(
-  `generator check (bare server): generator ${(genCpu * 100).toFixed(0)}% of a core, server ${(bareCpu * 100).toFixed(0)}%; ` +
-    `${median(rate("bare")).toFixed(0)}/s at ${CONCURRENCY} at a time, ${saturation.double.conns_per_s.toFixed(0)}/s at ${CONCURRENCY * 2}, ${two.toFixed(0)}/s from two generators at ${Math.floor(CONCURRENCY / 2)} each`,
-);
-console.log(
-  `start-up medians: hello ${median(startup.hello!).toFixed(1)} ms, bare compiled ${median(startup["bare (compiled)"]!).toFixed(1)} ms, micetrap ${median(startup.micetrap!).toFixed(1)} ms; ` +
-    `RSS medians: serve with 10 services ${(median(serveRss.serve) / 1024).toFixed(1)} MiB, ftp alone ${(median(serveRss.ftp) / 1024).toFixed(1)} MiB, ssh alone ${(median(serveRss.ssh) / 1024).toFixed(1)} MiB (${(median(serveRss.serve) / median(serveRss.ssh)).toFixed(2)}x)`,
-);
+if (ONLY.has("throughput")) {
+  console.log(
+    `connections reset or failed during the floods: micetrap --log ${resets("micetrap --log")}, bare ${resets("bare")}; ` +
+      `log: ${logRounds.reduce((n, l) => n + l.connection, 0)} connection events + ${logRounds.reduce((n, l) => n + l.refused, 0)} refused for ${logRounds.reduce((n, l) => n + l.made, 0)} connections made (${lost} lost), ` +
+      `${logRounds.reduce((n, l) => n + l.close, 0)} close events`,
+  );
+  console.log(
+    `server CPU per connection (median): bare ${median(cpuPer("bare")).toFixed(0)} us, bare compiled ${median(cpuPer("bare (compiled)")).toFixed(0)} us, micetrap --log ${median(cpuPer("micetrap --log")).toFixed(0)} us, micetrap without log ${median(cpuPer("micetrap (no log)")).toFixed(0)} us`,
+  );
+  console.log(
+    `other throughput: bare compiled ${median(rate("bare (compiled)")).toFixed(0)}/s, micetrap without log ${median(rate("micetrap (no log)")).toFixed(0)}/s (${(median(rate("micetrap (no log)")) / median(rate("bare"))).toFixed(2)}x bare), p99 ${median(p99("micetrap (no log)")).toFixed(2)} ms`,
+  );
+  const bareCpu = median(T("bare").map((r) => r.cpuShare));
+  const genCpu = median(T("bare").map((r) => r.flood.cpu_share));
+  const two = saturation!.twoGenerators.reduce((n, f) => n + f.conns_per_s, 0);
+  console.log(
+    `generator check (bare server): generator ${(genCpu * 100).toFixed(0)}% of a core, server ${(bareCpu * 100).toFixed(0)}%; ` +
+      `${median(rate("bare")).toFixed(0)}/s at ${CONCURRENCY} at a time, ${saturation!.double.conns_per_s.toFixed(0)}/s at ${CONCURRENCY * 2}, ${two.toFixed(0)}/s from two generators at ${Math.floor(CONCURRENCY / 2)} each`,
+  );
+}
+if (ONLY.has("startup"))
+  console.log(`start-up medians: hello ${median(startup.hello!).toFixed(1)} ms, bare compiled ${median(startup["bare (compiled)"]!).toFixed(1)} ms, micetrap ${median(startup.micetrap!).toFixed(1)} ms`);
+if (ONLY.has("serve"))
+  console.log(
+    `RSS medians: serve with 10 services ${(median(serveRss.serve) / 1024).toFixed(1)} MiB, ftp alone ${(median(serveRss.ftp) / 1024).toFixed(1)} MiB, ssh alone ${(median(serveRss.ssh) / 1024).toFixed(1)} MiB (serve ${(median(serveRss.serve) / median(serveRss.ssh)).toFixed(2)}x ssh alone)`,
+  );
 
 if (values.json) writeFileSync(values.json, JSON.stringify({ machine, load: { start: load0, end: load1 }, rows: summary, throughput, idle, startup, serveRss, saturation }, null, 2));
