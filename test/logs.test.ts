@@ -8,6 +8,8 @@ import { JsonlSink, type FileIo } from "../src/events/jsonl.ts";
 import type { TrapEvent } from "../src/events/types.ts";
 import { findEntry } from "../src/catalog/index.ts";
 import { ConsoleOutput, CONSOLE_QUEUE_LINES, type LineStream } from "../src/log.ts";
+import { ConsoleSink } from "../src/events/console.ts";
+import { createConsola, type LogObject } from "consola/core";
 import { BUN, ROOT, connect, readLog, sleep, tempDir, until } from "./helpers.ts";
 
 const entry = findEntry("vsftpd-3.0.3-debian")!;
@@ -210,6 +212,42 @@ describe("ConsoleOutput", () => {
     expect(out.broken).toBe("EPIPE");
     expect(out.dropped).toBe(10);
     expect(s.taken).toEqual(["a\n"]);
+  });
+});
+
+describe("ConsoleSink", () => {
+  /** A logger at consola's level for the verbosity, keeping each line it prints with its type. */
+  function capture(level: number): { sink: ConsoleSink; lines: string[] } {
+    const lines: string[] = [];
+    const log = createConsola({ level, throttle: 0, reporters: [{ log: (o: LogObject) => lines.push(`${o.type} ${o.args.join(" ")}`) }] });
+    return { sink: new ConsoleSink(log), lines };
+  }
+  const session = (action: TrapEvent["action"], extra: Partial<TrapEvent> = {}) => event(1, { action, command: undefined, ...extra });
+  const all = [
+    session("connection"),
+    session("data", { direction: "in", payload: new Uint8Array([0x41, 0x0a]) }),
+    session("login", { user: "root", password: "toor" }),
+    { ...session("refused"), sessionId: undefined, source: { ip: "192.0.2.7" }, count: 3, reason: "too many sessions" },
+    session("error", { message: "protocol error: x" }),
+    session("close", { bytesIn: 2, bytesOut: 20, durationMs: 5, reason: "peer closed" }),
+  ];
+
+  test("quiet (warnings and errors): logins, refusals and errors are printed; connection, data and close lines are not", () => {
+    const { sink, lines } = capture(1);
+    for (const e of all) sink.emit(e);
+    expect(lines).toEqual([
+      'warn 192.0.2.1:40001 tried to log in as "root" with password "toor"',
+      "warn 192.0.2.7: 3 connection(s) refused (too many sessions)",
+      "error 192.0.2.1:40001: protocol error: x",
+    ]);
+  });
+
+  test("normal: every event has its line, in order", () => {
+    const { sink, lines } = capture(3);
+    for (const e of all) sink.emit(e);
+    expect(lines.map((l) => l.split(" ")[0])).toEqual(["info", "info", "warn", "warn", "error", "info"]);
+    expect(lines[0]).toBe("info Incoming connection from 192.0.2.1:40001");
+    expect(lines[5]).toBe("info Connection from 192.0.2.1:40001 closed (peer closed): 2 bytes in, 20 bytes out, 0.01s");
   });
 });
 

@@ -15,20 +15,35 @@ function peer(e: TrapEvent): string {
   return `${ip}:${e.source.port}`;
 }
 
+/** consola's level of the line each action prints (0 error, 1 warn, 3 info): lines above the logger's level are never built. */
+const LINE_LEVEL: Record<TrapEvent["action"], number> = {
+  listening: 3,
+  connection: 3,
+  refused: 1,
+  data: 3,
+  login: 1,
+  command: 3,
+  tls: 3,
+  close: 3,
+  error: 0,
+};
+
 export class ConsoleSink implements EventSink {
   private readonly log: Record<"info" | "warn" | "error", (line: string) => void>;
   constructor(
-    log: ConsolaInstance,
+    private readonly consola: ConsolaInstance,
     private readonly verbose = false,
   ) {
     this.log = {
-      info: (line: string) => log.info(terminalSafe(line)),
-      warn: (line: string) => log.warn(terminalSafe(line)),
-      error: (line: string) => log.error(terminalSafe(line)),
+      info: (line: string) => consola.info(terminalSafe(line)),
+      warn: (line: string) => consola.warn(terminalSafe(line)),
+      error: (line: string) => consola.error(terminalSafe(line)),
     };
   }
 
   emit(e: TrapEvent): void {
+    // --quiet drops the info lines: then they cost nothing (consola would format, escape and discard them).
+    if (LINE_LEVEL[e.action] > this.consola.level) return;
     const tag = e.sessionId && this.verbose ? `[${e.sessionId}] ` : "";
     switch (e.action) {
       case "listening":
