@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { serviceEntries } from "../src/catalog/index.ts";
-import { toEcs, ecsLine } from "../src/events/ecs.ts";
+import { toEcs, ecsLine, fastLine } from "../src/events/ecs.ts";
+import { jsonLine } from "../src/util/escape.ts";
 import type { TrapEvent } from "../src/events/types.ts";
 import { HOSTILE_CLASSES, rawHostile } from "./helpers.ts";
 
@@ -107,5 +108,117 @@ describe("ECS documents", () => {
     expect(Object.keys(doc)).not.toContain("toJSON");
     expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
     expect(JSON.stringify(doc)).toContain('"name":"CORP\\\\admin"');
+  });
+});
+
+describe("ecsLine's direct writer", () => {
+  // ecsLine writes most events directly and leaves the rest to jsonLine(toEcs(e)), the reference the tests
+  // above check field by field. Both must give the same bytes (or both throw) for any event: seeded random
+  // events mixing every optional field with plain, escaped, hostile, surrogate and wrong-typed values.
+  let seed = 0x9e3779b9;
+  const rand = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 4294967296;
+  };
+  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const maybe = <T,>(v: () => T): T | undefined => (rand() < 0.5 ? v() : undefined);
+  const hostile = Object.values(HOSTILE_CLASSES).flat();
+  const strings = [
+    "",
+    "plain",
+    "USER anonymous",
+    'with "quotes" and a \\ backslash',
+    "pässwörd \u{1f600}",
+    "\u00e9t\u00e9",
+    "tab\tnew\nline\r",
+    "\u2028\u2029",
+    "\u202e\u2066bidi",
+    "\u0085\u009b",
+    "\u007f",
+    "lone \ud800 high",
+    "lone \udc00 low",
+    "pair \ud83d\ude00 ok",
+    "\\ud800 looks like an escape",
+  ];
+  const str = () => (rand() < 0.04 ? (pick([42, null, {}]) as unknown as string) : rand() < 0.3 ? String.fromCharCode(...Array.from({ length: 1 + Math.floor(rand() * 6) }, () => pick(hostile))) : pick(strings));
+  const num = () => (rand() < 0.04 ? (pick(["7", null]) as unknown as number) : pick([0, -0, 1, 20, 1.5, 65535, 1e21, 2 ** 53, NaN, Infinity, -Infinity, 123456789.123]));
+  const payload = () => {
+    const big = new Uint8Array(64).map(() => Math.floor(rand() * 256));
+    const start = Math.floor(rand() * 8);
+    return big.subarray(start, start + Math.floor(rand() * 40));
+  };
+  const actions = ["listening", "connection", "refused", "data", "login", "command", "tls", "close", "error"] as const;
+  const entries = serviceEntries("ftp");
+
+  function randomEvent(): TrapEvent {
+    const e: Record<string, unknown> = {
+      action: pick(actions),
+      time: new Date(1_700_000_000_000 + Math.floor(rand() * 1e10)),
+      service: pick(["ftp", "ssh", "http"]),
+      entry: pick(entries),
+      destination: { ...(rand() < 0.5 ? { ip: pick(["127.0.0.1", "::1", "", "203.0.113.1"]) } : {}), port: rand() < 0.95 ? Math.floor(rand() * 65536) : undefined },
+    };
+    const fields: Record<string, () => unknown> = {
+      host: () => ({ name: str(), release: pick(["debian-12", str()]) }),
+      persona: str,
+      sessionId: () => pick(["mx3b5xqv-1-a1bd501e", "", str()]),
+      source: () => ({ ip: pick(["192.0.2.1", "2001:db8::1", "", str()]), ...(rand() < 0.7 ? { port: num() } : {}) }),
+      direction: () => pick(["in", "out"]),
+      payload,
+      truncated: () => pick([0, 5, num()]),
+      bytesIn: num,
+      bytesOut: num,
+      durationMs: num,
+      dropped: () => ({ commands: num(), logins: num() }),
+      count: num,
+      reason: str,
+      user: str,
+      domain: str,
+      password: str,
+      hash: () => ({ value: str(), type: str(), hashcatMode: num() }),
+      method: str,
+      command: str,
+      message: str,
+      client: () => (rand() < 0.5 ? {} : { workstation: str() }),
+      tls: () => ({ established: rand() < 0.5, version: "TLSv1.2", serverName: str() }),
+    };
+    for (const [k, make] of Object.entries(fields)) if (rand() < (k === "client" || k === "tls" ? 0.05 : 0.35)) e[k] = make();
+    return e as unknown as TrapEvent;
+  }
+
+  const outcome = (fn: () => string): string => {
+    try {
+      return fn();
+    } catch (err) {
+      return `threw ${(err as Error).name}`;
+    }
+  };
+
+  test("20,000 random events: the same line as jsonLine(toEcs(e)), byte for byte", () => {
+    let direct = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const e = randomEvent();
+      const reference = outcome(() => jsonLine(toEcs(e)));
+      const line = outcome(() => ecsLine(e));
+      if (line !== reference) expect({ i, event: e, line }).toEqual({ i, event: e, line: reference });
+      if (outcome(() => fastLine(e) ?? "threw not direct") === reference) direct++;
+    }
+    // Most of them were written directly (the rest hold a lone surrogate, a wrong type, TLS or client details).
+    expect(direct).toBeGreaterThan(6_000);
+  });
+
+  test("the events of a flood (connection, the greeting, close) are written directly and match", () => {
+    const common = { ...base, host: { name: "phx-etl11", release: "debian-12" }, sessionId: "mx3b5xqv-1-a1bd501e", source: src, destination: { ip: "127.0.0.1", port: 21 } };
+    const greeting = new TextEncoder().encode("220 (vsFTPd 3.0.3)\r\n");
+    for (const e of [
+      { ...common, action: "connection" },
+      { ...common, action: "data", direction: "out", payload: greeting },
+      { ...common, action: "close", bytesIn: 0, bytesOut: 20, durationMs: 1.234567, reason: "peer closed" },
+    ] as TrapEvent[]) {
+      expect(fastLine(e)).toBe(jsonLine(toEcs(e)));
+      expect(ecsLine(e)).toBe(jsonLine(toEcs(e)));
+    }
   });
 });
