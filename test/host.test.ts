@@ -40,6 +40,17 @@ describe("host facts", () => {
     const winter = new Date("2024-01-01T12:00:00Z");
     expect(utcOffsetMinutes(h, summer)).toBe(-240);
     expect(utcOffsetMinutes(h, winter)).toBe(-300);
+    // Across the spring change (2024-03-10 07:00 UTC) minute by minute, forth and back: the offset follows.
+    const change = Date.UTC(2024, 2, 10, 7, 0, 0);
+    for (const [at, offset] of [
+      [change - 60_000, -300],
+      [change - 1, -300],
+      [change, -240],
+      [change + 59_999, -240],
+      [change - 1, -300],
+      [change + 1, -240],
+    ] as const)
+      expect({ at, offset: utcOffsetMinutes(h, new Date(at)) }).toEqual({ at, offset });
     // 12:00 UTC is 08:00 in New York in July; the host's clock is 30 s slow.
     expect(localTime(h, summer)).toMatchObject({ hour: 7, minute: 59, second: 30, day: 1, month: 7 });
     const boot = bootTime(h, summer);

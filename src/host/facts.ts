@@ -85,9 +85,18 @@ export function uptimeSeconds(h: HostFacts, real: Date): number {
 }
 
 const offsetFormats = new Map<string, Intl.DateTimeFormat>();
+/**
+ * The last offset asked for per zone, with its minute: a zone's offset changes at whole minutes (the
+ * transitions of any date a host clock shows), and asking Intl costs ~5 us, paid by every session that
+ * shows a time (an ftp greeting) when this is not kept.
+ */
+const lastOffset = new Map<string, { minute: number; offset: number }>();
 
 /** Minutes east of UTC in the host's zone at that instant (DST included), from the zone data, not the process. */
 export function utcOffsetMinutes(h: HostFacts, at: Date): number {
+  const minute = Math.floor(at.getTime() / 60_000);
+  const last = lastOffset.get(h.timeZone);
+  if (last !== undefined && last.minute === minute) return last.offset;
   let f = offsetFormats.get(h.timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat("en-US", { timeZone: h.timeZone, timeZoneName: "longOffset" });
@@ -95,8 +104,9 @@ export function utcOffsetMinutes(h: HostFacts, at: Date): number {
   }
   const name = f.formatToParts(at).find((p) => p.type === "timeZoneName")?.value ?? "GMT";
   const m = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name);
-  if (!m) return 0;
-  return (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0));
+  const offset = m ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3] ?? 0)) : 0;
+  lastOffset.set(h.timeZone, { minute, offset });
+  return offset;
 }
 
 export interface LocalTime {
