@@ -2,9 +2,8 @@
 // handshake and the records over an in-memory pipe. The same layer serves TLS from the first byte (https)
 // and TLS started mid-session (ftp's AUTH TLS), with the face's per-host certificate.
 import { Duplex } from "node:stream";
-import { createSecureContext, TLSSocket, type SecureContext } from "node:tls";
+import type { SecureContext, TLSSocket } from "node:tls";
 import type { HostFacts } from "../host/facts.ts";
-import { hostCertificate } from "../tls/certs.ts";
 import type { TlsProfile } from "../types.ts";
 import { concatBytes } from "../wire/bytes.ts";
 
@@ -35,6 +34,10 @@ export interface TlsLayerEvents {
   ended(): void;
 }
 
+// node:tls and node-forge (the certificates) load with the first TLS face, not with every start of micetrap.
+const nodeTls = (): typeof import("node:tls") => require("node:tls");
+const certs = (): typeof import("../tls/certs.ts") => require("../tls/certs.ts");
+
 const contexts = new Map<string, SecureContext>();
 
 /** One secure context per host and profile: the certificate, the era's protocol range and ciphers. */
@@ -42,8 +45,8 @@ export function secureContextFor(profile: TlsProfile, host: HostFacts): SecureCo
   const key = `${host.seed}\u0000${host.release}\u0000${host.fqdn}\u0000${JSON.stringify(profile)}`;
   let ctx = contexts.get(key);
   if (!ctx) {
-    const cert = hostCertificate(profile, host);
-    ctx = createSecureContext({
+    const cert = certs().hostCertificate(profile, host);
+    ctx = nodeTls().createSecureContext({
       key: cert.keyPem,
       cert: cert.certPem,
       minVersion: profile.minVersion,
@@ -83,7 +86,7 @@ export class TlsLayer {
       },
       final: (cb) => cb(),
     });
-    this.tls = new TLSSocket(this.pipe as never, { isServer: true, secureContext: context });
+    this.tls = new (nodeTls().TLSSocket)(this.pipe as never, { isServer: true, secureContext: context });
     this.tls.on("secure", () => {
       const cipher = this.tls.getCipher();
       const servername = (this.tls as unknown as { servername?: string | false }).servername;
