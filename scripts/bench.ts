@@ -430,6 +430,8 @@ const startupSubjects: Record<string, (port: number) => string[]> = {
   micetrap: micetrapCmd(["--quiet", "--log", logFile]),
 };
 const startup: Record<string, number[]> = { hello: [], "bare (compiled)": [], micetrap: [] };
+/** CPU time (user + system) of the same runs: steadier than wall time when the machine is shared. */
+const startupCpu: Record<string, number[]> = { hello: [], "bare (compiled)": [], micetrap: [] };
 const STARTUP_ROUNDS = Math.max(5, ROUNDS * 2);
 for (let round = 0; round < (ONLY.has("startup") ? STARTUP_ROUNDS : 0); round++) {
   const names = Object.keys(startupSubjects);
@@ -437,8 +439,9 @@ for (let round = 0; round < (ONLY.has("startup") ? STARTUP_ROUNDS : 0); round++)
     checkDeadline();
     const port = freePort();
     const out = run([loadgen, "startup", "-p", String(port), "-w", "15000", "--", ...startupSubjects[name]!(port)], `start-up of ${name}`);
-    const r = JSON.parse(out) as { startup_us: number };
+    const r = JSON.parse(out) as { startup_us: number; cpu_us: number };
     startup[name]!.push(r.startup_us / 1000);
+    startupCpu[name]!.push(r.cpu_us / 1000);
   }
 }
 
@@ -540,10 +543,13 @@ if (ONLY.has("throughput")) {
   );
 }
 if (ONLY.has("startup"))
-  console.log(`start-up medians: hello ${median(startup.hello!).toFixed(1)} ms, bare compiled ${median(startup["bare (compiled)"]!).toFixed(1)} ms, micetrap ${median(startup.micetrap!).toFixed(1)} ms`);
+  console.log(
+    `start-up medians: hello ${median(startup.hello!).toFixed(1)} ms, bare compiled ${median(startup["bare (compiled)"]!).toFixed(1)} ms, micetrap ${median(startup.micetrap!).toFixed(1)} ms; ` +
+      `CPU (start to exit): hello ${median(startupCpu.hello!).toFixed(1)} ms, bare compiled ${median(startupCpu["bare (compiled)"]!).toFixed(1)} ms, micetrap ${median(startupCpu.micetrap!).toFixed(1)} ms (${(median(startupCpu.micetrap!) / median(startupCpu.hello!)).toFixed(2)}x hello)`,
+  );
 if (ONLY.has("serve"))
   console.log(
     `RSS medians: serve with 10 services ${(median(serveRss.serve) / 1024).toFixed(1)} MiB, ftp alone ${(median(serveRss.ftp) / 1024).toFixed(1)} MiB, ssh alone ${(median(serveRss.ssh) / 1024).toFixed(1)} MiB (serve ${(median(serveRss.serve) / median(serveRss.ssh)).toFixed(2)}x ssh alone)`,
   );
 
-if (values.json) writeFileSync(values.json, JSON.stringify({ machine, load: { start: load0, end: load1 }, rows: summary, throughput, idle, startup, serveRss, saturation }, null, 2));
+if (values.json) writeFileSync(values.json, JSON.stringify({ machine, load: { start: load0, end: load1 }, rows: summary, throughput, idle, startup, startupCpu, serveRss, saturation }, null, 2));
