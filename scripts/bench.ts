@@ -1,7 +1,7 @@
 // Performance as ratios against baselines started in the same run (never a timed assertion in a test).
 //
 //   bun scripts/bench.ts [--rounds 3] [--conns 20000] [--concurrency 50] [--idle 10000] [--no-build] [--json FILE]
-//                        [--only throughput,idle,startup,serve]
+//                        [--only throughput,idle,startup,serve] [--micetrap PATH (another build; nothing is built)]
 //
 // The load comes from scripts/bench/loadgen.c, compiled here with `cc -O2` (gcc is installed with apt-get
 // when cc is missing, as root): one thread, epoll, non-blocking sockets, so the generator is not what limits
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     idle: { type: "string", default: "10000" },
     banner: { type: "string", default: "vsftpd-3.0.3-debian" },
     "no-build": { type: "boolean", default: false },
+    micetrap: { type: "string" },
     json: { type: "string" },
     only: { type: "string", default: "throughput,idle,startup,serve" },
   },
@@ -60,7 +61,8 @@ const DEADLINE = Date.now() + 10 * 60 * 1000;
 const ROOT = join(import.meta.dir, "..");
 const BUN = process.execPath;
 const work = mkdtempSync(join(tmpdir(), "micetrap-bench-"));
-const micetrap = join(ROOT, "dist/micetrap");
+// Another build can be measured in its place (an older one, for a before/after): then nothing is built.
+const micetrap = values.micetrap ?? join(ROOT, "dist/micetrap");
 const live = new Set<ReturnType<typeof Bun.spawn>>();
 
 // Whatever ends the run (an error too), nothing it started outlives it.
@@ -207,7 +209,8 @@ const errorsOf = (f: Flood) => Object.values(f.errors).reduce((a, b) => a + b, 0
 const cc = ensureCc();
 const loadgen = join(work, "loadgen");
 run([cc, "-O2", "-Wall", "-o", loadgen, join(ROOT, "scripts/bench/loadgen.c")], "cc loadgen.c");
-if (!values["no-build"] || !existsSync(micetrap)) run([BUN, join(ROOT, "scripts/build.ts")], "scripts/build.ts");
+if (values.micetrap === undefined && (!values["no-build"] || !existsSync(micetrap))) run([BUN, join(ROOT, "scripts/build.ts")], "scripts/build.ts");
+if (!existsSync(micetrap)) throw new Error(`bench: no micetrap binary at ${micetrap}`);
 
 const logFile = join(work, "events.jsonl");
 const FACE = ["--host", "127.0.0.1", "--seed", "bench", "--os", "debian", "--banner", BANNER];
@@ -266,6 +269,7 @@ const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf
 const load0 = loadavg();
 const machine = `${cpuModel}, ${cpus().length} cores, Linux ${release()}, bun ${Bun.version}`;
 console.log(`micetrap bench on ${machine}; load average ${load0.map((l) => l.toFixed(2)).join(" ")}`);
+console.log(`micetrap under test: ${micetrap}`);
 console.log(`face: ftp ${BANNER}, greeting ${GREETING_BYTES} bytes; ${ROUNDS} rounds, ${CONNS} connections ${CONCURRENCY} at a time, ${IDLE} idle`);
 
 // ---------------------------------------------------------------------------------- throughput rounds
