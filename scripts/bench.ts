@@ -22,7 +22,7 @@
 //   start-up until the port accepts                                      <= 1.5x hello
 //   RSS of one `serve` with 10 services against one single-service process   < 1.3x
 // Traffic goes to 127.0.0.1 only; every loop is bounded in count and time, and the whole run by a deadline.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -119,6 +119,22 @@ function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]); // utime + stime (fields 14 and 15), in clock ticks
 }
 const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+
+/** CPU ticks per thread name (the JS thread carries the program's name; HeapHelper is JSC's collector, mi-scavenger the allocator's). */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(name, (out.get(name) ?? 0) + Number(f[11]) + Number(f[12]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
 
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -280,6 +296,8 @@ interface ThroughputResult {
   cpuUsPerConn: number;
   /** Server CPU over the flood, in cores. */
   cpuShare: number;
+  /** Server CPU per connection by thread, microseconds. */
+  threads: Record<string, number>;
   log?: { connection: number; close: number; refused: number; lines: number; made: number };
 }
 
@@ -320,9 +338,15 @@ for (let round = 0; round < (ONLY.has("throughput") ? ROUNDS : 0); round++) {
     try {
       const warm = await flood(loadgen, s.port, WARMUP, CONCURRENCY, GREETING_BYTES);
       const c0 = cpuTicks(s.proc.pid);
+      const t0 = threadTicks(s.proc.pid);
       const f = await flood(loadgen, s.port, CONNS, CONCURRENCY, GREETING_BYTES);
       const cpu = (cpuTicks(s.proc.pid) - c0) / CLK_TCK;
-      result = { flood: f, cpuUsPerConn: (cpu * 1e6) / Math.max(1, f.ok), cpuShare: cpu / f.elapsed_s };
+      const threads: Record<string, number> = {};
+      for (const [name, ticks] of threadTicks(s.proc.pid)) {
+        const us = ((ticks - (t0.get(name) ?? 0)) / CLK_TCK / Math.max(1, f.ok)) * 1e6;
+        if (us > 0) threads[name] = us;
+      }
+      result = { flood: f, cpuUsPerConn: (cpu * 1e6) / Math.max(1, f.ok), cpuShare: cpu / f.elapsed_s, threads };
       // Connections that reached the server: everything but what failed on this side before connecting.
       const made = s.probes + warm.attempted - warm.errors.local! + f.attempted - f.errors.local!;
       await stopServer(s);
@@ -535,6 +559,11 @@ if (ONLY.has("throughput")) {
   console.log(
     `server CPU per connection (median): bare ${median(cpuPer("bare")).toFixed(0)} us, bare compiled ${median(cpuPer("bare (compiled)")).toFixed(0)} us, micetrap --log ${median(cpuPer("micetrap --log")).toFixed(0)} us, micetrap without log ${median(cpuPer("micetrap (no log)")).toFixed(0)} us`,
   );
+  for (const name of ["micetrap --log", "micetrap (no log)"]) {
+    const names = new Set(T(name).flatMap((r) => Object.keys(r.threads)));
+    const parts = [...names].map((t) => [t, median(T(name).map((r) => r.threads[t] ?? 0))] as const).sort((a, b) => b[1] - a[1]);
+    console.log(`  ${name} CPU per connection by thread (median): ${parts.map(([t, us]) => `${t} ${us.toFixed(1)} us`).join(", ")}`);
+  }
   console.log(
     `other throughput: bare compiled ${median(rate("bare (compiled)")).toFixed(0)}/s, micetrap without log ${median(rate("micetrap (no log)")).toFixed(0)}/s (${(median(rate("micetrap (no log)")) / median(rate("bare"))).toFixed(2)}x bare), p99 ${median(p99("micetrap (no log)")).toFixed(2)} ms`,
   );
