@@ -404,10 +404,16 @@ async function settledRss(pid: number): Promise<number> {
   return last;
 }
 
-/** Holds IDLE connections open (each read its greeting) and returns the server's settled RSS meanwhile. */
-async function holdIdle(port: number, pid: number): Promise<{ held: number; rss: number }> {
-  const p = Bun.spawn([loadgen, "hold", "-p", String(port), "-k", String(IDLE), "-c", "200", "-b", String(GREETING_BYTES), "-H", "120"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+/** A generator holding `count` connections open (each read its greeting) until release(). */
+async function hold(port: number, count: number): Promise<{ held: number; release: () => Promise<void> }> {
+  const p = Bun.spawn([loadgen, "hold", "-p", String(port), "-k", String(count), "-c", "200", "-b", String(GREETING_BYTES), "-H", "120"], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
   live.add(p);
+  const release = async () => {
+    (p.stdin as import("bun").FileSink).end(); // the generator lets go of them all
+    await Promise.race([p.exited, Bun.sleep(10_000)]);
+    if (p.exitCode === null) p.kill("SIGKILL");
+    live.delete(p);
+  };
   try {
     const reader = (p.stdout as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
@@ -418,33 +424,37 @@ async function holdIdle(port: number, pid: number): Promise<{ held: number; rss:
       if (done) break;
       text += decoder.decode(value);
     }
+    reader.releaseLock();
     if (!text.includes("\n")) throw new Error(`loadgen hold: ${await new Response(p.stderr as ReadableStream).text()}`);
-    const held = (JSON.parse(text.split("\n")[0]!) as { held: number }).held;
-    const rss = await settledRss(pid);
-    (p.stdin as import("bun").FileSink).end(); // the generator lets go of them all
-    await Promise.race([p.exited, Bun.sleep(10_000)]);
-    return { held, rss };
-  } finally {
-    if (p.exitCode === null) p.kill("SIGKILL");
-    live.delete(p);
+    return { held: (JSON.parse(text.split("\n")[0]!) as { held: number }).held, release };
+  } catch (err) {
+    await release();
+    throw err;
   }
 }
 
+// The memory one more idle connection costs, measured between two points of one process: with IDLE_BASE
+// connections held (the code that serves them compiled, the heap grown), then with IDLE more. No flood
+// before: its garbage, collected while the connections are held, would hide the bare server's share.
+const IDLE_BASE = 2000;
 for (let round = 0; round < (ONLY.has("idle") ? ROUNDS : 0); round++) {
   const names = Object.keys(idleSubjects);
   for (const name of round % 2 === 0 ? names : [...names].reverse()) {
     checkDeadline();
     rmSync(logFile, { force: true });
     const s = await startServer(idleSubjects[name]!);
+    const holds: { release: () => Promise<void> }[] = [];
     try {
-      // Warm both alike (the JIT's code and the first heap growth are not per connection), then measure.
-      await flood(loadgen, s.port, WARMUP, CONCURRENCY, GREETING_BYTES);
+      holds.push(await hold(s.port, IDLE_BASE));
       const before = await settledRss(s.proc.pid);
-      const h = await holdIdle(s.port, s.proc.pid);
-      const r: IdleResult = { before, after: h.rss, held: h.held, perConnKiB: (h.rss - before) / Math.max(1, h.held) };
+      const h = await hold(s.port, IDLE);
+      holds.push(h);
+      const after = await settledRss(s.proc.pid);
+      const r: IdleResult = { before, after, held: h.held, perConnKiB: (after - before) / Math.max(1, h.held) };
       idle[name]!.push(r);
-      console.log(`  round ${round + 1} ${name.padEnd(18)} RSS ${(before / 1024).toFixed(1)} MiB -> ${(r.after / 1024).toFixed(1)} MiB with ${r.held} idle: ${r.perConnKiB.toFixed(2)} KiB each`);
+      console.log(`  round ${round + 1} ${name.padEnd(18)} RSS ${(before / 1024).toFixed(1)} MiB with ${IDLE_BASE} idle -> ${(after / 1024).toFixed(1)} MiB with ${r.held} more: ${r.perConnKiB.toFixed(2)} KiB each`);
     } finally {
+      for (const h of holds) await h.release();
       await stopServer(s);
     }
   }
