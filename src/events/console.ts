@@ -20,6 +20,7 @@ const LINE_LEVEL: Record<TrapEvent["action"], number> = {
   listening: 3,
   connection: 3,
   refused: 1,
+  aborted: 3,
   data: 3,
   login: 1,
   command: 3,
