@@ -230,6 +230,7 @@ describe("ConsoleSink", () => {
     { ...session("refused"), sessionId: undefined, source: { ip: "192.0.2.7" }, count: 3, reason: "too many sessions" },
     session("error", { message: "protocol error: x" }),
     session("close", { bytesIn: 2, bytesOut: 20, durationMs: 5, reason: "peer closed" }),
+    { ...session("error", { message: "cannot write to the log file" }), sessionId: undefined, source: undefined },
   ];
 
   test("quiet (warnings and errors): logins, refusals and errors are printed; connection, data and close lines are not", () => {
@@ -238,14 +239,15 @@ describe("ConsoleSink", () => {
     expect(lines).toEqual([
       'warn 192.0.2.1:40001 tried to log in as "root" with password "toor"',
       "warn 192.0.2.7: 3 connection(s) refused (too many sessions)",
-      "error 192.0.2.1:40001: protocol error: x",
+      "warn 192.0.2.1:40001: protocol error: x", // a peer's malformed input: a warning
+      "error cannot write to the log file", // the trap's own trouble
     ]);
   });
 
   test("normal: every event has its line, in order", () => {
     const { sink, lines } = capture(3);
     for (const e of all) sink.emit(e);
-    expect(lines.map((l) => l.split(" ")[0])).toEqual(["info", "info", "warn", "warn", "error", "info"]);
+    expect(lines.map((l) => l.split(" ")[0])).toEqual(["info", "info", "warn", "warn", "warn", "info", "error"]);
     expect(lines[0]).toBe("info Incoming connection from 192.0.2.1:40001");
     expect(lines[5]).toBe("info Connection from 192.0.2.1:40001 closed (peer closed): 2 bytes in, 20 bytes out, 0.01s");
   });
