@@ -164,7 +164,9 @@ describe("micetrap serve", () => {
     // centos-db: mysql on 3306 binds as anyone; http (80) and ftp (21) need root or CAP_NET_BIND_SERVICE.
     const t = await startProcess([...(await unprivilegedCli()), "serve", "--persona", "centos-db", "--seed", "no-root", "--host", "127.0.0.1"], { cwd: "/tmp" });
     try {
-      const out = await t.waitForOutput(/Host [a-z0-9.-]+ \(CentOS 6/, 10_000);
+      // The notes come after the Host line: wait for the last of them, not for the Host line.
+      await t.waitForOutput(/Host [a-z0-9.-]+ \(CentOS 6/, 10_000);
+      const out = await t.waitForOutput(/http: the usual port[^\n]*instead\.[\s\S]*ftp: the usual port[^\n]*instead\.|ftp: the usual port[^\n]*instead\.[\s\S]*http: the usual port[^\n]*instead\./, 10_000);
       for (const [service, port] of [["http", 80], ["ftp", 21]] as const) {
         const m = new RegExp(`${service}: the usual port is not available: ${port} \\(needs root or CAP_NET_BIND_SERVICE\\); using port (\\d+) instead\\.`).exec(out);
         expect(m, out).not.toBeNull();

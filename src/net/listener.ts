@@ -12,6 +12,7 @@ import type { CatalogEntry, ProtocolEvent } from "../types.ts";
 import { Governor } from "./governor.ts";
 import { isPlainHttpRequest, secureContextFor, TlsLayer } from "./tls.ts";
 import type { SecureContext } from "node:tls";
+import { isIP } from "node:net";
 
 export interface Limits {
   /**
@@ -117,6 +118,9 @@ interface Session {
   remotePort: number;
   /** The local address the connection came in on (IPv4-mapped IPv6 shown as IPv4), for destination.ip. */
   localIp: string;
+  /** The event fields of every event of the session, made once. */
+  source: { ip: string; port: number };
+  destination: { ip: string; port: number };
   /** Set once the session speaks TLS: the session reads and writes plaintext through it. */
   tls: TlsLayer | undefined;
   /** Whether a TLS face has seen the peer's first bytes (a plain HTTP request there is answered in plain). */
@@ -138,11 +142,17 @@ export function normalizeIp(ip: string): string {
 }
 
 let sessionCounter = 0;
+/** Random words for session ids, drawn 256 at a time (one call to the system's generator, not one a session). */
+const idRandom = new Uint32Array(256);
+let idRandomUsed = idRandom.length;
 function newSessionId(): string {
   // Unique within and across runs: time plus a counter plus randomness, short enough to read.
-  const rand = crypto.getRandomValues(new Uint8Array(4));
+  if (idRandomUsed === idRandom.length) {
+    crypto.getRandomValues(idRandom);
+    idRandomUsed = 0;
+  }
   sessionCounter = (sessionCounter + 1) % 0x10000;
-  return `${Date.now().toString(36)}-${sessionCounter.toString(36)}-${Buffer.from(rand).toString("hex")}`;
+  return `${Date.now().toString(36)}-${sessionCounter.toString(36)}-${idRandom[idRandomUsed++]!.toString(16).padStart(8, "0")}`;
 }
 
 export class Trap {
@@ -155,6 +165,10 @@ export class Trap {
   /** Connections over a limit, held for one turn of the loop (bytes they send meanwhile are kept, a little). */
   private readonly waiting = new Map<Socket<Session>, { ip: string; chunks: Uint8Array[]; bytes: number; ended: boolean; closed: boolean }>();
   private readonly governor: Governor;
+  /** Every event's host, made once. */
+  private readonly hostRef: { name: string; release: string };
+  /** The address the trap is bound to when it is one address (not a wildcard): a session's local address. */
+  private readonly boundIp: string | undefined;
   private waitScheduled = false;
   /** Refusals not yet logged, per source and reason; summarised once a second, so a flood logs a line a second. */
   private refusals = new Map<string, { ip: string; reason: string; count: number }>();
@@ -173,6 +187,8 @@ export class Trap {
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
     this.governor = o.governor ?? new Governor();
     this.host = o.host ?? hostFacts({ seed: o.hostSeed, family: o.entry.os });
+    this.hostRef = { name: this.host.hostname, release: this.host.release };
+    this.boundIp = isIP(o.hostname) && o.hostname !== "::" && o.hostname !== "0.0.0.0" ? normalizeIp(o.hostname) : undefined;
     this.counters = o.counters ?? new HostCounters(this.host);
   }
 
@@ -184,17 +200,20 @@ export class Trap {
     return this.sessions.size;
   }
 
+  /**
+   * Emits an event: the trap's fields are set on `partial` itself (no copies; a connection makes three
+   * events). Sinks never change an event, so the shared parts (host, a session's source) are shared.
+   */
   private event(partial: Omit<TrapEvent, "time" | "service" | "entry" | "destination"> & { destination?: TrapEvent["destination"] }): void {
+    const e = partial as TrapEvent;
+    e.time = new Date();
+    e.service = this.entry.service;
+    e.entry = this.entry;
+    e.host = this.hostRef;
+    if (this.o.persona !== undefined) e.persona = this.o.persona;
+    e.destination ??= { port: this.port };
     try {
-      this.o.sink.emit({
-        time: new Date(),
-        service: this.entry.service,
-        entry: this.entry,
-        host: { name: this.host.hostname, release: this.host.release },
-        ...(this.o.persona !== undefined ? { persona: this.o.persona } : {}),
-        destination: { port: this.port },
-        ...partial,
-      });
+      this.o.sink.emit(e);
     } catch (err) {
       // A sink failure (disk full) must not take the trap down; say so once on stderr.
       cliLog.error(`could not write event: ${(err as Error).message}`);
@@ -204,7 +223,11 @@ export class Trap {
   /** Where a session's events say it came in: its local address and the trap's port. */
   /** An event of one session: its id, its peer and the address it came in on. */
   private sessionEvent(s: Session, partial: Omit<TrapEvent, "time" | "service" | "entry" | "destination" | "sessionId" | "source">): void {
-    this.event({ ...partial, sessionId: s.id, source: { ip: s.remoteIp, port: s.remotePort }, destination: { ip: s.localIp, port: this.port } });
+    const e = partial as TrapEvent;
+    e.sessionId = s.id;
+    e.source = s.source;
+    e.destination = s.destination;
+    this.event(e);
   }
 
   /** Binds the port. Throws the system error (EADDRINUSE, EACCES) for the caller to explain. */
@@ -310,12 +333,15 @@ export class Trap {
     this.live++;
     this.governor.sessions++;
     const id = newSessionId();
+    // Each of these is a system call (getpeername, getsockname): read once. A trap bound to one address
+    // knows its local address without asking.
+    const remotePort = socket.remotePort;
     const where: SessionStart = {
       id,
-      localAddress: normalizeIp(socket.localAddress ?? this.o.hostname),
+      localAddress: this.boundIp ?? normalizeIp(socket.localAddress ?? this.o.hostname),
       localPort: this.port,
       remoteAddress: remoteIp,
-      remotePort: socket.remotePort,
+      remotePort,
     };
     const fixed = this.o.observer?.start(where);
     const concurrent = this.sessions.size + 1;
@@ -354,8 +380,10 @@ export class Trap {
       closing: false,
       reason: undefined,
       remoteIp,
-      remotePort: socket.remotePort,
+      remotePort,
       localIp: where.localAddress,
+      source: { ip: remoteIp, port: remotePort },
+      destination: { ip: where.localAddress, port: this.port },
       tls: undefined,
       tlsFirstSeen: false,
       released: false,
@@ -497,7 +525,8 @@ export class Trap {
     this.sessionEvent(s, {
       action: "data",
       direction,
-      payload: new Uint8Array(kept),
+      // Incoming chunks are Bun's buffer, reused for the next read: copied. What the trap writes is its own.
+      payload: direction === "in" ? new Uint8Array(kept) : kept,
       ...(bytes.length > kept.length ? { truncated: bytes.length - kept.length } : {}),
     });
     return kept.length;
