@@ -20,6 +20,17 @@ export interface LineStream {
 export const CONSOLE_QUEUE_LINES = 1000;
 export const CONSOLE_QUEUE_BYTES = 256 * 1024;
 
+
+/**
+ * What a failed write to a stream means: undefined when the stream is only full (EAGAIN: `waitForDrain` is
+ * called, to wait for its drain with a timer in case none comes), else the code of a stream that is gone.
+ */
+export function streamFailure(err: NodeJS.ErrnoException, waitForDrain: () => void): string | undefined {
+  const code = err?.code ?? String(err?.message ?? err);
+  if (code !== "EAGAIN" && code !== "EWOULDBLOCK") return code;
+  waitForDrain();
+  return undefined;
+}
 export class ConsoleOutput {
   private queue: string[] = [];
   private queuedBytes = 0;
@@ -90,13 +101,11 @@ export class ConsoleOutput {
   }
 
   private fail(err: NodeJS.ErrnoException): void {
-    const code = err?.code ?? String(err?.message ?? err);
-    if (code === "EAGAIN" || code === "EWOULDBLOCK") {
-      // The stream is full, not gone: wait for its drain, with a timer in case none comes.
+    const code = streamFailure(err, () => {
       this.waiting = true;
       setTimeout(() => this.drained(), 1000).unref?.();
-      return;
-    }
+    });
+    if (code === undefined) return;
     if (this.broken !== undefined) return;
     this.broken = code;
     this.dropped += this.queue.length;

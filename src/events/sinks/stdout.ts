@@ -6,7 +6,7 @@
 // `maxBytes` wait here, and later ones are dropped and counted; a broken stream (EPIPE) drops everything
 // after. Neither ever stops the trap nor grows it, and the file and the other sinks go on.
 import type { EventSink, TrapEvent } from "../types.ts";
-import type { LineStream } from "../../log.ts";
+import { streamFailure, type LineStream } from "../../log.ts";
 import { BoundedQueue, Outage, renderOnce, type SinkHooks, type WriteFailure } from "./outage.ts";
 
 export interface StdoutJsonOptions extends SinkHooks {
@@ -93,13 +93,11 @@ export class StdoutJsonSink implements EventSink {
   }
 
   private fail(err: NodeJS.ErrnoException): void {
-    const code = err?.code ?? String(err?.message ?? err);
-    if (code === "EAGAIN" || code === "EWOULDBLOCK") {
-      // Full, not gone: wait for its drain, with a timer in case none comes.
+    const code = streamFailure(err, () => {
       this.waiting = true;
       setTimeout(() => this.drained(), 1000).unref?.();
-      return;
-    }
+    });
+    if (code === undefined) return;
     if (this.broken !== undefined) return;
     this.broken = code;
     this.outage.fail(code);
