@@ -240,6 +240,20 @@ describe("trap over TCP", () => {
     }
   });
 
+  test("a session that cannot start still leaves its connection, the error and its close in the log", async () => {
+    // A face whose templates are missing: its session throws as it starts (as a module failing to load would).
+    const broken = { ...ftpEntry, templates: {} as typeof ftpEntry.templates };
+    const { trap: t, sink } = trap(broken);
+    const c = await connect(t.port);
+    await withTimeout(c.closed, 3000, "reset at once");
+    const again = await connect(t.port);
+    await withTimeout(again.closed, 3000, "the trap still accepts");
+    await sleep(50);
+    expect(sink.of("connection")).toHaveLength(2);
+    expect(sink.of("close").map((e) => e.reason)).toEqual(["protocol error", "protocol error"]);
+    expect(sink.of("error")[0]!.message).toMatch(/^protocol error: the session could not start: /);
+  });
+
   test("random garbage to every service never stops the trap", async () => {
     let seed = 12345;
     const malformed = new Set<string>();

@@ -8,7 +8,7 @@ import { hostFacts, type HostFacts } from "../host/facts.ts";
 import { makeContext } from "../services/context.ts";
 import { realClock, SessionDriver } from "../services/driver.ts";
 import { preparedFor, startSession } from "../services/index.ts";
-import type { CatalogEntry, ProtocolEvent } from "../types.ts";
+import type { CatalogEntry, ProtocolEvent, ProtocolSession } from "../types.ts";
 import { Governor } from "./governor.ts";
 import { isPlainHttpRequest, secureContextFor, TlsLayer } from "./tls.ts";
 import type { SecureContext } from "node:tls";
@@ -363,7 +363,16 @@ export class Trap {
       ...(fixed?.sessionSeed !== undefined ? { sessionSeed: fixed.sessionSeed } : {}),
       ...(fixed?.now !== undefined ? { now: fixed.now } : {}),
     });
-    const protocol = startSession(this.prepared === undefined ? ctx : { ...ctx, prepared: this.prepared });
+    // A session that cannot even start (a module that fails to load) still leaves its connection, the
+    // error and its close in the log: it is reset at once instead of vanishing from the open handler.
+    let protocol: ProtocolSession;
+    let startError: string | undefined;
+    try {
+      protocol = startSession(this.prepared === undefined ? ctx : { ...ctx, prepared: this.prepared });
+    } catch (err) {
+      startError = (err as Error)?.message ?? String(err);
+      protocol = { open: () => ({ close: "reset" }), data: () => ({}) };
+    }
     const session: Session = {
       id,
       driver: undefined as unknown as SessionDriver,
@@ -410,6 +419,10 @@ export class Trap {
     this.sessions.add(socket);
     socket.timeout(this.limits.idleSeconds);
     this.sessionEvent(session, { action: "connection" });
+    if (startError !== undefined) {
+      session.reason = "protocol error";
+      this.sessionEvent(session, { action: "error", message: `protocol error: the session could not start: ${startError}` });
+    }
     if (this.entry.tls?.mode === "first-byte") this.startTls(socket);
     session.driver.open();
   }

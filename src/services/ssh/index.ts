@@ -24,6 +24,9 @@ export const ssh: ServiceModule<SshTemplates> = {
     return session().SSH_MAX_BUFFERED;
   },
   prepare(entry, host): SshPrepared {
+    // Loaded here, before the port opens and before root is given up: from source, the user the trap drops
+    // to may not be able to read the source tree, and the first client must not wait for the load.
+    session();
     const t = entry.templates;
     // ssh-keygen's comment on a host key made at install time: root@<hostname>.
     return { keys: keys().hostKeysFor(host.seed, t.hostKeyAlgorithms, t.rsaBits, t.ecdsaCurve, `root@${host.hostname}`) };
