@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { serviceEntries } from "../src/catalog/index.ts";
 import { Trap } from "../src/net/listener.ts";
 import { SERVICES } from "../src/services/index.ts";
+import { ecsLine } from "../src/events/ecs.ts";
 import { MemorySink, connect, sleep, startTestTrap, withTimeout } from "./helpers.ts";
 
 const ftpEntry = serviceEntries("ftp")[0]!;
@@ -252,6 +253,21 @@ describe("trap over TCP", () => {
     expect(sink.of("connection")).toHaveLength(2);
     expect(sink.of("close").map((e) => e.reason)).toEqual(["protocol error", "protocol error"]);
     expect(sink.of("error")[0]!.message).toMatch(/^protocol error: the session could not start: /);
+  });
+
+  test("a BitTorrent handshake's info_hash and peer_id are fields of its event, in the log as micetrap.client.*", async () => {
+    const face = serviceEntries("torrent").find((e) => e.id === "transmission-0.72-macos")!;
+    const { trap: t, sink } = trap(face);
+    const c = await connect(t.port);
+    const infoHash = Buffer.alloc(20, 0xab);
+    c.send(Buffer.concat([Buffer.from("\x13BitTorrent protocol", "latin1"), Buffer.alloc(8), infoHash, Buffer.from("-TR2940-0123456789ab", "latin1")]));
+    await c.waitFor((x) => x.length >= 68);
+    c.end();
+    await withTimeout(c.closed, 3000, "closed");
+    await sleep(30);
+    const handshake = sink.of("command").find((e) => e.command?.startsWith("handshake"))!;
+    const doc = JSON.parse(ecsLine(handshake));
+    expect(doc.micetrap.client).toEqual({ info_hash: "ab".repeat(20), peer_id: "-TR2940-0123456789ab" });
   });
 
   test("random garbage to every service never stops the trap", async () => {

@@ -73,7 +73,11 @@ describe("torrent: the peer handshake", () => {
       expect(PEER_ID_STYLE[e.id]).toBeDefined();
       expect(peerId).toMatch(PEER_ID_STYLE[e.id]!);
       expect(reply.events).toEqual([
-        { action: "command", command: `handshake info_hash=${Buffer.from(INFO_HASH).toString("hex")} peer_id=-qB4250-abcdefghijkl` },
+        {
+          action: "command",
+          command: `handshake info_hash=${Buffer.from(INFO_HASH).toString("hex")} peer_id=-qB4250-abcdefghijkl`,
+          client: { info_hash: Buffer.from(INFO_HASH).toString("hex"), peer_id: "-qB4250-abcdefghijkl" },
+        },
       ]);
     }
   });

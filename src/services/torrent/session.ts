@@ -137,8 +137,14 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
       theirReserved = buf.slice(20, 28);
       const infoHash = buf.subarray(28, 48);
       const theirId = buf.subarray(48, 68);
+      // The torrent asked for and the peer's id are fields too, so a pipeline can count swarms and clients
+      // without parsing the command text.
       const events: ProtocolEvent[] = [
-        { action: "command", command: `handshake info_hash=${hex(infoHash)} peer_id=${clip(toLatin1(theirId))}` },
+        {
+          action: "command",
+          command: `handshake info_hash=${hex(infoHash)} peer_id=${clip(toLatin1(theirId))}`,
+          client: { info_hash: hex(infoHash), peer_id: toLatin1(theirId) },
+        },
       ];
       const parts: Uint8Array[] = [];
       if (!greetFirst) parts.push(HEADER, reserved);
