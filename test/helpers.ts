@@ -6,6 +6,7 @@ import type { EventSink, TrapEvent } from "../src/events/types.ts";
 import { Trap, type Limits } from "../src/net/listener.ts";
 import { SessionDriver, VirtualClock } from "../src/services/driver.ts";
 import type { CatalogEntry, ProtocolSession } from "../src/types.ts";
+import type { LineStream } from "../src/log.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const BUN = process.execPath;
@@ -302,4 +303,22 @@ export function rawHostile(bytes: Uint8Array): string[] {
     found.push("not valid UTF-8");
   }
   return found;
+}
+
+/** A console-like stream for the writers' tests: keeps what it is given, says "full" when told to, fires events. */
+export class FakeStream implements LineStream {
+  taken: string[] = [];
+  full = false;
+  private handlers: Record<string, ((x?: any) => void)[]> = {};
+  write(text: string): boolean {
+    this.taken.push(text); // a stream holds what it was given even when it asks for a drain
+    return !this.full;
+  }
+  on(event: string, fn: (x?: any) => void): this {
+    (this.handlers[event] ??= []).push(fn);
+    return this;
+  }
+  fire(event: string, arg?: unknown): void {
+    for (const fn of this.handlers[event] ?? []) fn(arg);
+  }
 }

@@ -7,10 +7,10 @@ import { join } from "node:path";
 import { JsonlSink, type FileIo } from "../src/events/jsonl.ts";
 import type { TrapEvent } from "../src/events/types.ts";
 import { findEntry } from "../src/catalog/index.ts";
-import { ConsoleOutput, CONSOLE_QUEUE_LINES, type LineStream } from "../src/log.ts";
+import { ConsoleOutput, CONSOLE_QUEUE_LINES } from "../src/log.ts";
 import { ConsoleSink } from "../src/events/console.ts";
 import { createConsola, type LogObject } from "consola/core";
-import { BUN, ROOT, connect, readLog, sleep, tempDir, until } from "./helpers.ts";
+import { BUN, FakeStream, ROOT, connect, readLog, sleep, tempDir, until } from "./helpers.ts";
 
 const entry = findEntry("vsftpd-3.0.3-debian")!;
 
@@ -162,23 +162,6 @@ describe("JsonlSink", () => {
 });
 
 /** A stream that takes writes until told it is full, then wants a drain; or fails with an error. */
-class FakeStream implements LineStream {
-  taken: string[] = [];
-  full = false;
-  private handlers: Record<string, ((x?: any) => void)[]> = {};
-  write(text: string): boolean {
-    this.taken.push(text); // a stream holds what it was given even when it asks for a drain
-    return !this.full;
-  }
-  on(event: string, fn: (x?: any) => void): this {
-    (this.handlers[event] ??= []).push(fn);
-    return this;
-  }
-  fire(event: string, arg?: unknown): void {
-    for (const fn of this.handlers[event] ?? []) fn(arg);
-  }
-}
-
 describe("ConsoleOutput", () => {
   test("a stalled stream holds at most its bound; the lines beyond are counted and the count printed on drain", () => {
     const s = new FakeStream();

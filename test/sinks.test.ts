@@ -14,9 +14,8 @@ import { severityOf, SyslogSink, syslogMessage } from "../src/events/sinks/syslo
 import { parseSyslogUrl, parseWebhookUrl, SinkUrlError } from "../src/events/sinks/url.ts";
 import { verdict, WebhookSink } from "../src/events/sinks/webhook.ts";
 import type { TrapEvent } from "../src/events/types.ts";
-import type { LineStream } from "../src/log.ts";
 import { startRsyslog, type Received, type Rsyslog } from "../scripts/lib/rsyslog.ts";
-import { BUN, HOSTILE_CLASSES, ROOT, buildBinary, connect, rawHostile, readLog, runCli, sleep, tempDir, until } from "./helpers.ts";
+import { BUN, FakeStream, HOSTILE_CLASSES, ROOT, buildBinary, connect, rawHostile, readLog, runCli, sleep, tempDir, until } from "./helpers.ts";
 
 const entry = findEntry("vsftpd-3.0.3-debian")!;
 
@@ -219,23 +218,6 @@ describe("queue and backoff", () => {
 // ---- stdout JSON, alone ----
 
 /** A stream that takes writes until told it is full, then wants a drain; or fails with an error. */
-class FakeStream implements LineStream {
-  taken: string[] = [];
-  full = false;
-  private handlers: Record<string, ((x?: any) => void)[]> = {};
-  write(text: string): boolean {
-    this.taken.push(text);
-    return !this.full;
-  }
-  on(event: string, fn: (x?: any) => void): this {
-    (this.handlers[event] ??= []).push(fn);
-    return this;
-  }
-  fire(event: string, arg?: unknown): void {
-    for (const fn of this.handlers[event] ?? []) fn(arg);
-  }
-}
-
 describe("StdoutJsonSink", () => {
   test("a burst is one write; a stall keeps at most the bound, counts the rest, and says so on the drain", async () => {
     const s = new FakeStream();
