@@ -205,6 +205,17 @@ export function readLog(file: string): any[] {
     .map((l) => JSON.parse(l));
 }
 
+/** A log being written, as objects: its whole lines only (a line still being written is not one yet). */
+export function readLogSafe(file: string): any[] {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, "utf8");
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
 /** Polls until `get` gives a value (an event in a log file, a line of output), or throws after `ms`. */
 export async function until<T>(get: () => T | undefined, ms = 5000): Promise<T> {
   const end = Date.now() + ms;

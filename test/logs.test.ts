@@ -10,7 +10,7 @@ import { findEntry } from "../src/catalog/index.ts";
 import { ConsoleOutput, CONSOLE_QUEUE_LINES } from "../src/log.ts";
 import { ConsoleSink } from "../src/events/console.ts";
 import { createConsola, type LogObject } from "consola/core";
-import { BUN, FakeStream, ROOT, connect, readLog, sleep, tempDir, until } from "./helpers.ts";
+import { BUN, FakeStream, ROOT, connect, readLog, sleep, tempDir, until, readLogSafe } from "./helpers.ts";
 
 const entry = findEntry("vsftpd-3.0.3-debian")!;
 
@@ -274,17 +274,6 @@ async function startFtp(log: string, opts: { quiet?: boolean; closeStdout?: bool
   else void collect(proc.stderr as ReadableStream<Uint8Array>, "err", false);
   const listening = await until(() => readLogSafe(log).find((e) => e.event.action === "listening"), 10_000);
   return { proc, port: listening.destination.port, stderr: () => texts.err, stdout: () => texts.out };
-}
-
-/** The log's whole lines (a line still being written is not one yet). */
-function readLogSafe(file: string): any[] {
-  if (!existsSync(file)) return [];
-  const text = readFileSync(file, "utf8");
-  return text
-    .slice(0, text.lastIndexOf("\n") + 1)
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
 }
 
 /** One ftp session: greeting, a refused login (a `login` event, a warning on stderr), then close. */

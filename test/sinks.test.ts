@@ -15,7 +15,7 @@ import { parseSyslogUrl, parseWebhookUrl, SinkUrlError } from "../src/events/sin
 import { verdict, WebhookSink } from "../src/events/sinks/webhook.ts";
 import type { TrapEvent } from "../src/events/types.ts";
 import { startRsyslog, type Received, type Rsyslog } from "../scripts/lib/rsyslog.ts";
-import { BUN, FakeStream, HOSTILE_CLASSES, ROOT, buildBinary, connect, rawHostile, readLog, runCli, sleep, tempDir, until } from "./helpers.ts";
+import { BUN, FakeStream, HOSTILE_CLASSES, ROOT, buildBinary, connect, rawHostile, readLog, runCli, sleep, tempDir, until, readLogSafe } from "./helpers.ts";
 
 const entry = findEntry("vsftpd-3.0.3-debian")!;
 
@@ -421,17 +421,6 @@ const started: ReturnType<typeof Bun.spawn>[] = [];
 afterEach(() => {
   for (const p of started.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
 });
-
-/** The log's whole lines (a line still being written is not one yet). */
-function readLogSafe(file: string): any[] {
-  if (!existsSync(file)) return [];
-  const text = readFileSync(file, "utf8");
-  return text
-    .slice(0, text.lastIndexOf("\n") + 1)
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
 
 /** `micetrap ftp` with a JSONL log and `extra` flags; the port comes from the log (stdout may carry JSON). */
 async function startTrap(extra: string[], opts: { closeStdout?: boolean; stalledStdout?: boolean } = {}): Promise<TrapProc> {
