@@ -1,21 +1,26 @@
 // The protocol fuzzer (src/fuzz/run.ts) in CI: 100,000 seeded cases per service, each a fresh session of a
 // random face fed mutated recorded requests in random pieces, with timers firing in between, on the
 // virtual clock. No case may throw, write without bound, hold more than its service's bound, or let its
-// timers run away. Four services run in this process while a child process runs the other three (two
+// timers run away. Every registered service is fuzzed, half in this process and half in a child process (two
 // cores). Every failure prints the line that replays its case. First, the fuzzer is shown to catch what it
 // claims to catch, on sessions broken on purpose.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { buildCase, describeCase, fuzzService, runCase, type ServiceReport } from "../src/fuzz/run.ts";
+import { SERVICES } from "../src/services/index.ts";
 import type { ProtocolSession, Reply } from "../src/types.ts";
 import { BUN, ROOT } from "./helpers.ts";
 
 /** Cases per service; CI runs the default (MICETRAP_FUZZ_CASES only ever raises it, for long local runs). */
 const CASES = Math.max(100_000, Number(process.env.MICETRAP_FUZZ_CASES) || 0);
 
-/** A fixed seed per service, so CI runs the same cases every time and each service its own stream. */
-const SEEDS: Record<string, number> = { ftp: 2101, http: 2202, https: 2303, mysql: 2404, samba: 2505, ssh: 2606, torrent: 2707 };
-const HERE = ["ftp", "http", "https", "samba"];
-const CHILD = ["ssh", "mysql", "torrent"];
+/** A fixed seed per service, so CI runs the same cases every time and each service its own stream; a
+ * service added later gets one from its name. */
+const FIXED_SEEDS: Record<string, number> = { ftp: 2101, http: 2202, https: 2303, mysql: 2404, samba: 2505, ssh: 2606, torrent: 2707 };
+const seedOf = (s: string): number => FIXED_SEEDS[s] ?? 3000 + ([...s].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % 6000);
+const SEEDS: Record<string, number> = Object.fromEntries(SERVICES.map((s) => [s, seedOf(s)]));
+// Every registered service is fuzzed: half in this process, half in a child (two cores).
+const HERE = SERVICES.filter((_, i) => i % 2 === 0);
+const CHILD = SERVICES.filter((_, i) => i % 2 === 1);
 
 function summary(r: ServiceReport): string {
   return (
