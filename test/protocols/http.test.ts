@@ -381,7 +381,7 @@ describe("framing", () => {
 
   test("HTTP/1.1 keep-alive: Apache counts down max= and serves pipelined requests", () => {
     const s = session("apache-2.2.22-debian");
-    const req = "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+    const req = "GET / HTTP/1.1\r\nHost: www.example.com\r\nConnection: keep-alive\r\n\r\n";
     const r = send(s, req + req);
     expect(r.close).toBeUndefined();
     const raw = text(r);
