@@ -4,7 +4,8 @@ import type { HostFacts } from "./host/facts.ts";
 import type { Schema } from "./services/schema.ts";
 
 /** OS families a fake service can belong to. The host's own family decides which entries fit. */
-export const OS_FAMILIES = ["debian", "rhel", "freebsd", "macos", "windows"] as const;
+/** embedded: Linux devices built on BusyBox (cameras, routers, NAS); cisco: Cisco IOS network gear. */
+export const OS_FAMILIES = ["debian", "rhel", "freebsd", "macos", "windows", "embedded", "cisco"] as const;
 export type OsFamily = (typeof OS_FAMILIES)[number];
 
 /** A service's name as the registry (src/services/index.ts) lists it: "ftp", "http", … */
