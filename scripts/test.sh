@@ -14,6 +14,7 @@ command -v mariadb >/dev/null || need+=(mariadb-client) # real MySQL client
 command -v smbclient >/dev/null || need+=(smbclient)    # real SMB client
 command -v ldapwhoami >/dev/null || need+=(ldap-utils)  # real LDAP clients: ldapsearch, ldapwhoami
 command -v rsync >/dev/null || need+=(rsync)            # real rsync client: module list and a refused module login
+command -v sipsak >/dev/null || need+=(sipsak)          # real SIP client: a digest REGISTER over TCP
 command -v ssh >/dev/null || need+=(openssh-client)     # real SSH clients: ssh, ssh-keyscan, ssh-keygen
 command -v sshpass >/dev/null || need+=(sshpass)
 /usr/bin/python3 -c "import paramiko" 2>/dev/null || need+=(python3-paramiko)
