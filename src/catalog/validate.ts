@@ -56,7 +56,7 @@ const tlsProfile = schema({
 /** Everything of an entry but its templates (which its service's schema parses). */
 const entryShape = schema({
   id: t.text("unique id, lowercase", /^[a-z0-9][a-z0-9._-]*$/, "lowercase [a-z0-9._-]"),
-  product: t.text("nmap's product (p/), exactly", /./, "a product name"),
+  product: t.text("nmap's product (p/), exactly; \"\" when nmap's line names none (rsync's only line gives the protocol alone)"),
   version: t.text("nmap's version (v/), exactly; \"\" when nmap shows none"),
   info: optional(t.text("nmap's extra info (i/)")),
   ostype: optional(t.text("nmap's OS type (o/)")),
