@@ -3,7 +3,7 @@
 // assembled from the entry's templates, so the header order, wording and pages are data.
 // The template keys and their meaning are in templates.ts.
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
-import { hostTime } from "../../host/facts.ts";
+import { hostTime, localTime, type LocalTime } from "../../host/facts.ts";
 import { fill } from "../../util/template.ts";
 import { clip, rd32, toLatin1, utf8 } from "../../wire/bytes.ts";
 import { ByteQueue } from "../../wire/queue.ts";
@@ -89,6 +89,14 @@ export function httpDate(d: Date): string {
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&quot;"));
+}
+
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+/** A time as C's ctime() prints it, without its newline: "Mon Nov 30 17:03:24 2026" (day padded with a space). */
+function ctimeDate(t: LocalTime): string {
+  const p2 = (n: number) => String(n).padStart(2, "0");
+  return `${DAYS[t.weekday]} ${MONTHS[t.month - 1]} ${String(t.day).padStart(2, " ")} ${p2(t.hour)}:${p2(t.minute)}:${p2(t.second)} ${t.year}`;
 }
 
 function hex(bytes: Uint8Array): string {
@@ -284,7 +292,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
     let badField = "";
 
     function statusLine(code: number, version: number, status?: string): string {
-      const v = echoVersion && version !== 0 ? (version === 11 ? "HTTP/1.1" : "HTTP/1.0") : "HTTP/1.1";
+      const v = t.versionStyle === "http10" ? "HTTP/1.0" : echoVersion && version !== 0 ? (version === 11 ? "HTTP/1.1" : "HTTP/1.0") : "HTTP/1.1";
       return `${v} ${status ?? statusText(code) ?? `${code} ${REASONS[code] ?? "Unknown"}`}\r\n`;
     }
 
@@ -295,6 +303,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       return {
         ...local,
         date: httpDate(hostTime(ctx.host, ctx.now())),
+        date_ctime: ctimeDate(localTime(ctx.host, ctx.now())),
         servername: hm ? hm[1]! : ctx.hostname,
         port: hm?.[2] ?? (ctx.localPort || 80),
         method: escapeHtml(req?.method ?? ""),

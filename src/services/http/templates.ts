@@ -1,5 +1,6 @@
 // The http templates: header lines and pages of the claimed server. {{name}} placeholders everywhere:
-//   {{server}} {{hostname}} {{local_ip}} {{local_host}} {{date}} {{servername}} {{port}} {{length}}
+//   {{server}} {{hostname}} {{local_ip}} {{local_host}} {{date}} {{date_ctime}} (the host's local time as
+//   ctime writes it: embedded servers) {{servername}} {{port}} {{length}}
 //   {{connection}} {{lastmod}} {{etag}} {{allow}} {{method}} {{path}} (the last two HTML-escaped);
 //   error bodies also {{code}} {{reason}} {{version}}; connectionKeepAlive {{kamax}}.
 import { optional, schema, t, withDefault } from "../schema.ts";
@@ -32,7 +33,7 @@ export const httpTemplates = schema({
   connectionClose: withDefault(t.text("the Connection line when the server closes"), "Connection: close\r\n"),
   connectionKeepAlive: optional(t.text("the Connection lines when it keeps the connection (absent: always close)")),
   connectionKeepAlive10: optional(t.text("the same for an HTTP/1.0 client that asked for keep-alive")),
-  versionStyle: t.oneOf("fixed: always HTTP/1.1; echo: answer in the request's version (lighttpd)", ["fixed", "echo"] as const),
+  versionStyle: t.oneOf("fixed: always HTTP/1.1; echo: answer in the request's version (lighttpd); http10: always HTTP/1.0 (GoAhead 2.x)", ["fixed", "echo", "http10"] as const),
   blankLines: t.oneOf("empty lines before a request line: skip (Apache, nginx) or reject (400 at once)", ["skip", "reject"] as const),
   methodChars: t.oneOf("method syntax: upper (nginx: A-Z and _) or token (any RFC 7230 token)", ["upper", "token"] as const),
   eager: t.bool("reject a bad method or URI byte as soon as it arrives"),
