@@ -12,6 +12,7 @@ command -v curl >/dev/null || need+=(curl)              # real clients: ftp, htt
 command -v openssl >/dev/null || need+=(openssl)        # certificates read back (test/tls.test.ts)
 command -v mariadb >/dev/null || need+=(mariadb-client) # real MySQL client
 command -v psql >/dev/null || need+=(postgresql-client) # real PostgreSQL client (psql)
+command -v tsql >/dev/null || need+=(freetds-bin)         # real MSSQL client (FreeTDS tsql: SQL and NTLM logins)
 command -v smbclient >/dev/null || need+=(smbclient)    # real SMB client
 command -v ssh >/dev/null || need+=(openssh-client)     # real SSH clients: ssh, ssh-keyscan, ssh-keygen
 command -v sshpass >/dev/null || need+=(sshpass)
