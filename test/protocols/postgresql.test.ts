@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { serviceEntries } from "../../src/catalog/index.ts";
 import type { Trap } from "../../src/net/listener.ts";
-import type { PostgresqlTemplates } from "../../src/services/postgresql/templates.ts";
+import { postgresqlTemplates, type PostgresqlTemplates } from "../../src/services/postgresql/templates.ts";
 import type { CatalogEntry } from "../../src/types.ts";
 import { connect, startTestTrap, type MemorySink } from "../helpers.ts";
 
@@ -219,5 +219,107 @@ describe("postgresql over TCP", () => {
     b.send(gss);
     await b.closed;
     expect(errorFields(Buffer.from(b.received()))[3]).toEqual(["M", "unsupported frontend protocol 1234.5680: server supports 1.0 to 3.0"]);
+  });
+});
+
+/** What Debian 12's PostgreSQL 15.18 said, measured (its templates as a face would carry them). */
+const PG15_TEMPLATES = {
+  "severityField": true,
+  "earliestMajor": 3,
+  "negotiateMinor": true,
+  "gssEncRequest": "G",
+  "authMethod": "scram-sha-256",
+  "authTimeoutMs": 60000,
+  "maxPasswordMessage": 65535,
+  "errUnsupported": "0A000|postmaster.c|2222|ProcessStartupPacket|unsupported frontend protocol {{major}}.{{minor}}: server supports 3.0 to 3.0",
+  "errNoUser": "28000|postmaster.c|2351|ProcessStartupPacket|no PostgreSQL user name specified in startup packet",
+  "errLayout": "08P01|postmaster.c|2334|ProcessStartupPacket|invalid startup packet layout: expected terminator as last byte",
+  "errExpectedPassword": "08P01|auth.c|718|recv_password_packet|expected password response, got message type {{type}}",
+  "errPasswordSize": "08P01|auth.c|739|recv_password_packet|invalid password packet size",
+  "errEmptyPassword": "28P01|auth.c|757|recv_password_packet|empty password returned by client",
+  "errPassword": "28P01|auth.c|334|auth_failed|password authentication failed for user \"{{user}}\"",
+  "errExpectedSasl": "08P01|auth-sasl.c|95|CheckSASLAuth|expected SASL response, got message type {{type}}",
+  "errSaslMechanism": "08P01|auth-scram.c|256|scram_init|client selected an invalid SASL authentication mechanism",
+  "errScramMalformed": "08P01|auth-scram.c|1025|read_client_first_message|malformed SCRAM message"
+};
+
+function serveScram(): { port: number; sink: MemorySink } {
+  const base = entry("postgresql-13.8-debian11");
+  const { trap, sink } = startTestTrap({ ...base, id: "pg15-scram-test", tls: undefined, templates: postgresqlTemplates.parse(PG15_TEMPLATES, "15.18") });
+  traps.push(trap);
+  return { port: trap.port, sink };
+}
+
+function saslInitial(mech: string, data: string): Buffer {
+  const body = Buffer.concat([Buffer.from(`${mech}\0`), be32(data.length), Buffer.from(data, "latin1")]);
+  return Buffer.concat([Buffer.from("p"), be32(body.length + 4), body]);
+}
+
+function saslResponse(data: string): Buffer {
+  return Buffer.concat([Buffer.from("p"), be32(data.length + 4), Buffer.from(data, "latin1")]);
+}
+
+describe("postgresql scram-sha-256 (15.18's answers)", () => {
+  async function first(port: number, user: string): Promise<{ c: Awaited<ReturnType<typeof connect>>; serverFirst: string }> {
+    const c = await connect(port);
+    c.send(startup([["user", user]]));
+    const r = await c.waitFor((s) => s.length >= 24);
+    // As 15.18 sent it over plain TCP: AuthenticationSASL, one mechanism.
+    expect(r).toBe("R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0");
+    c.send(saslInitial("SCRAM-SHA-256", "n,,n=,r=abcdefghijklmnopqrstuvwx"));
+    const got = Buffer.from(await c.waitFor((s) => s.length >= 24 + 9 && s.length >= 24 + 1 + Buffer.from(s, "latin1").readUInt32BE(25)), "latin1").subarray(24);
+    expect(got.subarray(0, 1).toString()).toBe("R");
+    expect(got.readUInt32BE(5)).toBe(11);
+    return { c, serverFirst: got.subarray(9).toString("latin1") };
+  }
+
+  test("the server-first message: the client's nonce and 24 more characters, a 16-byte salt that stays with the name, 4096 iterations", async () => {
+    const { port } = serveScram();
+    const a = await first(port, "root");
+    const b = await first(port, "root");
+    const o = await first(port, "admin");
+    const shape = /^r=abcdefghijklmnopqrstuvwx([A-Za-z0-9+/]{24}),s=([A-Za-z0-9+/]{22}==),i=4096$/;
+    for (const x of [a, b, o]) expect(x.serverFirst).toMatch(shape);
+    const [, na, sa] = shape.exec(a.serverFirst)!;
+    const [, nb, sb] = shape.exec(b.serverFirst)!;
+    const [, , so] = shape.exec(o.serverFirst)!;
+    expect(na).not.toBe(nb);
+    expect(sa).toBe(sb);
+    expect(so).not.toBe(sa);
+    for (const x of [a, b, o]) x.c.end();
+  });
+
+  test("the client-final message is refused with 28P01, and the exchange is logged", async () => {
+    const { port, sink } = serveScram();
+    const { c, serverFirst } = await first(port, "root");
+    const nonce = /^r=([^,]+)/.exec(serverFirst)![1];
+    const final = `c=biws,r=${nonce},p=${Buffer.alloc(32, 7).toString("base64")}`;
+    c.send(saslResponse(final));
+    await c.closed;
+    const all = Buffer.from(c.received());
+    const tail = all.subarray(all.indexOf(Buffer.from("E\0\0\0")));
+    // 15.18's bytes for this refusal.
+    expect(tail.toString("latin1")).toBe('E\0\0\0dSFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user "root"\0Fauth.c\0L334\0Rauth_failed\0\0');
+    const login = sink.events.find((e) => e.action === "login");
+    expect(login?.user).toBe("root");
+    expect(login?.client).toMatchObject({ auth_method: "scram-sha-256", sasl_mechanism: "SCRAM-SHA-256", scram_client_first: "n,,n=,r=abcdefghijklmnopqrstuvwx", scram_server_first: serverFirst, scram_client_final: final });
+  });
+
+  test("a password where the SASL message should be names an invalid mechanism; a bad client-first is malformed, with 15.18's detail", async () => {
+    const { port } = serveScram();
+    const a = await connect(port);
+    a.send(startup([["user", "root"]]));
+    await a.waitFor((s) => s.length >= 24);
+    a.send(passwordMessage("secret"));
+    await a.closed;
+    expect(errorFields(Buffer.from(a.received()).subarray(24))[3]).toEqual(["M", "client selected an invalid SASL authentication mechanism"]);
+    const b = await connect(port);
+    b.send(startup([["user", "root"]]));
+    await b.waitFor((s) => s.length >= 24);
+    b.send(saslInitial("SCRAM-SHA-256", "garbage"));
+    await b.closed;
+    const f = errorFields(Buffer.from(b.received()).subarray(24));
+    expect(f[3]).toEqual(["M", "malformed SCRAM message"]);
+    expect(f[4]).toEqual(["D", `Unexpected channel-binding flag "'g'".`]);
   });
 });

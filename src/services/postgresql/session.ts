@@ -11,11 +11,16 @@
 // - An unsupported protocol (nmap's SMB probe reads as 65363.19778), a bad parameter layout, no user:
 //   a FATAL ErrorResponse, then the close.
 // - Protocol 2 (servers up to 13): the fixed 296-byte startup packet, errors as "E" and one text line.
-// - authentication_timeout (60 s): silent before the startup packet is complete, FATAL after.
+// - authentication_timeout (60 s): the backend exits without a word.
+// - scram-sha-256 (14+): AuthenticationSASL (SCRAM-SHA-256, and -PLUS inside TLS), the client-first message
+//   answered with a nonce, the salt of the server's mock account for that name (the same on every
+//   connection, as the backend derives it from the name) and 4096 iterations; the client-final message
+//   is refused. The three messages are logged: with them a password guess can be checked offline.
+import { createHash } from "node:crypto";
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { drawMs } from "../schema.ts";
 import { fill } from "../../util/template.ts";
-import { concatBytes, hex, toBytes, toLatin1 } from "../../wire/bytes.ts";
+import { clip, concatBytes, hex, toBytes, toLatin1 } from "../../wire/bytes.ts";
 import { ByteQueue } from "../../wire/queue.ts";
 import type { PostgresqlTemplates } from "./templates.ts";
 
@@ -83,7 +88,17 @@ export function startPostgresql(ctx: SessionContext<PostgresqlTemplates>): Proto
     size: parseErr(t.errPasswordSize),
     password: parseErr(t.errPassword),
     empty: t.errEmptyPassword !== undefined ? parseErr(t.errEmptyPassword) : undefined,
+    expectedSasl: parseErr(t.errExpectedSasl ?? t.errExpectedPassword),
+    mechanism: parseErr(t.errSaslMechanism ?? t.errPasswordSize),
+    scram: parseErr(t.errScramMalformed ?? t.errPasswordSize),
   };
+  const scram = t.authMethod === "scram-sha-256";
+  /** Whether the session runs inside TLS (SCRAM-SHA-256-PLUS is offered only there). */
+  let tlsOn = false;
+  let scramStep: "first" | "final" = "first";
+  let scramFirst = "";
+  let scramServerFirst = "";
+  let scramNonce = "";
   const MAX_PASSWORD = t.maxPasswordMessage;
 
   let state: "startup" | "password" | "gss" | "done" = "startup";
@@ -99,10 +114,11 @@ export function startPostgresql(ctx: SessionContext<PostgresqlTemplates>): Proto
   let client: Record<string, string> = {};
 
   /** A FATAL error in the format the startup packet's protocol asks for. */
-  function fatal(e: ParsedError, vars: Record<string, string> = {}): Uint8Array {
+  function fatal(e: ParsedError, vars: Record<string, string> = {}, detail?: string): Uint8Array {
     const text = fill(e.message, vars);
     if (major < 3) return concatBytes([toBytes("E"), toBytes(`FATAL:  ${text}\n`), Uint8Array.of(0)]);
-    const parts = [`SFATAL\0`, t.severityField ? `VFATAL\0` : "", `C${e.code}\0`, `M${text}\0`, `F${e.file}\0`, `L${e.line}\0`, `R${e.routine}\0`, "\0"];
+    const d = detail !== undefined ? `D${detail}\0` : "";
+    const parts = [`SFATAL\0`, t.severityField ? `VFATAL\0` : "", `C${e.code}\0`, `M${text}\0`, d, `F${e.file}\0`, `L${e.line}\0`, `R${e.routine}\0`, "\0"];
     return message("E", toBytes(parts.join("")));
   }
 
@@ -117,6 +133,10 @@ export function startPostgresql(ctx: SessionContext<PostgresqlTemplates>): Proto
   }
 
   function authRequest(): Uint8Array {
+    if (scram) {
+      const mechs = tlsOn ? "SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0" : "SCRAM-SHA-256\0\0";
+      return message("R", concatBytes([be32(10), toBytes(mechs)]));
+    }
     if (t.authMethod === "md5") {
       salt = ctx.random(4);
       const body = concatBytes([be32(5), salt]);
@@ -142,6 +162,7 @@ export function startPostgresql(ctx: SessionContext<PostgresqlTemplates>): Proto
       if (ctx.entry.tls) {
         // Whatever the client sent after the request would be read as its TLS handshake.
         input.clear();
+        tlsOn = true;
         return { write: "S", startTls: true };
       }
       return { write: "N" };
@@ -196,6 +217,45 @@ export function startPostgresql(ctx: SessionContext<PostgresqlTemplates>): Proto
     state = "password";
     out.push(authRequest());
     return { write: concatBytes(out) };
+  }
+
+  /** A SASLInitialResponse (mechanism, length, client-first) or, after it, a SASLResponse (client-final). */
+  function onSasl(p: Uint8Array): Reply {
+    const malformed = (detail: string) => end(fatal(errs.scram, {}, detail), [{ action: "error", message: "malformed SCRAM message" }]);
+    if (scramStep === "first") {
+      const nul = p.indexOf(0);
+      const mech = nul < 0 ? "" : toLatin1(p.subarray(0, nul));
+      const offered = tlsOn ? ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"] : ["SCRAM-SHA-256"];
+      if (nul < 0 || !offered.includes(mech)) return end(fatal(errs.mechanism), [{ action: "error", message: "invalid SASL mechanism" }]);
+      const len = nul + 5 <= p.length ? rdBe32(p, nul + 1) | 0 : -1;
+      const data = len >= 0 && nul + 5 + len <= p.length ? toLatin1(p.subarray(nul + 5, nul + 5 + len)) : "";
+      // gs2 header (n,, y,, or p=binding,,), then n=user,r=nonce
+      const m = /^(n|y|p=[^,]*),[^,]*,(n=[^,]*),r=([\x21-\x2b\x2d-\x7e]+)(,.*)?$/s.exec(data);
+      if (!m) {
+        const flag = data.length > 0 ? data[0] : "";
+        return malformed(flag === "n" || flag === "y" || flag === "p" ? "Expected attribute \"n\" but found end of string." : `Unexpected channel-binding flag "'${flag}'".`);
+      }
+      scramFirst = data.slice(data.indexOf(m[2]!));
+      scramNonce = m[3]! + Buffer.from(ctx.random(18)).toString("base64");
+      // The mock account's salt: derived from the name, so every connection for that name gets the same one.
+      const salt = createHash("sha256").update(`${ctx.host.seed}\0postgresql-mock\0${toLatin1(userRaw)}`).digest().subarray(0, 16);
+      scramServerFirst = `r=${scramNonce},s=${salt.toString("base64")},i=4096`;
+      scramStep = "final";
+      client = { ...client, sasl_mechanism: mech, scram_client_first: clip(data) };
+      return { write: message("R", concatBytes([be32(11), toBytes(scramServerFirst)])) };
+    }
+    const data = toLatin1(p);
+    const m = /^c=[^,]*,r=[^,]*(,[a-z]=[^,]*)*,p=([A-Za-z0-9+/=]*)$/s.exec(data);
+    if (!data.startsWith("c=")) return malformed(`Expected attribute "c" but found "'${data.slice(0, 1)}'".`);
+    if (!m) return malformed("Attribute expected, but found end of string.");
+    if (Buffer.from(m[2]!, "base64").length !== 32) return malformed("Malformed proof in client-final-message.");
+    const login: ProtocolEvent = {
+      action: "login",
+      method: "postgresql",
+      user: userLog,
+      client: { ...client, auth_method: "scram-sha-256", scram_server_first: scramServerFirst, scram_client_final: clip(data) },
+    };
+    return end(fatal(errs.password, { user: toLatin1(userRaw) }), [login]);
   }
 
   /** The client's answer to the authentication request: its password or md5 hash. */
@@ -280,7 +340,7 @@ export function startPostgresql(ctx: SessionContext<PostgresqlTemplates>): Proto
         }
         if (type !== 0x70) {
           input.skip(1);
-          closing = merge(end(fatal(errs.expected, { type: String(type) }), [{ action: "error", message: "expected password response" }]));
+          closing = merge(end(fatal(scram ? errs.expectedSasl : errs.expected, { type: String(type) }), [{ action: "error", message: "expected password response" }]));
           break;
         }
         if (input.length < 5) break;
@@ -293,7 +353,7 @@ export function startPostgresql(ctx: SessionContext<PostgresqlTemplates>): Proto
         }
         if (input.length < len + 1) break;
         input.skip(5);
-        closing = merge(onPassword(input.take(len - 4)));
+        closing = merge(scram ? onSasl(input.take(len - 4)) : onPassword(input.take(len - 4)));
       }
     }
     const reply: Reply = closing ? { close: closing.close, timers: closing.timers } : {};

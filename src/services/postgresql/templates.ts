@@ -16,7 +16,11 @@ export const postgresqlTemplates = schema({
     "the GSSENCRequest: unknown (before 12: an unsupported protocol 1234.5680), N (12+ without GSSAPI), G (12+ built with GSSAPI, as Debian's: a GSSAPI token is expected next)",
     ["unknown", "N", "G"] as const,
   ),
-  authMethod: t.oneOf("what pg_hba.conf asks of a TCP login: md5 (8.x-13 packages' default), password (cleartext)", ["md5", "password"] as const),
+  authMethod: t.oneOf("what pg_hba.conf asks of a TCP login: md5 (8.x-13 packages' default), password (cleartext), scram-sha-256 (14+ packages' default)", [
+    "md5",
+    "password",
+    "scram-sha-256",
+  ] as const),
   authTimeoutMs: t.ms("authentication_timeout: a client that has not finished its login by then is dropped without a word (60 s)"),
   maxPasswordMessage: t.int("the longest PasswordMessage the backend reads (1000 up to 9.6, 65535 from 10); a longer one ends the session without a word", 16, 65535),
   errUnsupported: err("a startup packet of a protocol the server does not speak (nmap's SMB probe reads as 65363.19778): fills {{major}}, {{minor}}"),
@@ -26,6 +30,9 @@ export const postgresqlTemplates = schema({
   errPasswordSize: err("a PasswordMessage whose string does not fill it"),
   errEmptyPassword: optional(err("an empty password (10+: its own FATAL; absent: the refused login's)")),
   errPassword: err("the refused login: fills {{user}}"),
+  errExpectedSasl: optional(err("scram-sha-256: something other than a SASL message where one should be: fills {{type}}")),
+  errSaslMechanism: optional(err("scram-sha-256: a mechanism the server did not offer")),
+  errScramMalformed: optional(err("scram-sha-256: a SCRAM message that does not parse (the detail, D, says where)")),
 });
 
 export type PostgresqlTemplates = ReturnType<typeof postgresqlTemplates.parse>;
