@@ -6,14 +6,16 @@ import { ftp } from "./ftp/index.ts";
 import { http } from "./http/index.ts";
 import { https } from "./https/index.ts";
 import { ldap } from "./ldap/index.ts";
+import { mssql } from "./mssql/index.ts";
 import { mysql } from "./mysql/index.ts";
+import { postgresql } from "./postgresql/index.ts";
 import { rsync } from "./rsync/index.ts";
 import { samba } from "./samba/index.ts";
 import { sip } from "./sip/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, ldap, mysql, rsync, samba, sip, ssh, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, ldap, mssql, mysql, postgresql, rsync, samba, sip, ssh, torrent];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
