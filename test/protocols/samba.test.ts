@@ -413,9 +413,9 @@ describe("samba: SMB2 on the Samba 4 personas", () => {
     const b3 = bytes(r3).subarray(4);
     expect(le32(b3, 8)).toBe(0); // Debian: guest
     expect(le16(b3, 64 + 2)).toBe(1); // SMB2_SESSION_FLAG_IS_GUEST
-    const path = ucs2("\\\\FILES\\backup");
+    const path = ucs2("\\\\FILES\\nosuch");
     const tc = s.data(smb2(3, [...u16(9), ...u16(0), ...u16(64 + 8), ...u16(path.length), ...path], sid, 3));
-    expect(events(tc, "command")[0]?.command).toBe("SMB2 TREE_CONNECT \\\\FILES\\backup");
+    expect(events(tc, "command")[0]?.command).toBe("SMB2 TREE_CONNECT \\\\FILES\\nosuch (bad network name)");
     expect(le32(bytes(tc), 4 + 8)).toBe(0xc00000cc); // STATUS_BAD_NETWORK_NAME
   });
 
