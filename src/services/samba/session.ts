@@ -53,6 +53,7 @@ const STATUS_OBJECT_NAME_NOT_FOUND = 0xc0000034;
 const STATUS_FILE_CLOSED = 0xc0000128;
 const STATUS_NOT_FOUND = 0xc0000225;
 const STATUS_PIPE_DISCONNECTED = 0xc00000b0;
+const STATUS_INVALID_HANDLE = 0xc0000008;
 /** SMB1 "bad uid" (ERRSRV/ERRbaduid) in NT status form, as smbd maps it. */
 const STATUS_SMB_BAD_UID = 0x005b0002;
 
@@ -65,6 +66,9 @@ const SMB_COM_SESSION_SETUP_ANDX = 0x73;
 const SMB_COM_LOGOFF_ANDX = 0x74;
 const SMB_COM_TREE_CONNECT_ANDX = 0x75;
 const SMB_COM_NT_CREATE_ANDX = 0xa2;
+const SMB_COM_TRANSACTION = 0x25;
+/** TRANSACTION's TransactNmPipe subcommand (its first setup word; the second is the pipe's FID). */
+const TRANSACT_NM_PIPE = 0x0026;
 /** Commands smbd implements; anything else gets ERRSRV/ERRunknownsmb. */
 const SMB1_KNOWN = new Set([
   0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13,
@@ -339,6 +343,8 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
   /** Open pipe handles, by "persistent:volatile" file id. */
   const pipes = new Map<string, { pipe: SrvsvcPipe; tree: number; id: Uint8Array }>();
   let sessionKind: "anonymous" | "guest" = "anonymous";
+  /** SMB1 pipe handles, by FID. */
+  const smb1Pipes = new Map<number, SrvsvcPipe>();
   let closed = false;
   // The idle check: smbd's "deadtime" event (3.2 and later), or 3.0's select timeout.
   let deadtimeOverdue = false;
@@ -601,7 +607,12 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     const path = pwLen <= req.bytes.length ? smbString(req, pwLen, unicode).text : "";
     const events: ProtocolEvent[] = [{ action: "command", command: `SMB1 TREE_CONNECT ${clip(path)}` }];
     if (!authenticated || req.uid !== uid) return { write: smb1Error(req, STATUS_SMB_BAD_UID), events };
-    if (!/\\IPC\$$/i.test(path)) return { write: smb1Error(req, STATUS_BAD_NETWORK_NAME), events };
+    const share = path.slice(path.lastIndexOf("\\") + 1);
+    if (share.toUpperCase() !== "IPC$") {
+      const status = refusedShare(share);
+      events[0]!.command += status === STATUS_ACCESS_DENIED ? " (access denied)" : " (bad network name)";
+      return { write: smb1Error(req, status), events };
+    }
     tid = tid || 1;
     const o = smb1Header(req, STATUS_OK, replyFlags2(req), SMB_COM_TREE_CONNECT_ANDX, uid, tid);
     o.u8(7).u8(0xff).u8(0).u16(0).u16(0x0001).u32(0x001f01ff).u32(0);
@@ -612,6 +623,50 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     if (unicode && o.length % 2 === 1) o.u8(0);
     o.bytes(unicode ? [0, 0] : [0]);
     o.set16(bcAt, o.length - start);
+    return { write: smb1Frame(o), events };
+  };
+
+  /** NT_CREATE_ANDX on IPC$: \\srvsvc opens as a message-mode pipe (smbd's 34-word answer); other names are refused. */
+  const ntCreate1 = (req: Smb1Req): Reply => {
+    const unicode = (req.flags2 & FLAGS2_UNICODE) !== 0;
+    const name = smbString(req, 0, unicode).text;
+    const events: ProtocolEvent[] = [{ action: "command", command: `SMB1 NT_CREATE ${clip(name)}` }];
+    if (!authenticated || req.uid !== uid) return { write: smb1Error(req, STATUS_SMB_BAD_UID), events };
+    if (tid === 0 || req.tid !== tid) return { write: smb1Error(req, STATUS_NETWORK_NAME_DELETED), events };
+    const pipeName = name.replace(/^\\+/, "").toLowerCase();
+    if (pipeName !== "srvsvc") return { write: smb1Error(req, KNOWN_PIPES.has(pipeName) ? STATUS_ACCESS_DENIED : STATUS_OBJECT_NAME_NOT_FOUND), events };
+    if ((sessionKind === "anonymous" && !t.anonymousShareEnum) || smb1Pipes.size >= MAX_PIPES) return { write: smb1Error(req, STATUS_ACCESS_DENIED), events };
+    let fid = 0;
+    for (let i = 0; i < 8 && (fid === 0 || smb1Pipes.has(fid)); i++) {
+      const r = ctx.random(2);
+      fid = r[0]! | (r[1]! << 8);
+    }
+    if (fid === 0 || smb1Pipes.has(fid)) return { write: smb1Error(req, STATUS_ACCESS_DENIED), events };
+    smb1Pipes.set(fid, newPipe());
+    const o = smb1Header(req, STATUS_OK, replyFlags2(req), SMB_COM_NT_CREATE_ANDX, uid, req.tid);
+    o.u8(34).u8(0xff).u8(0).u16(0).u8(0).u16(fid).u32(1).zeros(32).u32(0x80).u64(0n).u64(0n).u16(2).u16(0x05ff).u8(0).u16(0);
+    return { write: smb1Frame(o), events };
+  };
+
+  /** TRANSACTION with TransactNmPipe: the data is written into the pipe and the answer read back at once. */
+  const transactNmPipe1 = (req: Smb1Req, m: Uint8Array): Reply => {
+    if (!authenticated || req.uid !== uid) return { write: smb1Error(req, STATUS_SMB_BAD_UID) };
+    const w = req.words;
+    const fid = rd16(w, 30);
+    const pipe = smb1Pipes.get(fid);
+    if (!pipe) return { write: smb1Error(req, STATUS_INVALID_HANDLE) };
+    if (pipe.disconnected) return { write: smb1Error(req, STATUS_PIPE_DISCONNECTED) };
+    const maxData = rd16(w, 6);
+    const dataCount = rd16(w, 22);
+    const dataOff = rd16(w, 24);
+    const input = m.subarray(Math.min(dataOff, m.length), Math.min(dataOff + dataCount, m.length));
+    const events = pipeEvents(pipe.write(input));
+    const r = pipe.read(maxData);
+    const o = smb1Header(req, r.more ? STATUS_BUFFER_OVERFLOW : STATUS_OK, replyFlags2(req), SMB_COM_TRANSACTION, uid, req.tid);
+    // Ten words, no parameters; the data starts on a 4-byte boundary after the byte count (smbd's 0x38).
+    const dataAt = (32 + 1 + 20 + 2 + 3) & ~3;
+    o.u8(10).u16(0).u16(r.data.length).u16(0).u16(0).u16(dataAt).u16(0).u16(r.data.length).u16(dataAt).u16(0).u8(0).u8(0);
+    o.u16(dataAt - 55 + r.data.length).zeros(dataAt - 55).bytes(r.data);
     return { write: smb1Frame(o), events };
   };
 
@@ -639,22 +694,28 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       case SMB_COM_TREE_DISCONNECT:
         if (tid === 0 || req.tid !== tid) return { write: smb1Error(req, STATUS_NETWORK_NAME_DELETED) };
         tid = 0;
+        smb1Pipes.clear();
         return { write: smb1Frame(smb1Header(req, STATUS_OK, replyFlags2(req)).u8(0).u16(0)) };
       case SMB_COM_ECHO: {
         const data = req.bytes.subarray(0, 4096);
         const o = smb1Header(req, STATUS_OK, replyFlags2(req)).u8(1).u16(1).u16(data.length).bytes(data);
         return { write: smb1Frame(o) };
       }
-      case SMB_COM_NT_CREATE_ANDX: {
-        const unicode = (req.flags2 & FLAGS2_UNICODE) !== 0;
-        const name = smbString(req, 0, unicode).text;
+      case SMB_COM_NT_CREATE_ANDX:
+        return ntCreate1(req);
+      case SMB_COM_TRANSACTION:
+        if (req.words.length >= 32 && req.words[26] === 2 && rd16(req.words, 28) === TRANSACT_NM_PIPE) return transactNmPipe1(req, m);
         return {
           write: smb1Error(req, authenticated ? STATUS_ACCESS_DENIED : STATUS_SMB_BAD_UID),
-          events: [{ action: "command", command: `SMB1 NT_CREATE ${clip(name)}` }],
+          events: [{ action: "command", command: "SMB1 command 0x25" }],
         };
+      case SMB_COM_CLOSE: {
+        if (!authenticated || req.uid !== uid) return { write: smb1Error(req, STATUS_SMB_BAD_UID) };
+        const fid = req.words.length >= 2 ? rd16(req.words, 0) : -1;
+        if (!smb1Pipes.has(fid)) return { write: smb1Error(req, STATUS_INVALID_HANDLE) };
+        smb1Pipes.delete(fid);
+        return { write: smb1Frame(smb1Header(req, STATUS_OK, replyFlags2(req), SMB_COM_CLOSE, uid, req.tid).u8(0).u16(0)) };
       }
-      case SMB_COM_CLOSE:
-        return { write: smb1Error(req, STATUS_INVALID_PARAMETER) };
       default: {
         const events: ProtocolEvent[] = [{ action: "command", command: `SMB1 command 0x${req.cmd.toString(16).padStart(2, "0")}` }];
         if (!SMB1_KNOWN.has(req.cmd)) return { write: smb1Unknown(req), events };
@@ -1156,6 +1217,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     buffered: () => {
       let n = reader.buffered;
       for (const f of pipes.values()) n += f.pipe.buffered;
+      for (const p of smb1Pipes.values()) n += p.buffered;
       return n;
     },
 
