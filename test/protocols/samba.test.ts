@@ -7,6 +7,7 @@ import { samba } from "../../src/services/samba/index.ts";
 import type { SambaTemplates } from "../../src/services/samba/templates.ts";
 import type { CatalogEntry, ProtocolEvent, ProtocolSession, Reply } from "../../src/types.ts";
 import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
+import { PIPE_MAX_BUFFERED, SrvsvcPipe } from "../../src/services/samba/dcerpc.ts";
 
 const catalog = { entries: serviceEntries("samba") as CatalogEntry<SambaTemplates>[], defaultPorts: samba.defaultPorts };
 const NOW = new Date("2024-03-05T07:08:09Z");
@@ -1028,5 +1029,51 @@ describe("samba: smbclient -L's share listing (IPC$, \\srvsvc, DCE/RPC)", () => 
     expect(events(refused, "command")[0]?.command).toBe(`SMB1 TREE_CONNECT \\\\FILES\\${own} (access denied)`);
     const close = bytes(s.data(smb1t(0x04, [...u16(fid), ...u32(0xffffffff)], [], tid, 8)));
     expect(le32(close, 4 + 5)).toBe(0);
+  });
+});
+
+describe("samba: the srvsvc pipe under hostile input", () => {
+  test("50,000 mutated PDUs written in random pieces: no throw, the pipe's buffers stay within PIPE_MAX_BUFFERED", () => {
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    const seeds = [rpcBind([[SRVSVC_V3, NDR_V2], [SRVSVC_V3, NDR64_V1], [SRVSVC_V3, BTFN_3]]), netShareEnumAll(1), netShareEnumAll(0), netShareEnumAll(502)];
+    let answered = 0;
+    for (let c = 0; c < 50_000; c++) {
+      const pipe = new SrvsvcPipe({ shares: [{ name: "IPC$", type: 0x80000003, comment: "x" }], secondaryAddress: "\\pipe\\srvsvc", bindTimeFeatures: true, referentBase: 3, assocGroup: () => 1 });
+      const input = [...seeds[0]!, ...seeds[1 + rnd(3)]!];
+      for (let k = rnd(8); k > 0; k--) {
+        const at = rnd(input.length);
+        const op = rnd(4);
+        if (op === 0) input[at] = rnd(256);
+        else if (op === 1) input.splice(at, 0, ...new Array(rnd(64)).fill(rnd(256)));
+        else if (op === 2) input.splice(at, rnd(16));
+        else input[at] = [0, 0xff, 0x7f, 0x80][rnd(4)]!;
+      }
+      const bytesIn = Uint8Array.from(input);
+      for (let at = 0; at < bytesIn.length; ) {
+        const n = 1 + rnd(200);
+        pipe.write(bytesIn.subarray(at, at + n));
+        at += n;
+        expect(pipe.buffered).toBeLessThanOrEqual(PIPE_MAX_BUFFERED);
+      }
+      while (pipe.available > 0) {
+        answered++;
+        pipe.read(1 + rnd(5000));
+      }
+    }
+    expect(answered).toBeGreaterThan(10_000);
+  });
+
+  test("a fragment longer than smbd's 5840 bytes is a protocol error: one fault, then the pipe is gone", () => {
+    const pipe = new SrvsvcPipe({ shares: [], secondaryAddress: "\\pipe\\srvsvc", bindTimeFeatures: true, referentBase: 3, assocGroup: () => 1 });
+    pipe.write(Uint8Array.from([5, 0, 11, 3, 0x10, 0, 0, 0, ...u16(6000), 0, 0, ...u32(9)]));
+    const f = pipe.read(4096).data;
+    expect([f[2], le32(f, 24)]).toEqual([3, 0x1c01000b]);
+    expect(pipe.disconnected).toBe(true);
+    expect(pipe.write(Uint8Array.from(rpcBind([[SRVSVC_V3, NDR_V2]])))).toEqual([]);
+    expect(pipe.available).toBe(0);
   });
 });
