@@ -1042,7 +1042,7 @@ describe("samba: the srvsvc pipe under hostile input", () => {
     const seeds = [rpcBind([[SRVSVC_V3, NDR_V2], [SRVSVC_V3, NDR64_V1], [SRVSVC_V3, BTFN_3]]), netShareEnumAll(1), netShareEnumAll(0), netShareEnumAll(502)];
     let answered = 0;
     for (let c = 0; c < 50_000; c++) {
-      const pipe = new SrvsvcPipe({ shares: [{ name: "IPC$", type: 0x80000003, comment: "x" }], secondaryAddress: "\\pipe\\srvsvc", bindTimeFeatures: true, referentBase: 3, assocGroup: () => 1 });
+      const pipe = new SrvsvcPipe({ shares: [{ name: "IPC$", type: 0x80000003, comment: "x", path: "C:\\tmp", uses: 1 }], secondaryAddress: "\\pipe\\srvsvc", bindTimeFeatures: true, referentBase: 3, getInfoReferentBase: 1, level2: true, assocGroup: () => 1 });
       const input = [...seeds[0]!, ...seeds[1 + rnd(3)]!];
       for (let k = rnd(8); k > 0; k--) {
         const at = rnd(input.length);
@@ -1068,12 +1068,99 @@ describe("samba: the srvsvc pipe under hostile input", () => {
   });
 
   test("a fragment longer than smbd's 5840 bytes is a protocol error: one fault, then the pipe is gone", () => {
-    const pipe = new SrvsvcPipe({ shares: [], secondaryAddress: "\\pipe\\srvsvc", bindTimeFeatures: true, referentBase: 3, assocGroup: () => 1 });
+    const pipe = new SrvsvcPipe({ shares: [], secondaryAddress: "\\pipe\\srvsvc", bindTimeFeatures: true, referentBase: 3, getInfoReferentBase: 1, level2: true, assocGroup: () => 1 });
     pipe.write(Uint8Array.from([5, 0, 11, 3, 0x10, 0, 0, 0, ...u16(6000), 0, 0, ...u32(9)]));
     const f = pipe.read(4096).data;
     expect([f[2], le32(f, 24)]).toEqual([3, 0x1c01000b]);
     expect(pipe.disconnected).toBe(true);
     expect(pipe.write(Uint8Array.from(rpcBind([[SRVSVC_V3, NDR_V2]])))).toEqual([]);
     expect(pipe.available).toBe(0);
+  });
+});
+
+describe("samba: nmap's smb-enum-shares (NetShareGetInfo level 2)", () => {
+  /** NetShareGetInfo (opnum 16): server name, the share name (a ref string), the level. */
+  function netShareGetInfo(share: string, level: number): number[] {
+    const server = [...ucs2("127.0.0.1"), 0, 0];
+    const name = [...ucs2(share), 0, 0];
+    const pad = (n: number) => new Array((4 - (n % 4)) % 4).fill(0);
+    const stub = [...u32(0x20000), ...u32(10), ...u32(0), ...u32(10), ...server, ...pad(server.length), ...u32(share.length + 1), ...u32(0), ...u32(share.length + 1), ...name, ...pad(name.length), ...u32(level)];
+    return rpcPdu(0, 3, [...u32(stub.length), ...u16(0), ...u16(16), ...stub]);
+  }
+  /** SHARE_INFO_2 (MS-SRVS 2.2.4.24) read the NDR way. */
+  function parseInfo2(stub: Uint8Array) {
+    let at = 0;
+    const u = () => {
+      at = (at + 3) & ~3;
+      const v = le32(stub, at);
+      at += 4;
+      return v;
+    };
+    const str = () => {
+      const max = u();
+      u();
+      expect(u()).toBe(max);
+      const s = Buffer.from(stub.subarray(at, at + 2 * max)).toString("utf16le");
+      at += 2 * max;
+      return s.slice(0, -1);
+    };
+    const level = u();
+    const ptr = u();
+    if (ptr === 0) return { level, ptr, werr: u() };
+    const fixed = { namePtr: u(), type: u(), commentPtr: u(), permissions: u(), maxUses: u(), uses: u(), pathPtr: u(), passwordPtr: u() };
+    const out = { level, ptr, ...fixed, name: str(), comment: str(), path: str(), password: str(), werr: u() };
+    expect(at).toBe(stub.length);
+    return out;
+  }
+
+  test("level 2 to a guest, laid out as smbd 4.17 answered nmap: referents from 0x20004, C:-style path, unlimited uses, IPC$ in use once", () => {
+    const c = ipcSession("samba-4.17-debian12");
+    const { fileId } = openSrvsvc(c);
+    transceive(c, fileId, rpcBind([[SRVSVC_V3, NDR_V2]]), 5);
+    const p = parseInfo2(transceive(c, fileId, netShareGetInfo("print$", 2), 6).out.subarray(24));
+    expect(p).toMatchObject({ level: 2, ptr: 0x20004, namePtr: 0x20008, type: 0, commentPtr: 0x2000c, permissions: 0, maxUses: 0xffffffff, uses: 0, pathPtr: 0x20010, passwordPtr: 0x20014 });
+    expect(p).toMatchObject({ name: "print$", comment: "Printer Drivers", path: "C:\\var\\lib\\samba\\printers", password: "", werr: 0 });
+    const ipc = parseInfo2(transceive(c, fileId, netShareGetInfo("IPC$", 2), 7).out.subarray(24));
+    expect(ipc).toMatchObject({ type: 0x80000003, uses: 1, path: "C:\\tmp", comment: "IPC Service (Samba 4.17.12-Debian)" });
+    const home = parseInfo2(transceive(c, fileId, netShareGetInfo("nobody", 2), 8).out.subarray(24));
+    expect(home).toMatchObject({ comment: "Home Directories", path: "C:\\nonexistent" });
+    expect(parseInfo2(transceive(c, fileId, netShareGetInfo("nosuch", 2), 9).out.subarray(24))).toEqual({ level: 2, ptr: 0, werr: 0x7b });
+  });
+});
+
+describe("samba: nmap's msrpc over SMB1 (WRITE_ANDX, then READ_ANDX)", () => {
+  test("the bind goes in with WRITE_ANDX (count back) and its answer comes out with READ_ANDX (data at 60)", () => {
+    const s = session("samba-4.5.16-debian");
+    s.data(negprot(["NT LM 0.12"], 0x4001));
+    const words = [0xff, 0, 0, 0, ...u16(0xffff), ...u16(2), ...u16(1), ...u32(0), ...u16(0), ...u16(0), ...u32(0), ...u32(0xd4)];
+    const ss = bytes(s.data(smb1({ cmd: 0x73, flags2: 0x4001, words, data: [0, 0, 0, ...ascii("Unix"), 0, ...ascii("Samba"), 0] })));
+    const uid = le16(ss, 4 + 28);
+    const msg = (cmd: number, w: number[], data: number[], tid: number, mid: number) => {
+      const header = [0xff, 0x53, 0x4d, 0x42, cmd, 0, 0, 0, 0, 0x18, ...u16(0x4001), ...new Array(12).fill(0), ...u16(tid), ...u16(0xfeff), ...u16(uid), ...u16(mid)];
+      return nb([...header, w.length / 2, ...w, ...u16(data.length), ...data]);
+    };
+    const tid = le16(bytes(s.data(msg(0x75, [0xff, 0, 0, 0, 0, 0, 1, 0], [0, ...ascii("\\\\X\\IPC$"), 0, ...ascii("?????"), 0], 0, 3))), 4 + 24);
+    const name = [...ascii("\\srvsvc"), 0];
+    const ncw = [0xff, 0, 0, 0, 0, ...u16(name.length - 1), ...u32(0x16), ...u32(0), ...u32(0x0002019f), ...new Array(8).fill(0), ...u32(0), ...u32(3), ...u32(1), ...u32(0), ...u32(2), 0];
+    const fid = le16(bytes(s.data(msg(0xa2, ncw, name, tid, 4))), 4 + 33 + 5);
+    const pdu = rpcBind([[SRVSVC_V3, NDR_V2]]);
+    // WRITE_ANDX, 14 words: the data right after the byte count (32 + 1 + 28 + 2 = 63, one pad byte: 64).
+    const ww = [0xff, 0, 0, 0, ...u16(fid), ...u32(0), ...u32(0), ...u16(0x08), ...u16(pdu.length), ...u16(0), ...u16(pdu.length), ...u16(64), ...u32(0)];
+    const w = bytes(s.data(msg(0x2f, ww, [0, ...pdu], tid, 5)));
+    expect(le32(w, 4 + 5)).toBe(0);
+    expect(w[4 + 32]).toBe(6);
+    expect(le16(w, 4 + 33 + 4)).toBe(pdu.length);
+    const rw = [0xff, 0, 0, 0, ...u16(fid), ...u32(0), ...u16(1024), ...u16(1024), ...u32(0), ...u16(0), ...u32(0)];
+    const r = bytes(s.data(msg(0x2e, rw, [], tid, 6)));
+    expect(le32(r, 4 + 5)).toBe(0);
+    expect(r[4 + 32]).toBe(12);
+    const len = le16(r, 4 + 33 + 10);
+    const off = le16(r, 4 + 33 + 12);
+    expect(off).toBe(60);
+    const ack = r.subarray(4 + off, 4 + off + len);
+    expect([ack[0], ack[2]]).toEqual([5, 12]);
+    expect(le16(ack, 8)).toBe(len);
+    // Nothing left: a second read waits (no answer), as smbd blocks on the empty pipe.
+    expect(bytes(s.data(msg(0x2e, rw, [], tid, 7))).length).toBe(0);
   });
 });

@@ -10,6 +10,10 @@ export interface Share {
   /** STYPE_* (MS-SRVS 2.2.2.4): 0 disk, 1 print queue, 3 IPC; 0x80000000 marks the special (administrative) ones. */
   type: number;
   comment: string;
+  /** The path NetShareGetInfo level 2 states ("C:\\tmp" as smbd writes /tmp); "" for none. */
+  path: string;
+  /** Connections to it now (IPC$: this one). */
+  uses: number;
 }
 
 export interface PipeOptions {
@@ -18,8 +22,14 @@ export interface PipeOptions {
   secondaryAddress: string;
   /** Whether bind-time feature negotiation is acknowledged (smbd 4.x, Windows Vista on); else that context is refused. */
   bindTimeFeatures: boolean;
-  /** The first NDR referent id's index (id = 0x20000 + 4 * index): smbd 4.17 starts at 3 (measured), Windows at 0. */
+  /**
+   * The first NDR referent id's index (id = 0x20000 + 4 * index) in NetShareEnumAll's answer and in
+   * NetShareGetInfo's: smbd 4.17 starts at 3 and 1 (measured), Windows at 0.
+   */
   referentBase: number;
+  getInfoReferentBase: number;
+  /** Whether NetShareGetInfo level 2 (path, uses) is answered to this session: smbd yes, even to a guest; Windows no. */
+  level2: boolean;
   /** A fresh association group id (smbd: a random 16-bit id per bind). */
   assocGroup: () => number;
 }
@@ -323,6 +333,7 @@ export class SrvsvcPipe {
       this.fault(callId, NCA_S_UNK_IF, ctxId);
       return undefined;
     }
+    if (opnum === 16) return this.getInfo(stub, callId, ctxId);
     if (opnum !== 15) {
       this.fault(callId, NCA_S_OP_RNG_ERROR, ctxId);
       return { command: `srvsvc opnum ${opnum}` };
@@ -348,6 +359,49 @@ export class SrvsvcPipe {
     const out = this.shareEnum(level, wantResume);
     this.respond(callId, ctxId, out);
     return { command: `srvsvc NetShareEnumAll level ${level}${server ? ` \\\\${server.replace(/^\\+/, "").slice(0, 64)}` : ""}` };
+  }
+
+  /** NetShareGetInfo (opnum 16, MS-SRVS 3.1.4.10): levels 0, 1 and 2 of one share. */
+  private getInfo(stub: Uint8Array, callId: number, ctxId: number): PipeEvent {
+    const r = new NdrReader(stub);
+    if (r.u32() !== 0) r.wstring(256);
+    const name = r.wstring(256);
+    const level = r.u32();
+    if (r.bad) {
+      this.fault(callId, NCA_S_FAULT_NDR, ctxId);
+      return { command: "srvsvc NetShareGetInfo (malformed)" };
+    }
+    const share = this.o.shares.find((x) => x.name.toUpperCase() === name.toUpperCase());
+    const w = new NdrWriter(this.o.getInfoReferentBase);
+    w.u32(level);
+    const werr = !share ? 0x7b /* WERR_INVALID_NAME */ : level > 2 ? 124 /* WERR_INVALID_LEVEL */ : level === 2 && !this.o.level2 ? 5 /* WERR_ACCESS_DENIED */ : 0;
+    if (werr !== 0 || !share) {
+      w.pointer(false);
+      w.u32(werr);
+    } else {
+      w.pointer(true);
+      w.pointer(true);
+      if (level >= 1) {
+        w.u32(share.type >>> 0);
+        w.pointer(true);
+      }
+      if (level === 2) {
+        w.u32(0); // permissions
+        w.u32(0xffffffff); // max uses: unlimited
+        w.u32(share.uses);
+        w.pointer(true);
+        w.pointer(true);
+      }
+      w.wstring(share.name);
+      if (level >= 1) w.wstring(share.comment);
+      if (level === 2) {
+        w.wstring(share.path);
+        w.wstring("");
+      }
+      w.u32(0);
+    }
+    this.respond(callId, ctxId, w.w.done());
+    return { command: `srvsvc NetShareGetInfo ${name.slice(0, 80)} level ${level}` };
   }
 
   private shareEnum(level: number, resume: boolean): Uint8Array {

@@ -67,6 +67,8 @@ const SMB_COM_LOGOFF_ANDX = 0x74;
 const SMB_COM_TREE_CONNECT_ANDX = 0x75;
 const SMB_COM_NT_CREATE_ANDX = 0xa2;
 const SMB_COM_TRANSACTION = 0x25;
+const SMB_COM_READ_ANDX = 0x2e;
+const SMB_COM_WRITE_ANDX = 0x2f;
 /** TRANSACTION's TransactNmPipe subcommand (its first setup word; the second is the pipe's FID). */
 const TRANSACT_NM_PIPE = 0x0026;
 /** Commands smbd implements; anything else gets ERRSRV/ERRunknownsmb. */
@@ -670,6 +672,31 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     return { write: smb1Frame(o), events };
   };
 
+  /** WRITE_ANDX into a pipe (nmap's msrpc writes its PDUs so): the count back, the answer waits to be read. */
+  const writeAndX1 = (req: Smb1Req, m: Uint8Array, pipe: SrvsvcPipe): Reply => {
+    if (req.words.length < 24) return { write: smb1Error(req, STATUS_INVALID_PARAMETER) };
+    if (pipe.disconnected) return { write: smb1Error(req, STATUS_PIPE_DISCONNECTED) };
+    const len = rd16(req.words, 20) | (rd16(req.words, 18) << 16);
+    const off = rd16(req.words, 22);
+    const data = m.subarray(Math.min(off, m.length), Math.min(off + len, m.length));
+    const events = pipeEvents(pipe.write(data));
+    const o = smb1Header(req, STATUS_OK, replyFlags2(req), SMB_COM_WRITE_ANDX, uid, req.tid);
+    o.u8(6).u8(0xff).u8(0).u16(0).u16(data.length & 0xffff).u16(0).u16(data.length >>> 16).u16(0).u16(0);
+    return { write: smb1Frame(o), events };
+  };
+
+  /** READ_ANDX from a pipe: what is there, up to the count asked; an empty pipe keeps the reader waiting. */
+  const readAndX1 = (req: Smb1Req, pipe: SrvsvcPipe): Reply => {
+    if (req.words.length < 20) return { write: smb1Error(req, STATUS_INVALID_PARAMETER) };
+    if (pipe.available === 0) return {};
+    const r = pipe.read(rd16(req.words, 10));
+    const o = smb1Header(req, r.more ? STATUS_BUFFER_OVERFLOW : STATUS_OK, replyFlags2(req), SMB_COM_READ_ANDX, uid, req.tid);
+    // Twelve words; the data after one pad byte, at 60 from the header.
+    o.u8(12).u8(0xff).u8(0).u16(0).u16(0).u16(0).u16(0).u16(r.data.length).u16(60).zeros(10);
+    o.u16(1 + r.data.length).u8(0).bytes(r.data);
+    return { write: smb1Frame(o), events: [] };
+  };
+
   const handleSmb1 = (m: Uint8Array): Reply => {
     const req = parseSmb1(m);
     if (!req) return { close: true, events: [{ action: "error", message: "malformed SMB1 message" }] };
@@ -709,6 +736,17 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
           write: smb1Error(req, authenticated ? STATUS_ACCESS_DENIED : STATUS_SMB_BAD_UID),
           events: [{ action: "command", command: "SMB1 command 0x25" }],
         };
+      case SMB_COM_WRITE_ANDX:
+      case SMB_COM_READ_ANDX: {
+        const fid = req.words.length >= 6 ? rd16(req.words, 4) : -1;
+        const pipe = smb1Pipes.get(fid);
+        // Only pipes are ever open here; anything else is what it was before (no file, no access).
+        if (!pipe || !authenticated || req.uid !== uid) {
+          const events: ProtocolEvent[] = [{ action: "command", command: `SMB1 command 0x${req.cmd.toString(16)}` }];
+          return { write: smb1Error(req, authenticated ? (pipe ? STATUS_SMB_BAD_UID : STATUS_INVALID_HANDLE) : STATUS_SMB_BAD_UID), events };
+        }
+        return req.cmd === SMB_COM_WRITE_ANDX ? writeAndX1(req, m, pipe) : readAndX1(req, pipe);
+      }
       case SMB_COM_CLOSE: {
         if (!authenticated || req.uid !== uid) return { write: smb1Error(req, STATUS_SMB_BAD_UID) };
         const fid = req.words.length >= 2 ? rd16(req.words, 0) : -1;
@@ -935,9 +973,14 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
 
   /** The shares this host lists, in the order the server keeps them; the same on every connection. */
   const shareList = (): Share[] => {
+    const paths = new Map(t.sharePaths.map((x) => [x.slice(0, x.indexOf(":")).toUpperCase(), x.slice(x.indexOf(":") + 1)]));
+    /** smbd states a path as "C:" and the Unix path with backslashes; Windows as it is. */
+    const dos = (p: string) => (windows ? p : `C:${p.replace(/\//g, "\\")}`);
     const parse = (spec: string, type: number): Share => {
       const i = spec.indexOf(":");
-      return i < 0 ? { name: spec, type, comment: "" } : { name: spec.slice(0, i), type, comment: spec.slice(i + 1) };
+      const name = i < 0 ? spec : spec.slice(0, i);
+      const path = paths.get(name.toUpperCase()) ?? (windows ? `C:\\${name}` : `/srv/samba/${name}`);
+      return { name, type, comment: i < 0 ? "" : spec.slice(i + 1), path: dos(path), uses: 0 };
     };
     const pool = [...t.sharePool];
     const added: Share[] = [];
@@ -949,19 +992,20 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     if (windows) {
       // The administrative shares first (STYPE_SPECIAL), then IPC$, then what the owner shared.
       const admin = t.shares.map((x) => parse(x, 0x80000000));
-      return [...admin, { name: "IPC$", type: 0x80000003, comment: "Remote IPC" }, ...added];
+      return [...admin, { name: "IPC$", type: 0x80000003, comment: "Remote IPC", path: "", uses: 1 }, ...added];
     }
     const version = t.nativeLanMan.replace(/^Samba /, "");
     const serverString = t.serverString.replace(/%v/g, version).replace(/%h/g, host.hostname.toLowerCase());
-    const list = [...t.shares.map((x) => parse(x, 0)), ...added, { name: "IPC$", type: 0x80000003, comment: `IPC Service (${serverString})` }];
+    const list = [...t.shares.map((x) => parse(x, 0)), ...added, { name: "IPC$", type: 0x80000003, comment: `IPC Service (${serverString})`, path: "C:\\tmp", uses: 1 }];
     // smbd 4 adds the session user's home when the configuration has [homes]: a guest is 'nobody'.
-    if (t.homes && t.smbd !== "3.x") list.push({ name: "nobody", type: 0, comment: "Home Directories" });
+    if (t.homes && t.smbd !== "3.x") list.push({ name: "nobody", type: 0, comment: "Home Directories", path: dos(t.guestHome), uses: 0 });
     return list;
   };
 
   /** How a share other than IPC$ is refused to a guest: a share that exists wants a user; any other does not exist. */
   const refusedShare = (name: string): number => {
-    const known = shareList().some((x) => x.name.toUpperCase() === name.toUpperCase() && x.name.toUpperCase() !== "NOBODY");
+    // The guest's own home too: smbd refused `nobody` to nmap's guest with ACCESS_DENIED (measured).
+    const known = shareList().some((x) => x.name.toUpperCase() === name.toUpperCase());
     return known ? STATUS_ACCESS_DENIED : STATUS_BAD_NETWORK_NAME;
   };
 
@@ -979,6 +1023,8 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       secondaryAddress: windows || t.smbd === "3.x" ? "\\PIPE\\srvsvc" : "\\pipe\\srvsvc",
       bindTimeFeatures: !windows && t.smbd !== "3.x" ? true : windows && t.ntlmTimestamp,
       referentBase: windows ? 0 : 3,
+      getInfoReferentBase: windows ? 0 : 1,
+      level2: !windows,
       assocGroup: () => {
         const r = ctx.random(2);
         return (r[0]! | (r[1]! << 8)) || 0x53f0;

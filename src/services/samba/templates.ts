@@ -40,6 +40,11 @@ export const sambaTemplates = schema({
     t.list("shares an administrator added, 'name:comment': each host lists one to three of them, drawn from its seed"),
     ["backup:Backups", "data:Data", "shared:Shared Files", "scans:Scanned Documents", "media:Media Files", "projects:Projects", "archive:Archive", "software:Software"],
   ),
+  sharePaths: withDefault(
+    t.list("where shares live, 'name:path' (NetShareGetInfo level 2 states it); a share not named here: /srv/samba/<name> (Windows: C:\\<name>)"),
+    ["print$:/var/lib/samba/printers"],
+  ),
+  guestHome: withDefault(t.text("the guest account's home directory, the path of its [homes] share (Debian's nobody: /nonexistent)"), "/nonexistent"),
   homes: withDefault(t.bool("the default configuration has a [homes] section: smbd 4 lists the session user's home (a guest's: 'nobody', Home Directories)"), false),
   anonymousShareEnum: withDefault(t.bool("an anonymous session may open \\srvsvc and list shares (Windows Vista and later: no, the pipe is not in NullSessionPipes)"), true),
   smbd: withDefault(
