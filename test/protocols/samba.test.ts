@@ -1139,7 +1139,10 @@ describe("samba: nmap's msrpc over SMB1 (WRITE_ANDX, then READ_ANDX)", () => {
       const header = [0xff, 0x53, 0x4d, 0x42, cmd, 0, 0, 0, 0, 0x18, ...u16(0x4001), ...new Array(12).fill(0), ...u16(tid), ...u16(0xfeff), ...u16(uid), ...u16(mid)];
       return nb([...header, w.length / 2, ...w, ...u16(data.length), ...data]);
     };
-    const tid = le16(bytes(s.data(msg(0x75, [0xff, 0, 0, 0, 0, 0, 1, 0], [0, ...ascii("\\\\X\\IPC$"), 0, ...ascii("?????"), 0], 0, 3))), 4 + 24);
+    const tcon = bytes(s.data(msg(0x75, [0xff, 0, 0, 0, 0, 0, 1, 0], [0, ...ascii("\\\\X\\IPC$"), 0, ...ascii("?????"), 0], 0, 3)));
+    // smbd 4's IPC$ answer (measured on 4.17 with SMB1 on): 7 words, optional support 1, access 0x1ff twice.
+    expect(Array.from(tcon.subarray(4 + 32, 4 + 33 + 14))).toEqual([7, 0xff, 0, 0, 0, 1, 0, 0xff, 1, 0, 0, 0xff, 1, 0, 0]);
+    const tid = le16(tcon, 4 + 24);
     const name = [...ascii("\\srvsvc"), 0];
     const ncw = [0xff, 0, 0, 0, 0, ...u16(name.length - 1), ...u32(0x16), ...u32(0), ...u32(0x0002019f), ...new Array(8).fill(0), ...u32(0), ...u32(3), ...u32(1), ...u32(0), ...u32(2), 0];
     const fid = le16(bytes(s.data(msg(0xa2, ncw, name, tid, 4))), 4 + 33 + 5);

@@ -615,9 +615,16 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       events[0]!.command += status === STATUS_ACCESS_DENIED ? " (access denied)" : " (bad network name)";
       return { write: smb1Error(req, status), events };
     }
-    tid = tid || 1;
+    const smbd4 = !windows && t.smbd !== "3.x";
+    if (tid === 0) {
+      // smbd 4 numbers trees at random (measured: 47948); smbd 3 and Windows from the bottom.
+      const r = ctx.random(2);
+      tid = smbd4 ? r[0]! | (r[1]! << 8) || 1 : 1;
+    }
     const o = smb1Header(req, STATUS_OK, replyFlags2(req), SMB_COM_TREE_CONNECT_ANDX, uid, tid);
-    o.u8(7).u8(0xff).u8(0).u16(0).u16(0x0001).u32(0x001f01ff).u32(0);
+    // smbd 4 (measured on 4.17 with SMB1 on): access 0x1ff for the session and for guests alike.
+    if (smbd4) o.u8(7).u8(0xff).u8(0).u16(0).u16(0x0001).u32(0x000001ff).u32(0x000001ff);
+    else o.u8(7).u8(0xff).u8(0).u16(0).u16(0x0001).u32(0x001f01ff).u32(0);
     const bcAt = o.length;
     o.u16(0);
     const start = o.length;
