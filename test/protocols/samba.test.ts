@@ -1167,3 +1167,23 @@ describe("samba: nmap's msrpc over SMB1 (WRITE_ANDX, then READ_ANDX)", () => {
     expect(bytes(s.data(msg(0x2e, rw, [], tid, 7))).length).toBe(0);
   });
 });
+
+describe("samba: smbd 4.17's credits (measured with smbclient)", () => {
+  test("1 while the session setup goes on whatever is asked, 8192 when it succeeds, then each request's charge back", () => {
+    const s = session("samba-4.17-debian12");
+    const neg = frames(bytes(s.data(smb2Negotiate([0x0302]))))[0]!;
+    expect(le16(neg, 14)).toBe(1);
+    const ss = (blob: number[]) => [...u16(25), 0, 1, ...u32(1), ...u32(0), ...u16(64 + 24), ...u16(blob.length), ...u32(0), ...u32(0), ...blob];
+    const r1 = frames(bytes(s.data(smb2t(1, ss(spnegoInit(NTLM_NEGOTIATE)), { sid: 0, mid: 1, credits: 8192 }))))[0]!;
+    expect(le16(r1, 14)).toBe(1);
+    const sid = le32(r1, 40);
+    const r2 = frames(bytes(s.data(smb2t(1, ss(spnegoResp(ntlmAuthenticate("bob", "", "", [], new Array(40).fill(7)))), { sid, mid: 2, credits: 1 }))))[0]!;
+    expect(le32(r2, 8)).toBe(0);
+    expect(le16(r2, 14)).toBe(8192);
+    const path = ucs2("\\\\h\\IPC$");
+    const tc = frames(bytes(s.data(smb2t(3, [...u16(9), ...u16(0), ...u16(72), ...u16(path.length), ...path], { sid, mid: 3, credits: 64 }))))[0]!;
+    expect(le16(tc, 14)).toBe(1); // the window is full: the charge back, not the 64 asked
+    // Reply flags carry the request's priority bits back (3.1.1 clients send 0x10).
+    expect(le32(tc, 16)).toBe(0x01);
+  });
+});
