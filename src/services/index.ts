@@ -8,11 +8,12 @@ import { https } from "./https/index.ts";
 import { imap } from "./imap/index.ts";
 import { imaps } from "./imaps/index.ts";
 import { mysql } from "./mysql/index.ts";
+import { pop3 } from "./pop3/index.ts";
 import { samba } from "./samba/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, imap, imaps, mysql, samba, ssh, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, imap, imaps, mysql, pop3, samba, ssh, torrent];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
