@@ -9,11 +9,12 @@ import { imap } from "./imap/index.ts";
 import { imaps } from "./imaps/index.ts";
 import { mysql } from "./mysql/index.ts";
 import { pop3 } from "./pop3/index.ts";
+import { pop3s } from "./pop3s/index.ts";
 import { samba } from "./samba/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, imap, imaps, mysql, pop3, samba, ssh, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, imap, imaps, mysql, pop3, pop3s, samba, ssh, torrent];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
