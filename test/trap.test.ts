@@ -297,5 +297,5 @@ describe("trap over TCP", () => {
     // Garbage is not a frame: the binary protocols say so.
     for (const said of ["http: malformed request", "torrent: not a BitTorrent handshake"])
       expect({ said, seen: [...malformed].some((m) => m.startsWith(said)) || [...malformed] }).toEqual({ said, seen: true });
-  }, 60_000);
+  }, 120_000);
 });

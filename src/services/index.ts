@@ -5,9 +5,13 @@ import type { CatalogEntry, ProtocolSession, ServiceModule, SessionContext } fro
 import { ftp } from "./ftp/index.ts";
 import { http } from "./http/index.ts";
 import { https } from "./https/index.ts";
+import { imap } from "./imap/index.ts";
+import { imaps } from "./imaps/index.ts";
 import { ldap } from "./ldap/index.ts";
 import { mssql } from "./mssql/index.ts";
 import { mysql } from "./mysql/index.ts";
+import { pop3 } from "./pop3/index.ts";
+import { pop3s } from "./pop3s/index.ts";
 import { postgresql } from "./postgresql/index.ts";
 import { rsync } from "./rsync/index.ts";
 import { samba } from "./samba/index.ts";
@@ -15,7 +19,7 @@ import { sip } from "./sip/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, ldap, mssql, mysql, postgresql, rsync, samba, sip, ssh, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, imap, imaps, ldap, mssql, mysql, pop3, pop3s, postgresql, rsync, samba, sip, ssh, torrent];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
