@@ -11,6 +11,7 @@ command -v setpriv >/dev/null || need+=(util-linux)   # unprivileged runs of the
 command -v curl >/dev/null || need+=(curl)              # real clients: ftp, http Basic, forms, NTLM, https
 command -v openssl >/dev/null || need+=(openssl)        # certificates read back (test/tls.test.ts)
 command -v mariadb >/dev/null || need+=(mariadb-client) # real MySQL client
+command -v redis-cli >/dev/null || need+=(redis-tools)   # real redis client (test/clients/redis.test.ts)
 command -v smbclient >/dev/null || need+=(smbclient)    # real SMB client
 command -v ssh >/dev/null || need+=(openssh-client)     # real SSH clients: ssh, ssh-keyscan, ssh-keygen
 command -v sshpass >/dev/null || need+=(sshpass)
