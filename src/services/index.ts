@@ -5,13 +5,14 @@ import type { CatalogEntry, ProtocolSession, ServiceModule, SessionContext } fro
 import { ftp } from "./ftp/index.ts";
 import { http } from "./http/index.ts";
 import { https } from "./https/index.ts";
+import { memcached } from "./memcached/index.ts";
 import { mysql } from "./mysql/index.ts";
 import { redis } from "./redis/index.ts";
 import { samba } from "./samba/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, redis, samba, ssh, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, memcached, mysql, redis, samba, ssh, torrent];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
