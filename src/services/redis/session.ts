@@ -158,7 +158,6 @@ export function startRedis(ctx: SessionContext<RedisTemplates>): ProtocolSession
   let clientName = "";
 
   const real = ctx.now();
-  const host = hostTime(ctx.host, real);
   const boot = bootTime(ctx.host, real).getTime();
   // The server started a little after boot, and has run since.
   const startMs = boot + 4000 + Math.floor(hostUnit(ctx.host, "redis", "start") * 20_000);
@@ -511,7 +510,7 @@ export function startRedis(ctx: SessionContext<RedisTemplates>): ProtocolSession
     if (name === "quit") return { out: "+OK\r\n", close: true };
     if (!lower.has(name)) return { out: unknown(cmd), close: false };
     const arity = Number(lower.get(name));
-    if ((arity > 0 && arity !== cmd.argc) || cmd.argc < -arity) return { out: wrongArgs(t.subcommandNames ? name : name), close: false };
+    if ((arity > 0 && arity !== cmd.argc) || cmd.argc < -arity) return { out: wrongArgs(name), close: false };
     if (t.requirepass && !authed && name !== "auth") {
       if (name === "hello" && t.authAcl)
         return {
