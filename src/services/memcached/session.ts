@@ -192,7 +192,8 @@ export function startMemcached(ctx: SessionContext<MemcachedTemplates>): Protoco
   }
 
   function command(line: string, events: ProtocolEvent[]): string | "close" {
-    events.push({ action: "command", command: line.slice(0, LOG_MAX) });
+    // An empty line is answered (ERROR) but is no command worth a log line; the data events hold it.
+    if (line.trim() !== "") events.push({ action: "command", command: line.slice(0, LOG_MAX) });
     // memcached splits at spaces only, and keeps at most 24 tokens (the last holds the rest).
     const tokens = line.split(" ").filter((x) => x !== "");
     const verb = tokens[0] ?? "";
