@@ -15,6 +15,7 @@ command -v openssl >/dev/null || need+=(openssl)        # certificates read back
 command -v mariadb >/dev/null || need+=(mariadb-client) # real MySQL client
 command -v psql >/dev/null || need+=(postgresql-client) # real PostgreSQL client (psql)
 command -v tsql >/dev/null || need+=(freetds-bin)         # real MSSQL client (FreeTDS tsql: SQL and NTLM logins)
+command -v redis-cli >/dev/null || need+=(redis-tools)    # real redis client (test/clients/redis.test.ts)
 command -v smbclient >/dev/null || need+=(smbclient)    # real SMB client
 command -v ldapwhoami >/dev/null || need+=(ldap-utils)  # real LDAP clients: ldapsearch, ldapwhoami
 command -v rsync >/dev/null || need+=(rsync)            # real rsync client: module list and a refused module login

@@ -76,6 +76,12 @@ const entryShape = schema({
       return profile as TlsProfile;
     },
   } as Field<TlsProfile>),
+  otherPortClaim: optional({
+    kind: "claim",
+    doc: "what nmap -sV reports on a port outside ports (the product's version probe is sent only on its usual port: redis, memcached)",
+    optional: true,
+    parse: (v, p) => Object.fromEntries(Object.entries(scriptClaim.parse(v, p)).filter(([, x]) => x !== undefined)),
+  } as Field<ScriptClaim>),
   scriptClaims: optional({
     kind: "object of port → claim",
     doc: "what nmap reports instead on a port once its default scripts (-sC) have run on the whole host, e.g. smb-os-discovery's version on 445",
