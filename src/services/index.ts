@@ -4,13 +4,14 @@ import type { HostFacts } from "../host/facts.ts";
 import type { CatalogEntry, ProtocolSession, ServiceModule, SessionContext } from "../types.ts";
 import { ftp } from "./ftp/index.ts";
 import { http } from "./http/index.ts";
+import { httpProxy } from "./proxy/index.ts";
 import { https } from "./https/index.ts";
 import { mysql } from "./mysql/index.ts";
 import { samba } from "./samba/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, samba, ssh, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, samba, ssh, torrent, httpProxy];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
