@@ -5,6 +5,7 @@ import { escapeBytes } from "../util/escape.ts";
 import { entryConnector } from "./drive.ts";
 import type { ScanResult, Scanner } from "./engine.ts";
 import type { VersionInfo } from "./match.ts";
+import { afterVersionScripts } from "./version-scripts.ts";
 
 export interface CheckVerdict {
   entry: string;
@@ -24,10 +25,8 @@ export interface CheckVerdict {
 const SHOW = 300;
 
 export async function checkEntry(scanner: Scanner, entry: CatalogEntry, o: { port: number; intensity: number; hostSeed: string }): Promise<CheckVerdict> {
-  const r = await scanner.scan(entryConnector(entry, { hostSeed: o.hostSeed, port: o.port, now: new Date("2026-01-01T00:00:00Z") }), {
-    port: o.port,
-    intensity: o.intensity,
-  });
+  const connector = entryConnector(entry, { hostSeed: o.hostSeed, port: o.port, now: new Date("2026-01-01T00:00:00Z") });
+  const r = await afterVersionScripts(await scanner.scan(connector, { port: o.port, intensity: o.intensity }), connector, o.port);
   const claimed = { product: entry.product, version: entry.version, info: entry.info ?? "", ostype: entry.ostype ?? "" };
   const ok = r.state === "matched" && r.product === claimed.product && r.version === claimed.version && r.info === claimed.info && r.ostype === claimed.ostype;
   const verdict: CheckVerdict = {

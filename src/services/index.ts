@@ -2,6 +2,7 @@
 // session.ts), its banner table fixtures/services/<name>.json, and one line here.
 import type { HostFacts } from "../host/facts.ts";
 import type { CatalogEntry, ProtocolSession, ServiceModule, SessionContext } from "../types.ts";
+import { docker } from "./docker/index.ts";
 import { elasticsearch } from "./elasticsearch/index.ts";
 import { ftp } from "./ftp/index.ts";
 import { http } from "./http/index.ts";
@@ -12,7 +13,7 @@ import { samba } from "./samba/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, samba, ssh, torrent, httpProxy, elasticsearch];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, samba, ssh, torrent, httpProxy, elasticsearch, docker];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);

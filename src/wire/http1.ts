@@ -19,6 +19,8 @@ export interface Http1Limits {
   keepBody: number;
   /** Largest body read through; past it the parser stops with "body-too-large". */
   maxBody: number;
+  /** Empty lines before a request line are skipped (RFC 9112 2.2; the default); false: an empty line is the request line (Go's net/http). */
+  skipBlankLines?: boolean;
 }
 
 export const DEFAULT_HTTP1_LIMITS: Http1Limits = { maxHead: 16 * 1024, maxLine: 8 * 1024, maxHeaders: 100, keepBody: 8 * 1024, maxBody: 1024 * 1024 };
@@ -250,7 +252,7 @@ export class Http1Parser {
   private readHead(): Http1Event | undefined {
     const q = this.q;
     // Empty lines before a request line are skipped (RFC 9112 2.2), and never held.
-    while (this.scanned === 0 && q.length > 0) {
+    while (this.limits.skipBlankLines !== false && this.scanned === 0 && q.length > 0) {
       const c = q.at(0);
       if (c === 10) q.skip(1);
       else if (c === 13 && q.at(1) === 10) q.skip(2);
