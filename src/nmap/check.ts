@@ -5,6 +5,7 @@ import { escapeBytes } from "../util/escape.ts";
 import { entryConnector } from "./drive.ts";
 import type { ScanResult, Scanner } from "./engine.ts";
 import type { VersionInfo } from "./match.ts";
+import { afterVersionScripts } from "./version-scripts.ts";
 
 export interface CheckVerdict {
   entry: string;
@@ -40,10 +41,8 @@ export function claimHolds(claimed: { product: string; version: string; info: st
 }
 
 export async function checkEntry(scanner: Scanner, entry: CatalogEntry, o: { port: number; intensity: number; hostSeed: string }): Promise<CheckVerdict> {
-  const r = await scanner.scan(entryConnector(entry, { hostSeed: o.hostSeed, port: o.port, now: new Date("2026-01-01T00:00:00Z") }), {
-    port: o.port,
-    intensity: o.intensity,
-  });
+  const connector = entryConnector(entry, { hostSeed: o.hostSeed, port: o.port, now: new Date("2026-01-01T00:00:00Z") });
+  const r = await afterVersionScripts(await scanner.scan(connector, { port: o.port, intensity: o.intensity }), connector, o.port);
   const claimed = { ...claimOn(entry, o.port) };
   const ok = r.state === "matched" && claimHolds(claimed, r);
   const verdict: CheckVerdict = {

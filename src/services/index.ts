@@ -2,8 +2,11 @@
 // session.ts), its banner table fixtures/services/<name>.json, and one line here.
 import type { HostFacts } from "../host/facts.ts";
 import type { CatalogEntry, ProtocolSession, ServiceModule, SessionContext } from "../types.ts";
+import { docker } from "./docker/index.ts";
+import { elasticsearch } from "./elasticsearch/index.ts";
 import { ftp } from "./ftp/index.ts";
 import { http } from "./http/index.ts";
+import { httpProxy } from "./proxy/index.ts";
 import { https } from "./https/index.ts";
 import { imap } from "./imap/index.ts";
 import { imaps } from "./imaps/index.ts";
@@ -21,7 +24,7 @@ import { sip } from "./sip/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, imap, imaps, ldap, memcached, mssql, mysql, pop3, pop3s, postgresql, redis, rsync, samba, sip, ssh, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [docker, elasticsearch, ftp, http, httpProxy, https, imap, imaps, ldap, memcached, mssql, mysql, pop3, pop3s, postgresql, redis, rsync, samba, sip, ssh, torrent];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
