@@ -5,6 +5,8 @@
 // when Service Info names more than one host, or when it mixes Windows with a Unix.
 //
 //   sudo bun scripts/scan-personas.ts [--json] [--persona NAME] [--seed TEXT] [--binary dist/micetrap]
+import { claimHolds, claimOn } from "../src/nmap/check.ts";
+import type { CatalogEntry } from "../src/types.ts";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,7 +39,7 @@ if (!values["in-netns"]) {
 interface Claim {
   service: string;
   ports: number[];
-  entry: { id: string; product: string; version: string; info: string; ostype: string; os: string; scriptClaims?: Record<string, Partial<Record<"product" | "version" | "info" | "ostype", string>>> };
+  entry: { id: string; product: string; version: string; info: string; ostype: string; os: string; scriptClaims?: Record<string, Partial<Record<"product" | "version" | "info" | "ostype", string>>>; ports: number[]; otherPortClaim?: Partial<Record<"product" | "version" | "info" | "ostype", string>> };
 }
 interface Plan {
   host: { name: string; fqdn: string; netbios: string };
@@ -115,11 +117,12 @@ async function scan(name: string, i: number): Promise<PersonaVerdict> {
       s.ports.map((port): PortVerdict => {
         const r = rows.find((x) => x.port === port);
         // -sC can change what nmap reports on a port (smb-os-discovery sets the version on 445).
-        const e = { ...s.entry, ...s.entry.scriptClaims?.[String(port)] };
+        const e = { ...claimOn(s.entry as unknown as CatalogEntry, port), ...s.entry.scriptClaims?.[String(port)] };
         const claimed = [e.product, e.version, e.info && `(${e.info})`, e.ostype && `[${e.ostype}]`].filter(Boolean).join(" ");
         const got = r ? [r.product, r.version, r.extrainfo && `(${r.extrainfo})`, r.ostype && `[${r.ostype}]`].filter(Boolean).join(" ") : "(no row)";
-        const ok = !!r && r.state === "open" && r.product === e.product && r.version === e.version && r.extrainfo === e.info && r.ostype === e.ostype;
-        return { port, entry: e.id, claimed, got, ok };
+        // A claim may hold {{n}} for a number that changes from scan to scan (memcached's uptime).
+        const ok = !!r && r.state === "open" && claimHolds({ product: e.product ?? "", version: e.version ?? "", info: e.info ?? "", ostype: e.ostype ?? "" }, { product: r.product, version: r.version, info: r.extrainfo, ostype: r.ostype });
+        return { port, entry: s.entry.id, claimed, got, ok };
       }),
     );
     const hostnames = [...new Set(rows.map((r) => r.hostname).filter(Boolean))];

@@ -33,7 +33,7 @@ describe("personas under real nmap", () => {
       const results = JSON.parse(out.trim().split("\n").at(-1) ?? "[]") as PersonaVerdict[];
       expect(results.length, err).toBeGreaterThanOrEqual(8);
       for (const r of results) {
-        for (const p of r.ports) expect(`${r.persona}:${p.port} ${p.got}`).toBe(`${r.persona}:${p.port} ${p.claimed}`);
+        for (const p of r.ports) expect(p.ok, `${r.persona}:${p.port} nmap said "${p.got}", the face claims "${p.claimed}"`).toBe(true);
         expect(r.hostnames.length).toBeLessThanOrEqual(1);
         expect(r.uid).toBe(65534); // bound the usual ports as root, then serves as nobody
         const windows = r.ostypes.filter((o) => /windows/i.test(o));

@@ -2,11 +2,13 @@
 // same parser as a user's config (so a persona file is also an example of one).
 import centosDb from "../../fixtures/personas/centos-db.yaml" with { type: "text" };
 import debian12 from "../../fixtures/personas/debian-12.yaml" with { type: "text" };
+import devDocker from "../../fixtures/personas/dev-docker.yaml" with { type: "text" };
 import debianLamp from "../../fixtures/personas/debian-lamp.yaml" with { type: "text" };
 import freebsdFiles from "../../fixtures/personas/freebsd-files.yaml" with { type: "text" };
 import macosServer from "../../fixtures/personas/macos-server.yaml" with { type: "text" };
 import officeNas from "../../fixtures/personas/office-nas.yaml" with { type: "text" };
 import seedbox from "../../fixtures/personas/seedbox.yaml" with { type: "text" };
+import squidGateway from "../../fixtures/personas/squid-gateway.yaml" with { type: "text" };
 import ubuntuWeb from "../../fixtures/personas/ubuntu-web.yaml" with { type: "text" };
 import voipPbx from "../../fixtures/personas/voip-pbx.yaml" with { type: "text" };
 import windowsServer from "../../fixtures/personas/windows-server.yaml" with { type: "text" };
@@ -25,6 +27,8 @@ const FILES: Record<string, string> = {
   "debian-12": debian12,
   "voip-pbx": voipPbx,
   "office-nas": officeNas,
+  "dev-docker": devDocker,
+  "squid-gateway": squidGateway,
 };
 
 export const PERSONA_NAMES: readonly string[] = Object.keys(FILES);
