@@ -7,10 +7,12 @@ import { http } from "./http/index.ts";
 import { https } from "./https/index.ts";
 import { mysql } from "./mysql/index.ts";
 import { samba } from "./samba/index.ts";
+import { smtp } from "./smtp/index.ts";
+import { smtps } from "./smtps/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, samba, ssh, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, samba, smtp, smtps, ssh, torrent];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
