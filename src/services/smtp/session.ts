@@ -325,6 +325,7 @@ export function startSmtp(ctx: SessionContext<SmtpTemplates>): ProtocolSession {
     if (rcpt) tables.push(t.afterRcpt);
     if (mail) tables.push(t.afterMail);
     if (arg === "") tables.push(t.noArg);
+    if (secure) tables.push(t.secureCommands);
     tables.push(t.commands);
     const found = lookup(tables, keys, vars);
     if (found === undefined) return counted(reply("unknown", vars));

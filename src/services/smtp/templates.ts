@@ -24,6 +24,7 @@ export const smtpTemplates = schema({
   unknown: t.text("reply to a verb the daemon does not know"),
   empty: t.text("reply to an empty line"),
   commands: withDefault(t.table("answers by 'VERB', 'VERB WORD' or 'VERB ARGS' (most specific wins): HELP, NOOP, RSET, VRFY, EXPN, MAIL, RCPT, DATA…"), {}),
+  secureCommands: withDefault(t.table("answers by 'VERB' (or 'VERB WORD') once TLS is on, tried before commands (Exim's HELP no longer names STARTTLS)"), {}),
   noArg: withDefault(t.table("answers by 'VERB' when the verb comes without an argument (before commands)"), {}),
   beforeHelo: withDefault(t.table("answers by 'VERB' (or 'VERB WORD') before any EHLO/HELO, tried first (Postfix: MAIL needs HELO first)"), {}),
   afterMail: withDefault(t.table("answers by 'VERB' (or 'VERB WORD') once MAIL was accepted (a 250 to MAIL), tried before commands"), {}),
