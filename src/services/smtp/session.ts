@@ -169,8 +169,8 @@ export function startSmtp(ctx: SessionContext<SmtpTemplates>): ProtocolSession {
     if (token?.type === 1 && token.msg.length >= 16 && step.challenge === undefined) {
       const challenge = ctx.random(8);
       const h = ctx.host;
-      // Exchange on a domain member: the NetBIOS domain is the workgroup's, the DNS domain the host's suffix.
-      const id = { netbiosName: h.netbiosName, netbiosDomain: h.netbiosName, dnsName: h.fqdn, dnsDomain: h.domain, version: t.ntlmVersion };
+      // A standalone server: its own name as the NetBIOS domain, its DNS suffix as the DNS domain (as http's NTLM).
+      const id = { netbiosName: h.netbiosName, netbiosDomain: h.netbiosName, dnsName: h.fqdn, dnsDomain: h.domain, version: t.ntlmVersion, timestamp: t.ntlmTimestamp && t.ntlmVersion !== "" };
       const type2 = ntlmChallenge(id, rd32(token.msg, 12), challenge, hostTime(h, ctx.now()));
       auth = { mech: "NTLM", challenge };
       return { out: `334 ${Buffer.from(type2).toString("base64")}\r\n` };

@@ -54,6 +54,7 @@ export const smtpTemplates = schema({
   authBadBase64: t.text("reply to a response that is not base64"),
   authBadPlain: optional(t.text("reply to a PLAIN response that does not split in three parts (default: authFail, without delay)")),
   authNtlmBad: optional(t.text("reply to an NTLM response that is no NTLMSSP NEGOTIATE/AUTHENTICATE (default: authBadBase64)")),
+  ntlmTimestamp: withDefault(t.bool("the NTLM CHALLENGE's target info carries a timestamp (Windows 2008 on; not Windows 2000/2003)"), true),
   ntlmVersion: withDefault(t.text("Windows version in the NTLM CHALLENGE (6.1.7601), \"\" for none"), ""),
   maxErrors: withDefault(t.int("errors after which the daemon says tooManyErrors and hangs up (0: never)"), 0),
   errorKeys: optional(
