@@ -6,8 +6,11 @@ import { describe, expect, test } from "bun:test";
 import { createHash, createHmac } from "node:crypto";
 import { serviceEntries } from "../../src/catalog/index.ts";
 import { hostFacts } from "../../src/host/facts.ts";
+import { makeContext } from "../../src/services/context.ts";
+import { smtp } from "../../src/services/smtp/index.ts";
+import type { SmtpTemplates } from "../../src/services/smtp/templates.ts";
 import type { CatalogEntry } from "../../src/types.ts";
-import { connect, startTestTrap, withTimeout, type Conversation } from "../helpers.ts";
+import { connect, driveVirtually, startTestTrap, withTimeout, type Conversation } from "../helpers.ts";
 
 const entries = serviceEntries("smtp") as CatalogEntry<{ idleTimeoutMs?: unknown }>[];
 function entry(id: string): CatalogEntry {
@@ -289,5 +292,37 @@ describe("smtp over TCP", () => {
     } finally {
       trap.stop();
     }
+  });
+});
+
+describe("smtp on the daemon's clock (virtual)", () => {
+  test("Postfix: once ten errors were made, every reply waits smtpd_error_sleep_time (1 s) first, as measured", () => {
+    const e = entry("postfix-3.7-debian");
+    const session = smtp.start(makeContext({ entry: e as CatalogEntry<SmtpTemplates>, hostSeed: "test-host", sessionSeed: "s1", now: () => new Date("2024-03-05T07:08:09Z") }));
+    const run = driveVirtually(session);
+    const send = (line: string) => run.driver.data(new TextEncoder().encode(`${line}\r\n`));
+    for (let i = 1; i <= 10; i++) send(`FOO${i}`);
+    expect(run.writes.length).toBe(11); // the greeting and ten refusals, at once
+    expect(run.clock.now()).toBe(0);
+    send("NOOP");
+    expect(run.writes.length).toBe(11);
+    run.clock.advanceBy(999);
+    expect(run.writes.length).toBe(11);
+    run.clock.advanceBy(10);
+    expect(run.writes.length).toBe(12);
+    expect(new TextDecoder().decode(run.writes[11])).toBe("250 2.0.0 Ok\r\n");
+    session.stop?.();
+  });
+
+  test("Postfix: silence for 300 s gets Postfix's timeout words and a close", () => {
+    const e = entry("postfix-2.9-debian");
+    const h = hostOf(e);
+    const session = smtp.start(makeContext({ entry: e as CatalogEntry<SmtpTemplates>, hostSeed: "test-host", sessionSeed: "s1", now: () => new Date("2024-03-05T07:08:09Z") }));
+    const run = driveVirtually(session);
+    run.clock.advanceBy(299_000);
+    expect(run.closedAt()).toBeUndefined();
+    run.clock.advanceBy(2_000);
+    expect(new TextDecoder().decode(run.writes.at(-1))).toBe(`421 4.4.2 ${h.fqdn} Error: timeout exceeded\r\n`);
+    expect(run.closedAt()).toBeDefined();
   });
 });

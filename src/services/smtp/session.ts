@@ -140,9 +140,9 @@ export function startSmtp(ctx: SessionContext<SmtpTemplates>): ProtocolSession {
   function counted(o: Outcome): Outcome {
     if (o.close) return o;
     const isError = errorKeys === undefined ? /^[45]/.test(o.out) : errorKeys.has(o.key ?? "");
-    if (isError) errors++;
-    // Postfix sleeps before any reply once the soft limit is reached.
+    // Postfix sleeps before any reply once the errors before it reached the soft limit.
     if (t.errorSleepFrom > 0 && errors >= t.errorSleepFrom) o = { ...o, delayMs: (o.delayMs ?? 0) + draw(t.errorSleepMs) };
+    if (isError) errors++;
     if (!isError || t.maxErrors === 0 || t.tooManyErrors === undefined || errors < t.maxErrors) return o;
     let out = o.out;
     if (t.tooManyErrorsJoin) {
