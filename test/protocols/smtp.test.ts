@@ -101,6 +101,8 @@ describe("smtp over TCP", () => {
       expect(await say(c, "MAIL FROM:<a@b.c>")).toBe("503 5.5.1 Error: nested MAIL command\r\n");
       expect(await say(c, "RCPT TO:<x@gmail.com>")).toBe("454 4.7.1 <x@gmail.com>: Relay access denied\r\n");
       expect(await say(c, "DATA")).toBe("554 5.5.1 Error: no valid recipients\r\n");
+      expect(await say(c, "RCPT TO:")).toBe("501 5.5.4 Syntax: RCPT TO:<address>\r\n");
+      expect(await say(c, "VRFY nouser")).toBe("550 5.1.1 <nouser>: Recipient address rejected: User unknown in local recipient table\r\n");
       expect(await say(c, "STARTTLS foo")).toBe("501 5.5.4 Syntax: STARTTLS\r\n");
       expect(await say(c, "QUIT")).toBe("221 2.0.0 Bye\r\n");
       await withTimeout(c.closed, 3000, "close after QUIT");
@@ -136,6 +138,7 @@ describe("smtp over TCP", () => {
       expect(await say(c, b64("hunter2"))).toBe(refused);
       expect(await say(c, "AUTH LOGIN")).toBe("334 VXNlcm5hbWU6\r\n");
       expect(await say(c, "*")).toBe("501 5.7.0 Authentication aborted\r\n");
+      expect(await say(c, "AUTH PLAIN =")).toBe("535 5.7.8 Error: authentication failed: another step is needed in authentication\r\n");
       c.end();
       const logins = sink.of("login");
       expect(logins.map((l) => [l.method, l.user, l.password])).toEqual([
