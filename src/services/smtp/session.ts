@@ -23,6 +23,9 @@ export const SMTP_MAX_BUFFERED = LINE_CAP + QUEUE_MAX;
 
 const cost = (ev: LineEvent): number => ev.text.length + 1;
 
+/** A HELO name as Exim accepts it: a domain (letters, digits, - _ .) or an address literal in brackets. */
+const HELO_NAME = /^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\]|\[IPv6:[0-9A-Fa-f:.]+\])$/;
+
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const two = (n: number): string => String(n).padStart(2, "0");
@@ -298,8 +301,9 @@ export function startSmtp(ctx: SessionContext<SmtpTemplates>): ProtocolSession {
     switch (verb) {
       case "EHLO":
       case "HELO": {
-        if (arg === "") return counted(reply(verb === "EHLO" ? "ehloNoArg" : "heloNoArg"));
-        helo = clip(arg.split(" ")[0]!, ECHO_MAX);
+        const name = arg.split(" ")[0] ?? "";
+        if (arg === "" || (t.heloStrict && !HELO_NAME.test(name))) return counted(reply(verb === "EHLO" ? "ehloNoArg" : "heloNoArg"));
+        helo = clip(name, ECHO_MAX);
         return reply(verb === "HELO" ? "helo" : secure && t.ehloSecure !== undefined ? "ehloSecure" : "ehlo", vars);
       }
       case "QUIT":

@@ -19,6 +19,7 @@ export const smtpTemplates = schema({
   ehloSecure: optional(t.text("reply to EHLO once TLS is on (default: ehlo)")),
   ehloNoArg: t.text("reply to EHLO without a name"),
   helo: t.text("reply to HELO <name>"),
+  heloStrict: withDefault(t.bool("a name that is neither a domain nor an [address literal] gets ehloNoArg/heloNoArg (Exim's syntax check; Exim echoes the name)"), false),
   heloNoArg: t.text("reply to HELO without a name"),
   quit: t.text("reply to QUIT (the session then closes)"),
   unknown: t.text("reply to a verb the daemon does not know"),
