@@ -28,6 +28,8 @@ command -v sshpass >/dev/null || need+=(sshpass)
 command -v hydra >/dev/null || need+=(hydra)            # the common SSH brute-forcer (libssh)
 command -v jq >/dev/null || need+=(jq)                  # a JSON reader of the event log (test/escape.test.ts)
 command -v logrotate >/dev/null || need+=(logrotate)    # the shipped logrotate rule, run against the trap (test/release.test.ts)
+[ -x /usr/bin/python3 ] || need+=(python3)             # a real SMTP client: smtplib (test/clients/smtp.test.ts)
+command -v swaks >/dev/null || need+=(swaks)            # a real SMTP client: swaks AUTH LOGIN (test/clients/smtp.test.ts)
 command -v rsyslogd >/dev/null || need+=(rsyslog)       # a real syslog receiver for the syslog sink (test/sinks.test.ts runs its own, with its own config)
 command -v aria2c >/dev/null || need+=(aria2)          # a real BitTorrent client announcing to the tracker face (test/clients/torrent.test.ts)
 if [ ${#need[@]} -gt 0 ]; then

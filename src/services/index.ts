@@ -21,10 +21,12 @@ import { redis } from "./redis/index.ts";
 import { rsync } from "./rsync/index.ts";
 import { samba } from "./samba/index.ts";
 import { sip } from "./sip/index.ts";
+import { smtp } from "./smtp/index.ts";
+import { smtps } from "./smtps/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [docker, elasticsearch, ftp, http, httpProxy, https, imap, imaps, ldap, memcached, mssql, mysql, pop3, pop3s, postgresql, redis, rsync, samba, sip, ssh, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [docker, elasticsearch, ftp, http, httpProxy, https, imap, imaps, ldap, memcached, mssql, mysql, pop3, pop3s, postgresql, redis, rsync, samba, sip, smtp, smtps, ssh, torrent];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
