@@ -5,6 +5,7 @@ import debian12 from "../../fixtures/personas/debian-12.yaml" with { type: "text
 import devDocker from "../../fixtures/personas/dev-docker.yaml" with { type: "text" };
 import debianLamp from "../../fixtures/personas/debian-lamp.yaml" with { type: "text" };
 import freebsdFiles from "../../fixtures/personas/freebsd-files.yaml" with { type: "text" };
+import mailServer from "../../fixtures/personas/mail-server.yaml" with { type: "text" };
 import macosServer from "../../fixtures/personas/macos-server.yaml" with { type: "text" };
 import officeNas from "../../fixtures/personas/office-nas.yaml" with { type: "text" };
 import seedbox from "../../fixtures/personas/seedbox.yaml" with { type: "text" };
@@ -29,6 +30,7 @@ const FILES: Record<string, string> = {
   "office-nas": officeNas,
   "dev-docker": devDocker,
   "squid-gateway": squidGateway,
+  "mail-server": mailServer,
 };
 
 export const PERSONA_NAMES: readonly string[] = Object.keys(FILES);

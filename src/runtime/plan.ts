@@ -60,9 +60,11 @@ export function chooseFace(service: ServiceName, seed: string, release: Release,
     return entry;
   }
   const host = { family: release.family, release: release.id };
-  const fitting = fittingEntries(serviceEntries(service), host);
-  const onPort = ports ? fitting.filter((e) => e.ports.some((p) => ports.includes(p))) : [];
-  return chooseEntry(onPort.length > 0 ? onPort : fitting, seed, host);
+  const all = serviceEntries(service);
+  // The port decides first, then the release: a host whose release shipped only Transmission's web UI
+  // (9091) shows on 80 the web server of the nearest release that served 80, not Transmission.
+  const onPort = ports ? all.filter((e) => e.ports.some((p) => ports.includes(p))) : [];
+  return chooseEntry(fittingEntries(onPort.length > 0 ? onPort : all, host), seed, host);
 }
 
 /**
