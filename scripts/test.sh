@@ -19,6 +19,8 @@ command -v hydra >/dev/null || need+=(hydra)            # the common SSH brute-f
 command -v jq >/dev/null || need+=(jq)                  # a JSON reader of the event log (test/escape.test.ts)
 command -v logrotate >/dev/null || need+=(logrotate)    # the shipped logrotate rule, run against the trap (test/release.test.ts)
 command -v rsyslogd >/dev/null || need+=(rsyslog)       # a real syslog receiver for the syslog sink (test/sinks.test.ts runs its own, with its own config)
+command -v telnet >/dev/null || need+=(telnet)          # the real telnet client (test/clients/telnet.test.ts)
+command -v expect >/dev/null || need+=(expect)          # drives the telnet client through login
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq

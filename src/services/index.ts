@@ -8,9 +8,10 @@ import { https } from "./https/index.ts";
 import { mysql } from "./mysql/index.ts";
 import { samba } from "./samba/index.ts";
 import { ssh } from "./ssh/index.ts";
+import { telnet } from "./telnet/index.ts";
 import { torrent } from "./torrent/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, samba, ssh, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, samba, ssh, telnet, torrent];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
