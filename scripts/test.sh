@@ -21,6 +21,7 @@ command -v logrotate >/dev/null || need+=(logrotate)    # the shipped logrotate 
 command -v rsyslogd >/dev/null || need+=(rsyslog)       # a real syslog receiver for the syslog sink (test/sinks.test.ts runs its own, with its own config)
 command -v telnet >/dev/null || need+=(telnet)          # the real telnet client (test/clients/telnet.test.ts)
 command -v expect >/dev/null || need+=(expect)          # drives the telnet client through login
+command -v vncsnapshot >/dev/null || need+=(vncsnapshot) # a real VNC viewer, headless (test/clients/vnc.test.ts)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq

@@ -10,8 +10,9 @@ import { samba } from "./samba/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { telnet } from "./telnet/index.ts";
 import { torrent } from "./torrent/index.ts";
+import { vnc } from "./vnc/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, samba, ssh, telnet, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, samba, ssh, telnet, torrent, vnc];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
