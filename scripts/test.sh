@@ -22,6 +22,8 @@ command -v rsyslogd >/dev/null || need+=(rsyslog)       # a real syslog receiver
 command -v telnet >/dev/null || need+=(telnet)          # the real telnet client (test/clients/telnet.test.ts)
 command -v expect >/dev/null || need+=(expect)          # drives the telnet client through login
 command -v vncsnapshot >/dev/null || need+=(vncsnapshot) # a real VNC viewer, headless (test/clients/vnc.test.ts)
+command -v xfreerdp >/dev/null || need+=(freerdp2-x11)  # the real RDP client (test/clients/rdp.test.ts; /auth-only)
+command -v Xvfb >/dev/null || need+=(xvfb)                # a display xfreerdp insists on even for /auth-only
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq

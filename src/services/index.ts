@@ -6,13 +6,14 @@ import { ftp } from "./ftp/index.ts";
 import { http } from "./http/index.ts";
 import { https } from "./https/index.ts";
 import { mysql } from "./mysql/index.ts";
+import { rdp } from "./rdp/index.ts";
 import { samba } from "./samba/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { telnet } from "./telnet/index.ts";
 import { torrent } from "./torrent/index.ts";
 import { vnc } from "./vnc/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, samba, ssh, telnet, torrent, vnc];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, rdp, samba, ssh, telnet, torrent, vnc];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
