@@ -8,6 +8,7 @@
 // namespace of its own (`unshare -n`), where those ports are free: nmap picks its probes by port.
 import { parseArgs } from "node:util";
 import { allEntries } from "../src/catalog/index.ts";
+import { claimHolds, claimOn } from "../src/nmap/check.ts";
 import type { CatalogEntry } from "../src/types.ts";
 import { parseNmapXml, type NmapService } from "./lib/nmap-xml.ts";
 import { startTrapProcess } from "./lib/trap-process.ts";
@@ -92,7 +93,7 @@ export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; 
       const r = find(t.ip, t.port);
       // With the default scripts (-sC), a script may restate the version (smb-os-discovery on 445).
       const scripted = /(^|\s)-sC(\s|$)|--script/.test(values["nmap-args"]!) ? t.entry.scriptClaims?.[String(t.port)] : undefined;
-      const base = { product: t.entry.product, version: t.entry.version, info: t.entry.info ?? "", ostype: t.entry.ostype ?? "" };
+      const base = claimOn(t.entry, t.port);
       const expected = { ...base, ...scripted };
       const got = r && {
         product: r.product,
@@ -108,10 +109,7 @@ export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; 
       };
       const ok =
         got !== undefined &&
-        got.product === expected.product &&
-        got.version === expected.version &&
-        got.info === expected.info &&
-        got.ostype === expected.ostype &&
+        claimHolds(expected, got) &&
         // A face with TLS from the first byte must be found through nmap's SSL tunnel.
         (t.entry.tls?.mode !== "first-byte" || got.name.startsWith("ssl/"));
       return { entry: t.entry.id, service: t.entry.service, ip: t.ip, port: t.port, expected, got, ok };

@@ -4,7 +4,8 @@ import type { HostFacts } from "./host/facts.ts";
 import type { Schema } from "./services/schema.ts";
 
 /** OS families a fake service can belong to. The host's own family decides which entries fit. */
-export const OS_FAMILIES = ["debian", "rhel", "freebsd", "macos", "windows"] as const;
+/** embedded: Linux devices built on BusyBox (cameras, routers, NAS); cisco: Cisco IOS network gear. */
+export const OS_FAMILIES = ["debian", "rhel", "freebsd", "macos", "windows", "embedded", "cisco"] as const;
 export type OsFamily = (typeof OS_FAMILIES)[number];
 
 /** A service's name as the registry (src/services/index.ts) lists it: "ftp", "http", … */
@@ -37,6 +38,11 @@ export interface CatalogEntry<T = unknown> {
    * session starts it on request (ftp's AUTH TLS). The certificate is minted per host (src/tls/certs.ts).
    */
   tls?: TlsProfile;
+  /**
+   * What nmap -sV reports instead on a port outside `ports`: where the version probe is sent only on the
+   * usual port (redis-server on 6379, Memcache on 11211), another probe's answer decides elsewhere.
+   */
+  otherPortClaim?: { product?: string; version?: string; info?: string; ostype?: string };
   /** What nmap reports instead on a port once its default scripts ran (-sC): smb-os-discovery's version on 445. */
   scriptClaims?: Record<string, { product?: string; version?: string; info?: string; ostype?: string }>;
   /** The service's response templates and settings, parsed against its schema (src/services/<name>/templates.ts). */

@@ -29,7 +29,7 @@ describe("banner catalog", () => {
   });
 });
 
-const A_RELEASE: Record<CatalogEntry["os"], string> = { debian: "debian-7", rhel: "rhel-6", freebsd: "freebsd-9", macos: "macos-10.5", windows: "windows-2003" };
+const A_RELEASE: Record<CatalogEntry["os"], string> = { debian: "debian-7", rhel: "rhel-6", freebsd: "freebsd-9", macos: "macos-10.5", windows: "windows-2003", embedded: "busybox-1.19", cisco: "ios-12.4" };
 
 function fakeEntry(id: string, os: CatalogEntry["os"], weight = 1, releases = [A_RELEASE[os]]): CatalogEntry {
   return { id, service: "ftp", product: id, version: "1", os, releases, cpe: [], ports: [21], weight, templates: {} };

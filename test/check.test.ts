@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { allEntries } from "../src/catalog/index.ts";
-import { checkEntry, formatCheckRow } from "../src/nmap/check.ts";
+import { checkEntry, claimHolds, claimOn, formatCheckRow } from "../src/nmap/check.ts";
 import { Scanner } from "../src/nmap/engine.ts";
 import { DEFAULT_PROBES_FILE, loadProbeFile } from "../src/nmap/probes.ts";
 import { transcriptFiles } from "../src/commands/replay.ts";
@@ -104,5 +104,22 @@ describe.if(existsSync(DEFAULT_PROBES_FILE))("no answer of ours is one of nmap's
       }
     }
     expect(hits).toEqual([]);
+  });
+});
+
+describe("claims that depend on the port or change per scan", () => {
+  const claim = { product: "Memcached", version: "1.6.18", info: "uptime {{n}} seconds", ostype: "" };
+  test("{{n}} stands for a number, and only there", () => {
+    expect(claimHolds(claim, { ...claim, info: "uptime 753556 seconds" })).toBe(true);
+    expect(claimHolds(claim, { ...claim, info: "uptime seconds" })).toBe(false);
+    expect(claimHolds(claim, { ...claim, info: "uptime 12 seconds; Ubuntu" })).toBe(false);
+    expect(claimHolds(claim, { ...claim, info: "uptime 12 seconds", version: "1.6.9" })).toBe(false);
+    expect(claimHolds({ ...claim, info: "a.b" }, { ...claim, info: "axb" })).toBe(false);
+  });
+
+  test("otherPortClaim applies off the entry's usual ports only", () => {
+    const entry = allEntries().find((e) => e.id === "redis-7.0.15-debian12")!;
+    expect(claimOn(entry, 6379).version).toBe("7.0.15");
+    expect(claimOn(entry, 47123)).toEqual({ product: "Redis key-value store", version: "", info: "", ostype: "" });
   });
 });

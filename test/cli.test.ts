@@ -192,7 +192,7 @@ describe("bad input: one line, non-zero exit, no stack trace", () => {
     expectOneLineError(r, /port 21 needs privileges: run as root, or grant .*CAP_NET_BIND_SERVICE/);
   });
   test("unknown --os and --banner, and a banner of another service", async () => {
-    expectOneLineError(await runCli(["ftp", "0", "--os", "beos"]), /unknown OS "beos": expected a family \(debian, rhel, freebsd, macos, windows\) or a release such as debian-7/);
+    expectOneLineError(await runCli(["ftp", "0", "--os", "beos"]), /unknown OS "beos": expected a family \(debian, rhel, freebsd, macos, windows, embedded, cisco\) or a release such as debian-7/);
     expectOneLineError(await runCli(["ftp", "0", "--banner", "nope"]), /unknown banner "nope"/);
     const httpId = serviceEntries("http")[0]!.id;
     expectOneLineError(await runCli(["ftp", "0", "--banner", httpId]), new RegExp(`is a http entry, not ftp`));

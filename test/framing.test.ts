@@ -177,7 +177,8 @@ describe("what each service holds of a partial frame", () => {
       s.driver.data(new Uint8Array(65536));
       expect(s.session.buffered!()).toBeLessThanOrEqual(bound);
     }
-    expect(s.session.buffered!()).toBe(bound);
+    // What a frame may hold: its 4-byte header and the first 128 KiB (the rest of the bound is for open pipes).
+    expect(s.session.buffered!()).toBe(4 + 128 * 1024);
     expect(s.closed()).toBe(false);
     s.driver.stop();
   });

@@ -261,9 +261,9 @@ describe("trap over TCP", () => {
     const c = await connect(t.port);
     const infoHash = Buffer.alloc(20, 0xab);
     c.send(Buffer.concat([Buffer.from("\x13BitTorrent protocol", "latin1"), Buffer.alloc(8), infoHash, Buffer.from("-TR2940-0123456789ab", "latin1")]));
-    await c.waitFor((x) => x.length >= 68);
-    c.end();
+    // A torrent this client does not have: it hangs up after reading the handshake, which is still logged.
     await withTimeout(c.closed, 3000, "closed");
+    expect(c.received().length).toBe(0);
     await sleep(30);
     const handshake = sink.of("command").find((e) => e.command?.startsWith("handshake"))!;
     const doc = JSON.parse(ecsLine(handshake));
@@ -297,5 +297,5 @@ describe("trap over TCP", () => {
     // Garbage is not a frame: the binary protocols say so.
     for (const said of ["http: malformed request", "torrent: not a BitTorrent handshake"])
       expect({ said, seen: [...malformed].some((m) => m.startsWith(said)) || [...malformed] }).toEqual({ said, seen: true });
-  }, 60_000);
+  }, 120_000);
 });

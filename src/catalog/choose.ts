@@ -20,6 +20,10 @@ const KIN: Record<OsFamily, OsFamily[]> = {
   freebsd: ["freebsd", "debian", "rhel", "macos"],
   macos: ["macos", "freebsd", "debian", "rhel"],
   windows: ["windows"],
+  // A device's firmware is its own world: a general-purpose Linux face only where nothing embedded fits.
+  embedded: ["embedded", "debian", "rhel"],
+  // An IOS box shows IOS faces only: a Linux daemon on a router is a story that does not fit.
+  cisco: ["cisco"],
 };
 
 /** Distance from the host's release to another: kinship first, then the distribution, then years apart. */

@@ -56,7 +56,7 @@ const tlsProfile = schema({
 /** Everything of an entry but its templates (which its service's schema parses). */
 const entryShape = schema({
   id: t.text("unique id, lowercase", /^[a-z0-9][a-z0-9._-]*$/, "lowercase [a-z0-9._-]"),
-  product: t.text("nmap's product (p/), exactly", /./, "a product name"),
+  product: t.text("nmap's product (p/), exactly; \"\" when nmap's line names none (rsync's only line gives the protocol alone)"),
   version: t.text("nmap's version (v/), exactly; \"\" when nmap shows none"),
   info: optional(t.text("nmap's extra info (i/)")),
   ostype: optional(t.text("nmap's OS type (o/)")),
@@ -76,6 +76,12 @@ const entryShape = schema({
       return profile as TlsProfile;
     },
   } as Field<TlsProfile>),
+  otherPortClaim: optional({
+    kind: "claim",
+    doc: "what nmap -sV reports on a port outside ports (the product's version probe is sent only on its usual port: redis, memcached)",
+    optional: true,
+    parse: (v, p) => Object.fromEntries(Object.entries(scriptClaim.parse(v, p)).filter(([, x]) => x !== undefined)),
+  } as Field<ScriptClaim>),
   scriptClaims: optional({
     kind: "object of port → claim",
     doc: "what nmap reports instead on a port once its default scripts (-sC) have run on the whole host, e.g. smb-os-discovery's version on 445",

@@ -5,8 +5,10 @@ import debian12 from "../../fixtures/personas/debian-12.yaml" with { type: "text
 import debianLamp from "../../fixtures/personas/debian-lamp.yaml" with { type: "text" };
 import freebsdFiles from "../../fixtures/personas/freebsd-files.yaml" with { type: "text" };
 import macosServer from "../../fixtures/personas/macos-server.yaml" with { type: "text" };
+import officeNas from "../../fixtures/personas/office-nas.yaml" with { type: "text" };
 import seedbox from "../../fixtures/personas/seedbox.yaml" with { type: "text" };
 import ubuntuWeb from "../../fixtures/personas/ubuntu-web.yaml" with { type: "text" };
+import voipPbx from "../../fixtures/personas/voip-pbx.yaml" with { type: "text" };
 import windowsServer from "../../fixtures/personas/windows-server.yaml" with { type: "text" };
 import { hostOsFamily, machineRelease } from "./machine.ts";
 import { parseConfig, type HostConfig } from "./config.ts";
@@ -21,6 +23,8 @@ const FILES: Record<string, string> = {
   "windows-server": windowsServer,
   seedbox,
   "debian-12": debian12,
+  "voip-pbx": voipPbx,
+  "office-nas": officeNas,
 };
 
 export const PERSONA_NAMES: readonly string[] = Object.keys(FILES);

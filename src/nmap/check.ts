@@ -23,13 +23,29 @@ export interface CheckVerdict {
 
 const SHOW = 300;
 
+/** What the entry claims nmap -sV reports on that port: its own claim, or otherPortClaim off its usual ports. */
+export function claimOn(entry: CatalogEntry, port: number): { product: string; version: string; info: string; ostype: string } {
+  const base = { product: entry.product, version: entry.version, info: entry.info ?? "", ostype: entry.ostype ?? "" };
+  return entry.otherPortClaim && !entry.ports.includes(port) ? { ...base, ...entry.otherPortClaim } : base;
+}
+
+/**
+ * Whether what nmap reported is the claim. A claim's text may hold {{n}} for a number that changes from
+ * scan to scan (memcached's "uptime {{n}} seconds"); everything else must be equal.
+ */
+export function claimHolds(claimed: { product: string; version: string; info: string; ostype: string }, got: { product: string; version: string; info: string; ostype: string }): boolean {
+  const same = (want: string, have: string) =>
+    want.includes("{{n}}") ? new RegExp(`^${want.split("{{n}}").map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("\\d+")}$`).test(have) : want === have;
+  return same(claimed.product, got.product) && same(claimed.version, got.version) && same(claimed.info, got.info) && same(claimed.ostype, got.ostype);
+}
+
 export async function checkEntry(scanner: Scanner, entry: CatalogEntry, o: { port: number; intensity: number; hostSeed: string }): Promise<CheckVerdict> {
   const r = await scanner.scan(entryConnector(entry, { hostSeed: o.hostSeed, port: o.port, now: new Date("2026-01-01T00:00:00Z") }), {
     port: o.port,
     intensity: o.intensity,
   });
-  const claimed = { product: entry.product, version: entry.version, info: entry.info ?? "", ostype: entry.ostype ?? "" };
-  const ok = r.state === "matched" && r.product === claimed.product && r.version === claimed.version && r.info === claimed.info && r.ostype === claimed.ostype;
+  const claimed = { ...claimOn(entry, o.port) };
+  const ok = r.state === "matched" && claimHolds(claimed, r);
   const verdict: CheckVerdict = {
     entry: entry.id,
     service: entry.service,

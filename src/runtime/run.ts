@@ -92,8 +92,9 @@ function startTrap(make: (address: string) => Trap, address: string | undefined)
 }
 
 export function describeEntry(e: CatalogEntry): string {
-  const what = [e.product, e.version].filter(Boolean).join(" ");
-  return `Pretending to be ${what}${e.info ? ` (${e.info})` : ""} [entry ${e.id}, os ${e.os}]`;
+  // An entry may have no product (rsync: nmap's one line gives the protocol alone): no double space then.
+  const what = [e.product, e.version, e.info ? `(${e.info})` : ""].filter(Boolean).join(" ");
+  return `Pretending to be ${what} [entry ${e.id}, os ${e.os}]`;
 }
 
 /** Binds the plan's ports. Explicit ports that need root fall back to a random free port only in `serve`. */

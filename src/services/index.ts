@@ -5,15 +5,26 @@ import type { CatalogEntry, ProtocolSession, ServiceModule, SessionContext } fro
 import { ftp } from "./ftp/index.ts";
 import { http } from "./http/index.ts";
 import { https } from "./https/index.ts";
+import { imap } from "./imap/index.ts";
+import { imaps } from "./imaps/index.ts";
+import { ldap } from "./ldap/index.ts";
+import { memcached } from "./memcached/index.ts";
+import { mssql } from "./mssql/index.ts";
 import { mysql } from "./mysql/index.ts";
+import { pop3 } from "./pop3/index.ts";
+import { pop3s } from "./pop3s/index.ts";
+import { postgresql } from "./postgresql/index.ts";
 import { rdp } from "./rdp/index.ts";
+import { redis } from "./redis/index.ts";
+import { rsync } from "./rsync/index.ts";
 import { samba } from "./samba/index.ts";
+import { sip } from "./sip/index.ts";
 import { ssh } from "./ssh/index.ts";
 import { telnet } from "./telnet/index.ts";
 import { torrent } from "./torrent/index.ts";
 import { vnc } from "./vnc/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, mysql, rdp, samba, ssh, telnet, torrent, vnc];
+export const SERVICE_MODULES: readonly ServiceModule[] = [ftp, http, https, imap, imaps, ldap, memcached, mssql, mysql, pop3, pop3s, postgresql, rdp, redis, rsync, samba, sip, ssh, telnet, torrent, vnc];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);

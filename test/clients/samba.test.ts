@@ -92,8 +92,8 @@ describe("MD4 and NTLMv2 as the test computes them", () => {
 
 // ------------------------------------------------------------------------------------------ smbclient
 
-async function withTrap<T>(banner: string, run: (port: number, log: string) => Promise<T>): Promise<T> {
-  const log = join(dir, `${banner}.jsonl`);
+async function withTrap<T>(banner: string, run: (port: number, log: string) => Promise<T>, logName = banner): Promise<T> {
+  const log = join(dir, `${logName}.jsonl`);
   const t: TrapProcess = await startTrapProcess([BUN, join(ROOT, "src/cli.ts"), "samba", "0", "--host", "127.0.0.1", "--banner", banner, "--log", log], { timeoutMs: 15_000 });
   try {
     return await run(t.ports[0]!, log);
@@ -153,5 +153,68 @@ describe("smbclient -L against the faces: the NetNTLMv2 response is logged and v
         expect(netNtlmV2Matches(line, "Passw0rd!")).toBe(false);
       });
     }, 40_000);
+  }
+});
+
+// ------------------------------------------------------------------------------------------ smbclient -L -N
+
+async function smbclientAnon(args: string[]): Promise<string> {
+  const proc = Bun.spawn(["smbclient", ...args, "-N"], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const killer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  await proc.exited;
+  clearTimeout(killer);
+  return out + err;
+}
+
+/** smbclient's share table: "\tNAME  TYPE  COMMENT" lines between the dashes and the first blank line. */
+function shareTable(output: string): { name: string; type: string; comment: string }[] {
+  const lines = output.split("\n");
+  const start = lines.findIndex((l) => /^\s*-{9}\s+-{4}\s+-{7}/.test(l));
+  if (start < 0) return [];
+  const rows: { name: string; type: string; comment: string }[] = [];
+  for (const l of lines.slice(start + 1)) {
+    const m = /^\t(\S+)\s+(Disk|IPC|Printer)\s*(.*)$/.exec(l);
+    if (!m) break;
+    rows.push({ name: m[1]!, type: m[2]!, comment: m[3]!.trim() });
+  }
+  return rows;
+}
+
+const listings: { banner: string; args: string[]; ipc: string; first: string[]; why: string }[] = [
+  { banner: "samba-4.17-debian12", args: [], ipc: "IPC Service (Samba 4.17.12-Debian)", first: ["print$ Disk Printer Drivers"], why: "SMB 3.1.1, IOCTL transceive" },
+  { banner: "samba-3.6.25-freebsd", args: [], ipc: "IPC Service (Samba 3.6.25)", first: [], why: "SMB 2.002" },
+  { banner: "samba-3.0.24-debian", args: ["--option=client min protocol=NT1", "-m", "NT1"], ipc: "", first: [], why: "SMB1, TransactNmPipe" },
+  { banner: "windows-smb-2003", args: ["--option=client min protocol=NT1", "-m", "NT1"], ipc: "Remote IPC", first: ["ADMIN$ Disk Remote Admin", "C$ Disk Default share"], why: "Windows, SMB1" },
+];
+
+describe("smbclient -L -N lists the shares: IPC$ with the product's comment, the host's own shares; other shares are refused", () => {
+  for (const c of listings) {
+    test(`${c.banner}: ${c.why}`, async () => {
+      await withTrap(c.banner, async (port, log) => {
+        const rows = shareTable(await smbclientAnon(["-L", "//127.0.0.1", "-p", String(port), ...c.args]));
+        const ipc = rows.find((r) => r.name === "IPC$");
+        expect(ipc?.type).toBe("IPC");
+        if (c.ipc) expect(ipc?.comment).toBe(c.ipc);
+        // Samba 3.0 on Debian 4: 'server string = %h server', the host's own name.
+        else expect(ipc?.comment).toMatch(/^IPC Service \([a-z0-9-]+ server\)$/);
+        expect(rows.slice(0, c.first.length).map((r) => `${r.name} ${r.type} ${r.comment}`)).toEqual(c.first);
+        const own = rows.filter((r) => r.type === "Disk" && !/^(print\$|ADMIN\$|C\$|nobody)$/.test(r.name));
+        expect(own.length).toBeGreaterThanOrEqual(1);
+        expect(own.length).toBeLessThanOrEqual(3);
+        // A share it listed is refused to an anonymous guest; a name it never listed does not exist.
+        const denied = await smbclientAnon([`//127.0.0.1/${own[0]!.name}`, "-p", String(port), ...c.args, "-c", "ls"]);
+        expect(denied).toContain("NT_STATUS_ACCESS_DENIED");
+        const missing = await smbclientAnon(["//127.0.0.1/zz-not-a-share", "-p", String(port), ...c.args, "-c", "ls"]);
+        expect(missing).toContain("NT_STATUS_BAD_NETWORK_NAME");
+        const commands = async (): Promise<string[]> => readLog(log).map((e) => String(e.micetrap?.command ?? ""));
+        for (let i = 0; i < 50 && !(await commands()).some((l) => l.endsWith("(bad network name)")); i++) await Bun.sleep(50);
+        // SMB1 clients upper-case the share name in the tree connect.
+        const logged = (await commands()).map((l) => l.toLowerCase());
+        expect(logged.some((l) => l.startsWith("srvsvc netshareenumall level 1"))).toBe(true);
+        expect(logged.some((l) => l.endsWith(`\\${own[0]!.name.toLowerCase()} (access denied)`))).toBe(true);
+        expect(logged.some((l) => l.endsWith("\\zz-not-a-share (bad network name)"))).toBe(true);
+      }, `${c.banner}-list`);
+    }, 60_000);
   }
 });

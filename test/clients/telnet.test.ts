@@ -118,10 +118,10 @@ describe("the telnet client against micetrap telnet", () => {
     expect(login.micetrap.client.terminal).toBe("VT100");
   });
 
-  test("busybox-telnetd-1.2x: a default password opens the fake shell; the applet check is answered and logged", async () => {
+  test("busybox-telnetd-1.19: a default password opens the fake shell; the applet check is answered and logged", async () => {
     const dir = tempDir();
     const logFile = join(dir, "events.jsonl");
-    const t = await startProcess([BUN, "src/cli.ts", "telnet", "0", "--host", "127.0.0.1", "--banner", "busybox-telnetd-1.2x", "--log", logFile]);
+    const t = await startProcess([BUN, "src/cli.ts", "telnet", "0", "--host", "127.0.0.1", "--banner", "busybox-telnetd-1.19", "--log", logFile]);
     let r: { code: number | null; out: string };
     try {
       r = await runExpect(SHELL, t.port);

@@ -367,6 +367,20 @@ describe("wire details per version", () => {
     expect(r.close).toBe("reset");
   });
 
+  test("junk of six bytes or more is read as the client's flags: without 4.1 in them 'Bad handshake' comes bare (MariaDB 10.11, measured)", () => {
+    // 20000 'A's in one packet (flags 0x4141: no CLIENT_PROTOCOL_41): the real server answered this, then FIN.
+    const junk = start(entry("mariadb-10.11-debian12")).s.data(Uint8Array.from([0x20, 0x4e, 0x00, 0x01, ...new Array(20000).fill(0x41)]));
+    expect(toLatin1(bytes(junk))).toBe("\x10\x00\x00\x02\xff\x13\x04Bad handshake");
+    expect(junk.close).toBe(true);
+    // Six bytes whose flags do ask for 4.1, but too short for a 4.1 answer: #SQLSTATE.
+    const p41 = start(entry("mariadb-10.11-debian12")).s.data(Uint8Array.from([0x06, 0x00, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00]));
+    expect(toLatin1(bytes(p41))).toBe("\x16\x00\x00\x02\xff\x13\x04#08S01Bad handshake");
+    // An over-long header (16 MiB - 1, under MariaDB 10.11's max_allowed_packet): the body is awaited, no answer.
+    const waiting = start(entry("mariadb-10.11-debian12")).s.data(Uint8Array.from([0xff, 0xff, 0xff, 0x01, ...new Array(100).fill(0x41)]));
+    expect(bytes(waiting).length).toBe(0);
+    expect(waiting.close).toBeFalsy();
+  });
+
   test("MariaDB 10.11 refuses a PROXY-protocol header from an address not allowed to send one (captured bytes)", () => {
     for (const first of ["\r\n\r\n", "PROX"]) {
       const r = start(entry("mariadb-10.11-debian12")).s.data(toBytes(first));

@@ -7,6 +7,7 @@ import { samba } from "../../src/services/samba/index.ts";
 import type { SambaTemplates } from "../../src/services/samba/templates.ts";
 import type { CatalogEntry, ProtocolEvent, ProtocolSession, Reply } from "../../src/types.ts";
 import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
+import { PIPE_MAX_BUFFERED, SrvsvcPipe } from "../../src/services/samba/dcerpc.ts";
 
 const catalog = { entries: serviceEntries("samba") as CatalogEntry<SambaTemplates>[], defaultPorts: samba.defaultPorts };
 const NOW = new Date("2024-03-05T07:08:09Z");
@@ -413,9 +414,9 @@ describe("samba: SMB2 on the Samba 4 personas", () => {
     const b3 = bytes(r3).subarray(4);
     expect(le32(b3, 8)).toBe(0); // Debian: guest
     expect(le16(b3, 64 + 2)).toBe(1); // SMB2_SESSION_FLAG_IS_GUEST
-    const path = ucs2("\\\\FILES\\backup");
+    const path = ucs2("\\\\FILES\\nosuch");
     const tc = s.data(smb2(3, [...u16(9), ...u16(0), ...u16(64 + 8), ...u16(path.length), ...path], sid, 3));
-    expect(events(tc, "command")[0]?.command).toBe("SMB2 TREE_CONNECT \\\\FILES\\backup");
+    expect(events(tc, "command")[0]?.command).toBe("SMB2 TREE_CONNECT \\\\FILES\\nosuch (bad network name)");
     expect(le32(bytes(tc), 4 + 8)).toBe(0xc00000cc); // STATUS_BAD_NETWORK_NAME
   });
 
@@ -712,5 +713,477 @@ describe("samba: Windows SMB faces", () => {
     const guid = (seed: string) => Buffer.from(bytes(winSession("windows-smb-2008r2", 445, seed).data(smb2Negotiate([0x0202]))).subarray(4 + 64 + 8, 4 + 64 + 24)).toString("hex");
     expect(guid("a")).toBe(guid("b"));
     expect(guid("a")).not.toBe(Buffer.from(HOST.netbiosName.toLowerCase().padEnd(16, "\0")).toString("hex"));
+  });
+});
+
+// ------------------------------------------------------------------------------------------ share listing
+// The client side below is written from MS-SMB2, MS-SMB, C706 (DCE/RPC) and MS-SRVS, and checked against
+// what Debian 12's smbd 4.17.12 sent smbclient 4.17 (docs/research/real-daemons.md): the parse of the
+// answers is this test's own, not the code under test.
+
+/** Splits a byte stream into NBSS frame bodies (type 0, 24-bit length). */
+function frames(b: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let at = 0; at + 4 <= b.length; ) {
+    const n = (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
+    out.push(b.subarray(at + 4, at + 4 + n));
+    at += 4 + n;
+  }
+  return out;
+}
+
+function smb2t(cmd: number, body: number[], o: { sid: number; mid: number; tree?: number; credits?: number }): Uint8Array {
+  const header = [0xfe, 0x53, 0x4d, 0x42, ...u16(64), ...u16(1), ...u32(0), ...u16(cmd), ...u16(o.credits ?? 1), ...u32(0), ...u32(0), ...u32(o.mid), ...u32(0), ...u32(0xfeff), ...u32(o.tree ?? 0), ...u32(o.sid), ...u32(0), ...new Array(16).fill(0)];
+  const p = [...header, ...body];
+  return Uint8Array.from([0, (p.length >> 16) & 0xff, (p.length >> 8) & 0xff, p.length & 0xff, ...p]);
+}
+
+const guid = (h: string) => {
+  // "aabbccdd-eeff-gghh-iijj-kkllmmnnoopp": the first three fields little-endian, the rest as written.
+  const x = h.replace(/-/g, "");
+  const b = (s: string) => s.match(/../g)!.map((v) => Number.parseInt(v, 16));
+  return [...b(x.slice(0, 8)).reverse(), ...b(x.slice(8, 12)).reverse(), ...b(x.slice(12, 16)).reverse(), ...b(x.slice(16))];
+};
+const SRVSVC_V3 = [...guid("4b324fc8-1670-01d3-1278-5a47bf6ee188"), ...u16(3), ...u16(0)];
+const NDR_V2 = [...guid("8a885d04-1ceb-11c9-9fe8-08002b104860"), ...u32(2)];
+const NDR64_V1 = [...guid("71710533-beba-4937-8319-b5dbef9ccc36"), ...u32(1)];
+const BTFN_3 = [...guid("6cb71c2c-9812-4540-0300-000000000000"), ...u32(1)];
+
+function rpcPdu(ptype: number, callId: number, body: number[]): number[] {
+  return [5, 0, ptype, 3, 0x10, 0, 0, 0, ...u16(16 + body.length), ...u16(0), ...u32(callId), ...body];
+}
+function rpcBind(contexts: number[][][]): number[] {
+  const body = [...u16(4280), ...u16(4280), ...u32(0), contexts.length, 0, 0, 0];
+  contexts.forEach(([abs, ...ts], i) => body.push(...u16(i), ts.length, 0, ...abs!, ...ts.flat()));
+  return rpcPdu(11, 1, body);
+}
+/** NetShareEnumAll (opnum 15): server name, level, an empty container, prefmaxlen, a resume handle of 0. */
+function netShareEnumAll(level: number, ctx = 0, opnum = 15): number[] {
+  const name = [...ucs2("10.0.0.5"), 0, 0];
+  const stub = [...u32(0x20000), ...u32(9), ...u32(0), ...u32(9), ...name, 0, 0, ...u32(level), ...u32(level), ...u32(0x20004), ...u32(0), ...u32(0), ...u32(0xffffffff), ...u32(0x20008), ...u32(0)];
+  return rpcPdu(0, 2, [...u32(stub.length), ...u16(ctx), ...u16(opnum), ...stub]);
+}
+
+interface Listed {
+  name: string;
+  type: number;
+  comment: string;
+}
+/** Reads a NetShareEnumAll response stub (MS-SRVS 2.2.4.33, SHARE_INFO_1_CONTAINER) the NDR way. */
+function parseShareEnum(stub: Uint8Array): { level: number; shares: Listed[]; total: number; firstReferent: number; resume: number; werr: number } {
+  let at = 0;
+  const u = () => {
+    at = (at + 3) & ~3;
+    const v = le32(stub, at);
+    at += 4;
+    return v;
+  };
+  const str = () => {
+    const max = u();
+    const off = u();
+    const n = u();
+    expect(off).toBe(0);
+    expect(n).toBe(max);
+    const s = Buffer.from(stub.subarray(at, at + 2 * n)).toString("utf16le");
+    at += 2 * n;
+    expect(s.endsWith("\0")).toBe(true);
+    return s.slice(0, -1);
+  };
+  const level = u();
+  expect(u()).toBe(level);
+  const firstReferent = u();
+  const count = u();
+  const arrayPtr = u();
+  expect(arrayPtr).not.toBe(0);
+  expect(u()).toBe(count);
+  const fixed = Array.from({ length: count }, () => ({ namePtr: u(), type: u(), commentPtr: u() }));
+  const shares = fixed.map((f) => {
+    expect(f.namePtr).not.toBe(0);
+    expect(f.commentPtr).not.toBe(0);
+    return { name: str(), type: f.type, comment: str() };
+  });
+  const total = u();
+  const resumePtr = u();
+  const resume = resumePtr ? u() : -1;
+  const werr = u();
+  expect(at).toBe(stub.length);
+  return { level, shares, total, firstReferent, resume, werr };
+}
+
+/** A Debian face logged in as a guest over SMB2, with IPC$ connected: what smbclient -L does first. */
+function ipcSession(id: string, dialect = 0x0302, seed = "s1") {
+  const s = session(id, seed);
+  s.data(smb2Negotiate([dialect]));
+  const ss = (blob: number[]) => [...u16(25), 0, 1, ...u32(1), ...u32(0), ...u16(64 + 24), ...u16(blob.length), ...u32(0), ...u32(0), ...blob];
+  const r1 = frames(bytes(s.data(smb2t(1, ss(spnegoInit(NTLM_NEGOTIATE)), { sid: 0, mid: 1 }))))[0]!;
+  const sid = le32(r1, 40);
+  s.data(smb2t(1, ss(spnegoResp(ntlmAuthenticate("bob", "", "", [], new Array(40).fill(7)))), { sid, mid: 2 }));
+  const path = ucs2("\\\\10.0.0.5\\IPC$");
+  const tc = frames(bytes(s.data(smb2t(3, [...u16(9), ...u16(0), ...u16(64 + 8), ...u16(path.length), ...path], { sid, mid: 3 }))))[0]!;
+  expect(le32(tc, 8)).toBe(0);
+  expect(tc[64 + 2]).toBe(2); // SMB2_SHARE_TYPE_PIPE
+  const tree = le32(tc, 36);
+  expect(tree).not.toBe(0);
+  return { s, sid, tree };
+}
+
+function openSrvsvc(c: ReturnType<typeof ipcSession>, mid = 4): { r: Reply; fileId: number[] } {
+  const name = ucs2("srvsvc");
+  const body = [...u16(57), 0, 0, ...u32(2), ...new Array(16).fill(0), ...u32(0x0012019f), ...u32(0), ...u32(3), ...u32(1), ...u32(0), ...u16(120), ...u16(name.length), ...u32(0), ...u32(0), ...name];
+  const r = c.s.data(smb2t(5, body, { sid: c.sid, mid, tree: c.tree }));
+  const f = frames(bytes(r))[0]!;
+  return { r, fileId: le32(f, 8) === 0 ? Array.from(f.subarray(64 + 64, 64 + 80)) : [] };
+}
+
+/** IOCTL FSCTL_PIPE_TRANSCEIVE: the answer's final frame, and the pipe's output. */
+function transceive(c: ReturnType<typeof ipcSession>, fileId: number[], pdu: number[], mid: number): { all: Uint8Array[]; status: number; out: Uint8Array; commands: string[] } {
+  const body = [...u16(57), ...u16(0), ...u32(0x0011c017), ...fileId, ...u32(120), ...u32(pdu.length), ...u32(0), ...u32(120), ...u32(0), ...u32(4280), ...u32(1), ...u32(0), ...pdu];
+  const r = c.s.data(smb2t(11, body, { sid: c.sid, mid, tree: c.tree }));
+  const all = frames(bytes(r));
+  const last = all[all.length - 1]!;
+  const outOff = le32(last, 64 + 32);
+  const outLen = le32(last, 64 + 36);
+  return { all, status: le32(last, 8), out: last.subarray(outOff, outOff + outLen), commands: events(r, "command").map((e) => e.command ?? "") };
+}
+
+describe("samba: smbclient -L's share listing (IPC$, \\srvsvc, DCE/RPC)", () => {
+  test("bind: srvsvc over NDR accepted, NDR64 refused (reason 2), bind-time features acknowledged (3/3), as smbd 4.17 answered", () => {
+    const c = ipcSession("samba-4.17-debian12");
+    const { fileId } = openSrvsvc(c);
+    expect(fileId.length).toBe(16);
+    const bind = transceive(c, fileId, rpcBind([[SRVSVC_V3, NDR_V2], [SRVSVC_V3, NDR64_V1], [SRVSVC_V3, BTFN_3]]), 5);
+    // smbd 4.17 hands the pipe to samba-dcerpcd: an interim STATUS_PENDING with the async flag, then the answer.
+    expect(bind.all.length).toBe(2);
+    expect(le32(bind.all[0]!, 8)).toBe(0x103);
+    expect(le32(bind.all[0]!, 16) & 0x02).toBe(0x02);
+    expect(le32(bind.all[0]!, 32)).toBe(5); // AsyncId: smbd uses the message id
+    expect(bind.status).toBe(0);
+    const a = bind.out;
+    expect([a[0], a[1], a[2], a[3]]).toEqual([5, 0, 12, 3]); // bind_ack, first and last fragment
+    expect(le16(a, 8)).toBe(a.length);
+    expect(le32(a, 12)).toBe(1); // call id echoed
+    expect([le16(a, 16), le16(a, 18)]).toEqual([4280, 4280]);
+    expect(le32(a, 20)).toBeGreaterThan(0); // association group
+    const addrLen = le16(a, 24);
+    expect(toLatin1(a.subarray(26, 26 + addrLen))).toBe("\\pipe\\srvsvc\0");
+    let at = (26 + addrLen + 3) & ~3;
+    expect(a[at]).toBe(3);
+    at += 4;
+    const results = [0, 1, 2].map((i) => ({ result: le16(a, at + 24 * i), reason: le16(a, at + 24 * i + 2), syntax: Array.from(a.subarray(at + 24 * i + 4, at + 24 * i + 24)) }));
+    expect(results[0]).toEqual({ result: 0, reason: 0, syntax: NDR_V2 });
+    expect(results[1]).toEqual({ result: 2, reason: 2, syntax: new Array(20).fill(0) });
+    expect(results[2]).toEqual({ result: 3, reason: 3, syntax: new Array(20).fill(0) });
+    expect(at + 72).toBe(a.length);
+  });
+
+  test("NetShareEnumAll level 1: print$, the host's own shares, IPC$ with the server string, the guest's home; logged", () => {
+    const c = ipcSession("samba-4.17-debian12");
+    const { fileId } = openSrvsvc(c);
+    transceive(c, fileId, rpcBind([[SRVSVC_V3, NDR_V2]]), 5);
+    const t = transceive(c, fileId, netShareEnumAll(1), 6);
+    const p = t.out;
+    expect([p[0], p[2], p[3]]).toEqual([5, 2, 3]); // response, one fragment
+    expect(le32(p, 12)).toBe(2);
+    expect(le32(p, 16)).toBe(p.length - 24); // alloc hint: the stub
+    const e = parseShareEnum(p.subarray(24));
+    expect(e.level).toBe(1);
+    expect(e.werr).toBe(0);
+    expect(e.resume).toBe(0);
+    expect(e.firstReferent).toBe(0x0002000c); // smbd 4.17's first referent id (measured)
+    expect(e.total).toBe(e.shares.length);
+    const names = e.shares.map((x) => x.name);
+    expect(e.shares[0]).toEqual({ name: "print$", type: 0, comment: "Printer Drivers" });
+    expect(e.shares.find((x) => x.name === "IPC$")).toEqual({ name: "IPC$", type: 0x80000003, comment: "IPC Service (Samba 4.17.12-Debian)" });
+    expect(e.shares[e.shares.length - 1]).toEqual({ name: "nobody", type: 0, comment: "Home Directories" });
+    const own = names.slice(1, names.indexOf("IPC$"));
+    expect(own.length).toBeGreaterThanOrEqual(1);
+    expect(own.length).toBeLessThanOrEqual(3);
+    for (const x of e.shares.slice(1, names.indexOf("IPC$"))) expect(x.comment).not.toBe("");
+    expect(t.commands).toContain("srvsvc NetShareEnumAll level 1 \\\\10.0.0.5");
+  });
+
+  test("the list is the host's: the same on every connection, another on another host", () => {
+    const list = (seed: string, hostSeed: string) => {
+      const s = samba.start(makeContext({ entry: entry("samba-4.17-debian12"), hostSeed, host: { ...hostFacts({ seed: hostSeed, family: "debian" }), clockSkewMs: 0 }, sessionSeed: seed, now: () => NOW, localPort: 445 }));
+      s.open();
+      s.data(smb2Negotiate([0x0302]));
+      const ss = (blob: number[]) => [...u16(25), 0, 1, ...u32(1), ...u32(0), ...u16(64 + 24), ...u16(blob.length), ...u32(0), ...u32(0), ...blob];
+      const sid = le32(frames(bytes(s.data(smb2t(1, ss(spnegoInit(NTLM_NEGOTIATE)), { sid: 0, mid: 1 }))))[0]!, 40);
+      s.data(smb2t(1, ss(spnegoResp(ntlmAuthenticate("", "", "", [], []))), { sid, mid: 2 }));
+      const path = ucs2("\\\\h\\IPC$");
+      const tree = le32(frames(bytes(s.data(smb2t(3, [...u16(9), ...u16(0), ...u16(72), ...u16(path.length), ...path], { sid, mid: 3 }))))[0]!, 36);
+      const c = { s, sid, tree };
+      const { fileId } = openSrvsvc(c);
+      transceive(c, fileId, rpcBind([[SRVSVC_V3, NDR_V2]]), 5);
+      return parseShareEnum(transceive(c, fileId, netShareEnumAll(1), 6).out.subarray(24)).shares.map((x) => x.name).join(",");
+    };
+    expect(list("a", "host-1")).toBe(list("b", "host-1"));
+    const others = new Set(["host-2", "host-3", "host-4", "host-5", "host-6"].map((h) => list("a", h)));
+    expect(others.size).toBeGreaterThan(1);
+  });
+
+  test("level 0 lists names only; a call on a refused context or an unknown opnum gets smbd's fault", () => {
+    const c = ipcSession("samba-4.17-debian12");
+    const { fileId } = openSrvsvc(c);
+    transceive(c, fileId, rpcBind([[SRVSVC_V3, NDR_V2], [SRVSVC_V3, NDR64_V1]]), 5);
+    const l0 = transceive(c, fileId, netShareEnumAll(0), 6).out.subarray(24);
+    expect(le32(l0, 0)).toBe(0);
+    const count = le32(l0, 12);
+    expect(le32(l0, 20)).toBe(count);
+    // Level 0: one referent per share, then the names.
+    for (let i = 0; i < count; i++) expect(le32(l0, 24 + 4 * i)).toBe(0x20000 + 4 * (5 + i));
+    const fault = (ctx: number, opnum: number, mid: number) => {
+      const f = transceive(c, fileId, netShareEnumAll(1, ctx, opnum), mid).out;
+      expect([f[2], f[3]]).toEqual([3, 0x23]); // fault, first+last+did-not-execute
+      return le32(f, 24);
+    };
+    expect(fault(0, 99, 7)).toBe(0x1c010002); // nca_s_op_rng_error
+    expect(fault(1, 15, 8)).toBe(0x1c010003); // nca_s_unk_if: NDR64 context was refused
+  });
+
+  test("WRITE then READ reach the same pipe (impacket's way); CLOSE answers 60 zero bytes; a closed handle is FILE_CLOSED", () => {
+    const c = ipcSession("samba-4.17-debian12");
+    const { fileId } = openSrvsvc(c);
+    const pdu = rpcBind([[SRVSVC_V3, NDR_V2]]);
+    const w = frames(bytes(c.s.data(smb2t(9, [...u16(49), ...u16(112), ...u32(pdu.length), ...new Array(8).fill(0), ...fileId, ...u32(0), ...u32(0), ...u32(0), ...u32(0), ...pdu], { sid: c.sid, mid: 5, tree: c.tree }))))[0]!;
+    expect(le32(w, 8)).toBe(0);
+    expect(le32(w, 64 + 4)).toBe(pdu.length);
+    const rd = frames(bytes(c.s.data(smb2t(8, [...u16(49), 0x50, 0, ...u32(4096), ...new Array(8).fill(0), ...fileId, ...u32(0), ...u32(0), ...u32(0), ...u32(0), 0], { sid: c.sid, mid: 6, tree: c.tree }))))[0]!;
+    expect(le32(rd, 8)).toBe(0);
+    expect(rd[64 + 2]).toBe(0x50);
+    const data = rd.subarray(0x50, 0x50 + le32(rd, 64 + 4));
+    expect(data[2]).toBe(12); // bind_ack
+    const close = frames(bytes(c.s.data(smb2t(6, [...u16(24), ...u16(0), ...u32(0), ...fileId], { sid: c.sid, mid: 7, tree: c.tree }))))[0]!;
+    expect(le32(close, 8)).toBe(0);
+    expect(Array.from(close.subarray(64))).toEqual([60, 0, ...new Array(58).fill(0)]);
+    const again = frames(bytes(c.s.data(smb2t(6, [...u16(24), ...u16(0), ...u32(0), ...fileId], { sid: c.sid, mid: 8, tree: c.tree }))))[0]!;
+    expect(le32(again, 8)).toBe(0xc0000128);
+  });
+
+  test("tree connects to other shares: a listed one is ACCESS_DENIED for a guest, an unknown one BAD_NETWORK_NAME; both logged", () => {
+    const c = ipcSession("samba-4.17-debian12");
+    const tc = (share: string, mid: number) => {
+      const path = ucs2(`\\\\10.0.0.5\\${share}`);
+      const r = c.s.data(smb2t(3, [...u16(9), ...u16(0), ...u16(72), ...u16(path.length), ...path], { sid: c.sid, mid }));
+      return { status: le32(frames(bytes(r))[0]!, 8), command: events(r, "command")[0]?.command };
+    };
+    expect(tc("print$", 10)).toEqual({ status: 0xc0000022, command: "SMB2 TREE_CONNECT \\\\10.0.0.5\\print$ (access denied)" });
+    expect(tc("nosuchshare", 11)).toEqual({ status: 0xc00000cc, command: "SMB2 TREE_CONNECT \\\\10.0.0.5\\nosuchshare (bad network name)" });
+  });
+
+  test("Windows 2008 R2: an anonymous session may not open \\srvsvc (ACCESS_DENIED), as on Vista and later", () => {
+    const s = samba.start(makeContext({ entry: entry("windows-smb-2008r2"), hostSeed: "test", host: HOST, sessionSeed: "w", now: () => NOW, localPort: 445 }));
+    s.open();
+    s.data(smb2Negotiate([0x0210]));
+    const ss = (blob: number[]) => [...u16(25), 0, 1, ...u32(1), ...u32(0), ...u16(64 + 24), ...u16(blob.length), ...u32(0), ...u32(0), ...blob];
+    const sid = le32(frames(bytes(s.data(smb2t(1, ss(spnegoInit(NTLM_NEGOTIATE)), { sid: 0, mid: 1 }))))[0]!, 40);
+    const done = frames(bytes(s.data(smb2t(1, ss(spnegoResp(ntlmAuthenticate("", "", "", [], []))), { sid, mid: 2 }))))[0]!;
+    expect(le32(done, 8)).toBe(0);
+    const path = ucs2("\\\\h\\IPC$");
+    const tree = le32(frames(bytes(s.data(smb2t(3, [...u16(9), ...u16(0), ...u16(72), ...u16(path.length), ...path], { sid, mid: 3 }))))[0]!, 36);
+    const r = openSrvsvc({ s, sid, tree });
+    expect(le32(frames(bytes(r.r))[0]!, 8)).toBe(0xc0000022);
+  });
+
+  test("SMB1 (Samba 3.0): NT_CREATE_ANDX \\srvsvc and TransactNmPipe list the shares, with the server string of Debian's smb.conf", () => {
+    const s = session("samba-3.0.24-debian");
+    s.data(negprot(["NT LM 0.12"], 0x4001));
+    const words = [0xff, 0, 0, 0, ...u16(0xffff), ...u16(2), ...u16(1), ...u32(0), ...u16(0), ...u16(0), ...u32(0), ...u32(0xd4)];
+    const ss = bytes(s.data(smb1({ cmd: 0x73, flags2: 0x4001, words, data: [0, 0, 0, ...ascii("Unix"), 0, ...ascii("Samba"), 0] })));
+    expect(le32(ss, 4 + 5)).toBe(0);
+    const uid = le16(ss, 4 + 28);
+    const smb1t = (cmd: number, w: number[], data: number[], tid: number, mid: number) => {
+      const header = [0xff, 0x53, 0x4d, 0x42, cmd, 0, 0, 0, 0, 0x18, ...u16(0x4001), ...new Array(12).fill(0), ...u16(tid), ...u16(0xfeff), ...u16(uid), ...u16(mid)];
+      return nb([...header, w.length / 2, ...w, ...u16(data.length), ...data]);
+    };
+    const tcon = bytes(s.data(smb1t(0x75, [0xff, 0, 0, 0, 0, 0, 1, 0], [0, ...ascii("\\\\FILES\\IPC$"), 0, ...ascii("?????"), 0], 0, 3)));
+    expect(le32(tcon, 4 + 5)).toBe(0);
+    const tid = le16(tcon, 4 + 24);
+    const name = [...ascii("\\srvsvc"), 0];
+    const ncw = [0xff, 0, 0, 0, 0, ...u16(name.length - 1), ...u32(0x16), ...u32(0), ...u32(0x0002019f), ...new Array(8).fill(0), ...u32(0), ...u32(3), ...u32(1), ...u32(0), ...u32(2), 0];
+    const nc = bytes(s.data(smb1t(0xa2, ncw, name, tid, 4)));
+    expect(le32(nc, 4 + 5)).toBe(0);
+    expect(nc[4 + 32]).toBe(34);
+    const fid = le16(nc, 4 + 33 + 5);
+    const trans = (pdu: number[], mid: number) => {
+      const pipeName = [...ascii("\\PIPE\\"), 0];
+      const dataOff = 32 + 1 + 32 + 2 + pipeName.length;
+      const w = [...u16(0), ...u16(pdu.length), ...u16(0), ...u16(4280), 0, 0, ...u16(0), ...u32(0), ...u16(0), ...u16(0), ...u16(dataOff), ...u16(pdu.length), ...u16(dataOff), 2, 0, ...u16(0x26), ...u16(fid)];
+      const r = bytes(s.data(smb1t(0x25, w, [...pipeName, ...pdu], tid, mid)));
+      expect(le32(r, 4 + 5)).toBe(0);
+      expect(r[4 + 32]).toBe(10);
+      const dOff = le16(r, 4 + 33 + 14);
+      return r.subarray(4 + dOff, 4 + dOff + le16(r, 4 + 33 + 12));
+    };
+    const ack = trans(rpcBind([[SRVSVC_V3, NDR_V2]]), 5);
+    expect(ack[2]).toBe(12);
+    expect(toLatin1(ack.subarray(26, 26 + le16(ack, 24)))).toBe("\\PIPE\\srvsvc\0");
+    const e = parseShareEnum(trans(netShareEnumAll(1), 6).subarray(24));
+    const ipc = e.shares.find((x) => x.name === "IPC$")!;
+    expect(ipc.comment).toBe(`IPC Service (${HOST.hostname.toLowerCase()} server)`);
+    expect(e.shares.some((x) => x.name === "nobody")).toBe(false); // smbd 3 lists no home for a guest here
+    // A listed share is refused to the guest, and the refusal is logged.
+    const own = e.shares[0]!.name;
+    const refused = s.data(smb1t(0x75, [0xff, 0, 0, 0, 0, 0, 1, 0], [0, ...ascii(`\\\\FILES\\${own}`), 0, ...ascii("?????"), 0], 0, 7));
+    expect(le32(bytes(refused), 4 + 5)).toBe(0xc0000022);
+    expect(events(refused, "command")[0]?.command).toBe(`SMB1 TREE_CONNECT \\\\FILES\\${own} (access denied)`);
+    const close = bytes(s.data(smb1t(0x04, [...u16(fid), ...u32(0xffffffff)], [], tid, 8)));
+    expect(le32(close, 4 + 5)).toBe(0);
+  });
+});
+
+describe("samba: the srvsvc pipe under hostile input", () => {
+  test("50,000 mutated PDUs written in random pieces: no throw, the pipe's buffers stay within PIPE_MAX_BUFFERED", () => {
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    const seeds = [rpcBind([[SRVSVC_V3, NDR_V2], [SRVSVC_V3, NDR64_V1], [SRVSVC_V3, BTFN_3]]), netShareEnumAll(1), netShareEnumAll(0), netShareEnumAll(502)];
+    let answered = 0;
+    for (let c = 0; c < 50_000; c++) {
+      const pipe = new SrvsvcPipe({ shares: [{ name: "IPC$", type: 0x80000003, comment: "x", path: "C:\\tmp", uses: 1 }], secondaryAddress: "\\pipe\\srvsvc", bindTimeFeatures: true, referentBase: 3, getInfoReferentBase: 1, level2: true, assocGroup: () => 1 });
+      const input = [...seeds[0]!, ...seeds[1 + rnd(3)]!];
+      for (let k = rnd(8); k > 0; k--) {
+        const at = rnd(input.length);
+        const op = rnd(4);
+        if (op === 0) input[at] = rnd(256);
+        else if (op === 1) input.splice(at, 0, ...new Array(rnd(64)).fill(rnd(256)));
+        else if (op === 2) input.splice(at, rnd(16));
+        else input[at] = [0, 0xff, 0x7f, 0x80][rnd(4)]!;
+      }
+      const bytesIn = Uint8Array.from(input);
+      for (let at = 0; at < bytesIn.length; ) {
+        const n = 1 + rnd(200);
+        pipe.write(bytesIn.subarray(at, at + n));
+        at += n;
+        expect(pipe.buffered).toBeLessThanOrEqual(PIPE_MAX_BUFFERED);
+      }
+      while (pipe.available > 0) {
+        answered++;
+        pipe.read(1 + rnd(5000));
+      }
+    }
+    expect(answered).toBeGreaterThan(10_000);
+  });
+
+  test("a fragment longer than smbd's 5840 bytes is a protocol error: one fault, then the pipe is gone", () => {
+    const pipe = new SrvsvcPipe({ shares: [], secondaryAddress: "\\pipe\\srvsvc", bindTimeFeatures: true, referentBase: 3, getInfoReferentBase: 1, level2: true, assocGroup: () => 1 });
+    pipe.write(Uint8Array.from([5, 0, 11, 3, 0x10, 0, 0, 0, ...u16(6000), 0, 0, ...u32(9)]));
+    const f = pipe.read(4096).data;
+    expect([f[2], le32(f, 24)]).toEqual([3, 0x1c01000b]);
+    expect(pipe.disconnected).toBe(true);
+    expect(pipe.write(Uint8Array.from(rpcBind([[SRVSVC_V3, NDR_V2]])))).toEqual([]);
+    expect(pipe.available).toBe(0);
+  });
+});
+
+describe("samba: nmap's smb-enum-shares (NetShareGetInfo level 2)", () => {
+  /** NetShareGetInfo (opnum 16): server name, the share name (a ref string), the level. */
+  function netShareGetInfo(share: string, level: number): number[] {
+    const server = [...ucs2("127.0.0.1"), 0, 0];
+    const name = [...ucs2(share), 0, 0];
+    const pad = (n: number) => new Array((4 - (n % 4)) % 4).fill(0);
+    const stub = [...u32(0x20000), ...u32(10), ...u32(0), ...u32(10), ...server, ...pad(server.length), ...u32(share.length + 1), ...u32(0), ...u32(share.length + 1), ...name, ...pad(name.length), ...u32(level)];
+    return rpcPdu(0, 3, [...u32(stub.length), ...u16(0), ...u16(16), ...stub]);
+  }
+  /** SHARE_INFO_2 (MS-SRVS 2.2.4.24) read the NDR way. */
+  function parseInfo2(stub: Uint8Array) {
+    let at = 0;
+    const u = () => {
+      at = (at + 3) & ~3;
+      const v = le32(stub, at);
+      at += 4;
+      return v;
+    };
+    const str = () => {
+      const max = u();
+      u();
+      expect(u()).toBe(max);
+      const s = Buffer.from(stub.subarray(at, at + 2 * max)).toString("utf16le");
+      at += 2 * max;
+      return s.slice(0, -1);
+    };
+    const level = u();
+    const ptr = u();
+    if (ptr === 0) return { level, ptr, werr: u() };
+    const fixed = { namePtr: u(), type: u(), commentPtr: u(), permissions: u(), maxUses: u(), uses: u(), pathPtr: u(), passwordPtr: u() };
+    const out = { level, ptr, ...fixed, name: str(), comment: str(), path: str(), password: str(), werr: u() };
+    expect(at).toBe(stub.length);
+    return out;
+  }
+
+  test("level 2 to a guest, laid out as smbd 4.17 answered nmap: referents from 0x20004, C:-style path, unlimited uses, IPC$ in use once", () => {
+    const c = ipcSession("samba-4.17-debian12");
+    const { fileId } = openSrvsvc(c);
+    transceive(c, fileId, rpcBind([[SRVSVC_V3, NDR_V2]]), 5);
+    const p = parseInfo2(transceive(c, fileId, netShareGetInfo("print$", 2), 6).out.subarray(24));
+    expect(p).toMatchObject({ level: 2, ptr: 0x20004, namePtr: 0x20008, type: 0, commentPtr: 0x2000c, permissions: 0, maxUses: 0xffffffff, uses: 0, pathPtr: 0x20010, passwordPtr: 0x20014 });
+    expect(p).toMatchObject({ name: "print$", comment: "Printer Drivers", path: "C:\\var\\lib\\samba\\printers", password: "", werr: 0 });
+    const ipc = parseInfo2(transceive(c, fileId, netShareGetInfo("IPC$", 2), 7).out.subarray(24));
+    expect(ipc).toMatchObject({ type: 0x80000003, uses: 1, path: "C:\\tmp", comment: "IPC Service (Samba 4.17.12-Debian)" });
+    const home = parseInfo2(transceive(c, fileId, netShareGetInfo("nobody", 2), 8).out.subarray(24));
+    expect(home).toMatchObject({ comment: "Home Directories", path: "C:\\nonexistent" });
+    expect(parseInfo2(transceive(c, fileId, netShareGetInfo("nosuch", 2), 9).out.subarray(24))).toEqual({ level: 2, ptr: 0, werr: 0x7b });
+  });
+});
+
+describe("samba: nmap's msrpc over SMB1 (WRITE_ANDX, then READ_ANDX)", () => {
+  test("the bind goes in with WRITE_ANDX (count back) and its answer comes out with READ_ANDX (data at 60)", () => {
+    const s = session("samba-4.5.16-debian");
+    s.data(negprot(["NT LM 0.12"], 0x4001));
+    const words = [0xff, 0, 0, 0, ...u16(0xffff), ...u16(2), ...u16(1), ...u32(0), ...u16(0), ...u16(0), ...u32(0), ...u32(0xd4)];
+    const ss = bytes(s.data(smb1({ cmd: 0x73, flags2: 0x4001, words, data: [0, 0, 0, ...ascii("Unix"), 0, ...ascii("Samba"), 0] })));
+    const uid = le16(ss, 4 + 28);
+    const msg = (cmd: number, w: number[], data: number[], tid: number, mid: number) => {
+      const header = [0xff, 0x53, 0x4d, 0x42, cmd, 0, 0, 0, 0, 0x18, ...u16(0x4001), ...new Array(12).fill(0), ...u16(tid), ...u16(0xfeff), ...u16(uid), ...u16(mid)];
+      return nb([...header, w.length / 2, ...w, ...u16(data.length), ...data]);
+    };
+    const tcon = bytes(s.data(msg(0x75, [0xff, 0, 0, 0, 0, 0, 1, 0], [0, ...ascii("\\\\X\\IPC$"), 0, ...ascii("?????"), 0], 0, 3)));
+    // smbd 4's IPC$ answer (measured on 4.17 with SMB1 on): 7 words, optional support 1, access 0x1ff twice.
+    expect(Array.from(tcon.subarray(4 + 32, 4 + 33 + 14))).toEqual([7, 0xff, 0, 0, 0, 1, 0, 0xff, 1, 0, 0, 0xff, 1, 0, 0]);
+    const tid = le16(tcon, 4 + 24);
+    const name = [...ascii("\\srvsvc"), 0];
+    const ncw = [0xff, 0, 0, 0, 0, ...u16(name.length - 1), ...u32(0x16), ...u32(0), ...u32(0x0002019f), ...new Array(8).fill(0), ...u32(0), ...u32(3), ...u32(1), ...u32(0), ...u32(2), 0];
+    const fid = le16(bytes(s.data(msg(0xa2, ncw, name, tid, 4))), 4 + 33 + 5);
+    const pdu = rpcBind([[SRVSVC_V3, NDR_V2]]);
+    // WRITE_ANDX, 14 words: the data right after the byte count (32 + 1 + 28 + 2 = 63, one pad byte: 64).
+    const ww = [0xff, 0, 0, 0, ...u16(fid), ...u32(0), ...u32(0), ...u16(0x08), ...u16(pdu.length), ...u16(0), ...u16(pdu.length), ...u16(64), ...u32(0)];
+    const w = bytes(s.data(msg(0x2f, ww, [0, ...pdu], tid, 5)));
+    expect(le32(w, 4 + 5)).toBe(0);
+    expect(w[4 + 32]).toBe(6);
+    expect(le16(w, 4 + 33 + 4)).toBe(pdu.length);
+    const rw = [0xff, 0, 0, 0, ...u16(fid), ...u32(0), ...u16(1024), ...u16(1024), ...u32(0), ...u16(0), ...u32(0)];
+    const r = bytes(s.data(msg(0x2e, rw, [], tid, 6)));
+    expect(le32(r, 4 + 5)).toBe(0);
+    expect(r[4 + 32]).toBe(12);
+    const len = le16(r, 4 + 33 + 10);
+    const off = le16(r, 4 + 33 + 12);
+    expect(off).toBe(60);
+    const ack = r.subarray(4 + off, 4 + off + len);
+    expect([ack[0], ack[2]]).toEqual([5, 12]);
+    expect(le16(ack, 8)).toBe(len);
+    // Nothing left: a second read waits (no answer), as smbd blocks on the empty pipe.
+    expect(bytes(s.data(msg(0x2e, rw, [], tid, 7))).length).toBe(0);
+  });
+});
+
+describe("samba: smbd 4.17's credits (measured with smbclient)", () => {
+  test("1 while the session setup goes on whatever is asked, 8192 when it succeeds, then each request's charge back", () => {
+    const s = session("samba-4.17-debian12");
+    const neg = frames(bytes(s.data(smb2Negotiate([0x0302]))))[0]!;
+    expect(le16(neg, 14)).toBe(1);
+    const ss = (blob: number[]) => [...u16(25), 0, 1, ...u32(1), ...u32(0), ...u16(64 + 24), ...u16(blob.length), ...u32(0), ...u32(0), ...blob];
+    const r1 = frames(bytes(s.data(smb2t(1, ss(spnegoInit(NTLM_NEGOTIATE)), { sid: 0, mid: 1, credits: 8192 }))))[0]!;
+    expect(le16(r1, 14)).toBe(1);
+    const sid = le32(r1, 40);
+    const r2 = frames(bytes(s.data(smb2t(1, ss(spnegoResp(ntlmAuthenticate("bob", "", "", [], new Array(40).fill(7)))), { sid, mid: 2, credits: 1 }))))[0]!;
+    expect(le32(r2, 8)).toBe(0);
+    expect(le16(r2, 14)).toBe(8192);
+    const path = ucs2("\\\\h\\IPC$");
+    const tc = frames(bytes(s.data(smb2t(3, [...u16(9), ...u16(0), ...u16(72), ...u16(path.length), ...path], { sid, mid: 3, credits: 64 }))))[0]!;
+    expect(le16(tc, 14)).toBe(1); // the window is full: the charge back, not the 64 asked
+    // Reply flags carry the request's priority bits back (3.1.1 clients send 0x10).
+    expect(le32(tc, 16)).toBe(0x01);
   });
 });

@@ -3,6 +3,7 @@ import { serviceEntries } from "../../src/catalog/index.ts";
 import { makeContext } from "../../src/services/context.ts";
 import { SessionDriver, VirtualClock } from "../../src/services/driver.ts";
 import { torrent } from "../../src/services/torrent/index.ts";
+import { seededInfoHashes } from "../../src/services/torrent/session.ts";
 import type { TorrentTemplates } from "../../src/services/torrent/templates.ts";
 import type { CatalogEntry, ProtocolSession, Reply } from "../../src/types.ts";
 import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
@@ -28,10 +29,16 @@ function bytes(r: Reply): Uint8Array {
 
 // BEP 3 handshake, built from the spec.
 const PSTR = "\x13BitTorrent protocol";
+/** A torrent no face seeds. */
 const INFO_HASH = Uint8Array.from({ length: 20 }, (_, i) => 0xa0 + i);
 const CLIENT_ID = toBytes("-qB4250-abcdefghijkl");
-function handshake(reserved: number[] = [0, 0, 0, 0, 0, 0, 0, 0]): Uint8Array {
-  return Uint8Array.from([...toBytes(PSTR), ...reserved, ...INFO_HASH, ...CLIENT_ID]);
+/** The first torrent the face's client seeds on that host (a peer must ask for one it has). */
+function seeded(id: string, hostSeed = "test"): Uint8Array {
+  const ctx = makeContext({ entry: entry(id), hostSeed, sessionSeed: "x", now: () => NOW });
+  return Uint8Array.from(Buffer.from(seededInfoHashes(ctx, entry(id).templates.torrents)[0]!, "hex"));
+}
+function handshake(reserved: number[] = [0, 0, 0, 0, 0, 0, 0, 0], id?: string, hostSeed = "test"): Uint8Array {
+  return Uint8Array.from([...toBytes(PSTR), ...reserved, ...(id === undefined ? INFO_HASH : seeded(id, hostSeed)), ...CLIENT_ID]);
 }
 // BEP 10 (LTEP) is bit 0x10 of reserved byte 5; BEP 6 (fast) is 0x04 of byte 7; BEP 5 (DHT) is 0x01 of byte 7.
 const LTEP_AND_FAST = [0, 0, 0, 0, 0, 0x10, 0, 0x05];
@@ -57,7 +64,7 @@ const PEER_ID_STYLE: Record<string, RegExp> = {
 /** Runs a full client handshake and returns everything the fake peer wrote, greeting included. */
 function fullHandshake(id: string, reserved?: number[], hostSeed = "test"): { out: Uint8Array; reply: Reply; s: ProtocolSession } {
   const { s, greeting } = start(id, "s1", hostSeed);
-  const reply = s.data(handshake(reserved));
+  const reply = s.data(handshake(reserved, id, hostSeed));
   const out = Uint8Array.from([...bytes(greeting), ...bytes(reply)]);
   return { out, reply, s };
 }
@@ -68,17 +75,29 @@ describe("torrent: the peer handshake", () => {
       const { out, reply } = fullHandshake(e.id);
       expect(reply.close).toBeFalsy();
       expect(toLatin1(out.subarray(0, 20))).toBe(PSTR);
-      expect([...out.subarray(28, 48)]).toEqual([...INFO_HASH]);
+      expect([...out.subarray(28, 48)]).toEqual([...seeded(e.id)]);
       const peerId = toLatin1(out.subarray(48, 68));
       expect(PEER_ID_STYLE[e.id]).toBeDefined();
       expect(peerId).toMatch(PEER_ID_STYLE[e.id]!);
       expect(reply.events).toEqual([
         {
           action: "command",
-          command: `handshake info_hash=${Buffer.from(INFO_HASH).toString("hex")} peer_id=-qB4250-abcdefghijkl`,
-          client: { info_hash: Buffer.from(INFO_HASH).toString("hex"), peer_id: "-qB4250-abcdefghijkl" },
+          command: `handshake info_hash=${Buffer.from(seeded(e.id)).toString("hex")} peer_id=-qB4250-abcdefghijkl`,
+          client: { info_hash: Buffer.from(seeded(e.id)).toString("hex"), peer_id: "-qB4250-abcdefghijkl" },
         },
       ]);
+    }
+  });
+
+  test("a torrent the client does not have: it reads the info_hash, logs the handshake and hangs up without a word", () => {
+    for (const e of catalog.entries) {
+      const { s, greeting } = start(e.id);
+      const r = s.data(handshake());
+      expect(`${e.id} ${r.close}`).toBe(`${e.id} true`);
+      expect(bytes(r).length).toBe(0);
+      expect(r.events?.[0]?.client).toEqual({ info_hash: Buffer.from(INFO_HASH).toString("hex"), peer_id: "-qB4250-abcdefghijkl" });
+      // Mainline and BitTornado had written their header on accept, and nothing after it.
+      expect(bytes(greeting).length).toBe(e.templates.greetFirst ? 28 : 0);
     }
   });
 
@@ -102,7 +121,7 @@ describe("torrent: the peer handshake", () => {
     const whole = fullHandshake("azureus-3.0.5.2-debian", LTEP_AND_FAST).out;
     const { s } = start("azureus-3.0.5.2-debian");
     const parts: number[] = [];
-    for (const b of handshake(LTEP_AND_FAST)) {
+    for (const b of handshake(LTEP_AND_FAST, "azureus-3.0.5.2-debian")) {
       const r = s.data(Uint8Array.of(b));
       expect(r.close).toBeFalsy();
       parts.push(...bytes(r));
@@ -183,12 +202,13 @@ describe("torrent: what nmap sees", () => {
 
   test("mainline sends its info_hash and peer id as soon as it has read the peer's info_hash", () => {
     const { s } = start("bittorrent-3.4.2-debian");
-    const first = s.data(handshake().subarray(0, 48));
-    expect([...bytes(first).subarray(0, 20)]).toEqual([...INFO_HASH]);
+    const hs = handshake(undefined, "bittorrent-3.4.2-debian");
+    const first = s.data(hs.subarray(0, 48));
+    expect([...bytes(first).subarray(0, 20)]).toEqual([...seeded("bittorrent-3.4.2-debian")]);
     expect(bytes(first).length).toBe(40);
-    const rest = s.data(handshake().subarray(48));
+    const rest = s.data(hs.subarray(48));
     expect(bytes(rest).length).toBe(0);
-    expect(rest.events?.[0]?.command).toContain("handshake info_hash=a0a1a2");
+    expect(rest.events?.[0]?.command).toContain(`handshake info_hash=${Buffer.from(seeded("bittorrent-3.4.2-debian")).toString("hex")}`);
   });
 
   test("old Transmission answers nmap's GetRequest with 'Nice try...' and hangs up", () => {
@@ -315,7 +335,7 @@ describe("torrent: idle peers and keep-alives", () => {
 
       test("after the handshake: keep-alives at the client's interval, and a quiet peer is dropped after its idle time", () => {
         const r = drive(id);
-        r.driver.data(handshake());
+        r.driver.data(handshake(undefined, id));
         const start = r.log.length;
         r.clock.advanceTo(want.peer[1]);
         const after = r.log.slice(start);
@@ -335,7 +355,7 @@ describe("torrent: idle peers and keep-alives", () => {
 
       test("a peer that sends keep-alives is kept", () => {
         const r = drive(id);
-        r.driver.data(handshake());
+        r.driver.data(handshake(undefined, id));
         const step = Math.floor(want.peer[0] / 2);
         for (let t = step; t < 4 * want.peer[1]; t += step) {
           r.clock.advanceTo(t);
@@ -385,7 +405,7 @@ describe("torrent: idle timers over real TCP", () => {
       expect(silent.received().length).toBe(0);
 
       const peer = await connect(trap.port);
-      peer.send(handshake());
+      peer.send(handshake(undefined, "transmission-0.72-macos", "test-host"));
       await peer.waitFor((s) => s.length >= 68 + 8, 3000); // handshake, then two keep-alives
       expect([...peer.received().subarray(68, 76)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
       expect(peer.isClosed()).toBe(false);

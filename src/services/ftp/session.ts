@@ -128,6 +128,41 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
     return maxFails > 0 && fails >= maxFails;
   }
 
+  /** mod_copy before login: what exists, what was named by CPFR, what CPTO made (this session only). */
+  let copySource: string | undefined;
+  const made = new Set<string>();
+
+  function exists(path: string): boolean {
+    if (path === "/" || made.has(path)) return true;
+    return t.copyPaths.some((p) => p === path || p.startsWith(`${path}/`));
+  }
+
+  /** SITE CPFR / CPTO as ProFTPD 1.3.5's mod_copy answers them to anyone; undefined for other SITE words. */
+  function siteCopy(arg: string): string | undefined {
+    const sp = arg.indexOf(" ");
+    const word = (sp < 0 ? arg : arg.slice(0, sp)).toUpperCase();
+    if (word !== "CPFR" && word !== "CPTO") return undefined;
+    const raw = sp < 0 ? "" : arg.slice(sp + 1);
+    if (raw === "") return undefined;
+    const path = absolutePath(raw);
+    const vars = { ...base, path: path.slice(0, ECHO_MAX) };
+    if (word === "CPFR") {
+      if (!exists(path)) {
+        copySource = undefined;
+        return fill(t.copyFromMissing, vars);
+      }
+      copySource = path;
+      return fill(t.copyFrom!, vars);
+    }
+    if (copySource === undefined) return fill(t.copyToFirst, vars);
+    copySource = undefined;
+    const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+    if (!exists(dir)) return fill(t.copyFromMissing, vars);
+    if (!t.copyWritable.some((w) => dir === w || dir.startsWith(`${w}/`))) return fill(t.copyToDenied, vars);
+    if (made.size < 64) made.add(path);
+    return fill(t.copyTo, vars);
+  }
+
   function handle(text: string, events: ProtocolEvent[]): Outcome {
     const sp = text.indexOf(" ");
     const rawVerb = sp < 0 ? text : text.slice(0, sp);
@@ -139,6 +174,7 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
       verbRaw: rawVerb.slice(0, ECHO_MAX),
       arg: arg.slice(0, ECHO_MAX),
       word: (arg.split(" ")[0] ?? "").slice(0, ECHO_MAX),
+      wordUpper: (arg.split(" ")[0] ?? "").toUpperCase().slice(0, ECHO_MAX),
       line: text.slice(0, ECHO_MAX),
     };
     const reply = (key: ReplyKey): Outcome => now(say(key, vars) ?? "", closeOn.has(key));
@@ -190,6 +226,10 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
         return now(say("quit", vars) ?? "", true);
     }
     if (httpVerbs.has(verb)) return now(say("http", vars) ?? "", true);
+    if (verb === "SITE" && t.copyFrom !== undefined) {
+      const copied = siteCopy(arg);
+      if (copied !== undefined) return now(copied);
+    }
     const argUpper = arg.toUpperCase();
     const firstWord = argUpper.split(" ")[0] ?? "";
     if (verb === "AUTH" && offersTls && !secure && tlsArgs.has(argUpper)) {
@@ -318,4 +358,15 @@ export function startFtp(ctx: SessionContext<FtpTemplates>): ProtocolSession {
       return {};
     },
   };
+}
+
+/** A path as the daemon resolves it before login, from "/": dot segments removed, slashes merged. */
+function absolutePath(raw: string): string {
+  const out: string[] = [];
+  for (const seg of raw.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") out.pop();
+    else out.push(seg);
+  }
+  return `/${out.join("/")}`;
 }

@@ -1,6 +1,6 @@
 // The ftp templates: every reply text includes its CRLF; {{name}} placeholders are filled per reply.
 // Placeholders: hostname HOSTNAME fqdn localAddress localAddressMapped localPort remoteAddress time
-//   userNumber idleSeconds loginSeconds, and in command replies user verb verbLower verbRaw arg word line
+//   userNumber idleSeconds loginSeconds, and in command replies user verb verbLower verbRaw arg word wordUpper line
 //
 // Time is the daemon's own: durations are milliseconds (a number, or [min, max] drawn per use).
 import { optional, schema, t, withDefault } from "../schema.ts";
@@ -40,6 +40,14 @@ export const ftpTemplates = schema({
   userClear: optional(t.text("reply to USER <name> (not anonymous) before TLS, when the daemon wants logins encrypted (vsftpd's force_local_logins_ssl, IIS's Require SSL)")),
   userClearAnonymous: withDefault(t.bool("userClear refuses anonymous names too (IIS's Require SSL covers every login; vsftpd's force_local_logins_ssl only local users)"), false),
   userAnonSecure: optional(t.text("reply to USER anonymous / ftp under TLS, when the daemon refuses anonymous sessions over TLS (vsftpd's allow_anon_ssl=NO)")),
+  // ProFTPD's mod_copy as 1.3.5 shipped it: SITE CPFR and CPTO answered before any login (CVE-2015-3306).
+  copyFrom: optional(t.text("reply to SITE CPFR <path> for a path that exists ({{path}}: the path made absolute); absent: SITE CPFR is only a table entry")),
+  copyFromMissing: withDefault(t.text("reply to SITE CPFR <path> for a path that does not exist"), "550 {{path}}: No such file or directory\r\n"),
+  copyTo: withDefault(t.text("reply to SITE CPTO <path> after a CPFR, into a directory the daemon's user may write"), "250 Copy successful\r\n"),
+  copyToDenied: withDefault(t.text("reply to SITE CPTO <path> into a directory it may not write"), "550 {{path}}: Permission denied\r\n"),
+  copyToFirst: withDefault(t.text("reply to SITE CPTO without a CPFR before it"), "503 Bad sequence of commands\r\n"),
+  copyPaths: withDefault(t.list("files and directories that exist on the host for SITE CPFR (every parent directory exists too)"), []),
+  copyWritable: withDefault(t.list("directories the daemon's unprivileged user may write, where SITE CPTO succeeds"), ["/tmp"]),
   maxLoginFails: withDefault(t.int("failed PASS count after which the daemon hangs up (0: never)"), 0),
   lineMax: withDefault(t.int("longest accepted line in bytes, CRLF included", 16, 16384), 4096),
   lineTooLong: withDefault(t.text('reply to a longer line ("" for none); {{line}} is the cut piece'), ""),

@@ -3,7 +3,7 @@
 // assembled from the entry's templates, so the header order, wording and pages are data.
 // The template keys and their meaning are in templates.ts.
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
-import { hostTime } from "../../host/facts.ts";
+import { hostTime, localTime, type LocalTime } from "../../host/facts.ts";
 import { fill } from "../../util/template.ts";
 import { clip, rd32, toLatin1, utf8 } from "../../wire/bytes.ts";
 import { ByteQueue } from "../../wire/queue.ts";
@@ -13,12 +13,13 @@ import { formLogin, MAX_FORM_BYTES } from "./forms.ts";
 import { RequestTimer, type TimerSpec, type Timers } from "./timing.ts";
 import type { HttpTemplates } from "./templates.ts";
 import type { PlainOnTls } from "../https/templates.ts";
+import { gzipLikeDaemons, nginxWindow } from "../../wire/zlib.ts";
+import { multipartBody, parseRanges, pngOfSize } from "./static.ts";
 
 /** Longest request line kept (Apache's LimitRequestLine is 8190). */
 export const MAX_LINE = 8190;
 /** Longest request head (line + headers) kept before answering 400. */
 export const MAX_HEAD = 16384;
-export const MAX_HEADERS = 100;
 /** Largest request body read and discarded; larger ones get 413 and the connection is closed. */
 export const MAX_BODY = 64 * 1024;
 /** Requests per connection before the server closes it (Apache's MaxKeepAliveRequests). */
@@ -58,7 +59,7 @@ const ALPHA_SLASH_STAR = byteTable((c) => /[\/*A-Za-z]/.test(c));
 type EagerState = "start" | "method" | "spaces" | "ok" | "bad";
 const UPPER = /^[A-Z_]+$/;
 
-type ErrorKind = "verb" | "url" | "version" | "header" | "host" | "length" | "generic";
+type ErrorKind = "verb" | "url" | "version" | "header" | "field" | "fields" | "host" | "length" | "generic";
 
 interface Request {
   method: string;
@@ -90,6 +91,39 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&quot;"));
 }
 
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+/** A time as C's ctime() prints it, without its newline: "Mon Nov 30 17:03:24 2026" (day padded with a space). */
+function ctimeDate(t: LocalTime): string {
+  const p2 = (n: number) => String(n).padStart(2, "0");
+  return `${DAYS[t.weekday]} ${MONTHS[t.month - 1]} ${String(t.day).padStart(2, " ")} ${p2(t.hour)}:${p2(t.minute)}:${p2(t.second)} ${t.year}`;
+}
+
+function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** A one-char-per-byte string as bytes. */
+function latin1Bytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
+  return out;
+}
+
+/** Whether an Accept-Encoding value allows gzip (named with a q other than 0, or "*"). */
+function acceptsGzip(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  for (const part of value.toLowerCase().split(",")) {
+    const [coding, ...params] = part.split(";").map((x) => x.trim());
+    if (coding !== "gzip" && coding !== "x-gzip") continue;
+    const q = params.find((p) => p.startsWith("q="));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
+}
+
 /** Decodes %XX escapes byte-wise (latin1 result); undefined when an escape is malformed. */
 function percentDecode(s: string): string | undefined {
   if (!s.includes("%")) return s;
@@ -108,12 +142,16 @@ function percentDecode(s: string): string | undefined {
   return out;
 }
 
-/** Removes dot segments; undefined when the path climbs above the root (servers answer 400). */
-function normalizePath(p: string): string | undefined {
+/**
+ * Removes dot segments (and, where the server merges slashes, empty ones); undefined when the path climbs
+ * above the root (servers answer 400).
+ */
+function normalizePath(p: string, mergeSlashes = false): string | undefined {
   const out: string[] = [];
   const parts = p.split("/");
   for (let i = 1; i < parts.length; i++) {
     const seg = parts[i]!;
+    if (mergeSlashes && seg === "" && i < parts.length - 1) continue;
     if (seg === "..") {
       if (out.length === 0) return undefined;
       out.pop();
@@ -124,7 +162,7 @@ function normalizePath(p: string): string | undefined {
 }
 
 /** The path part of a request target: origin-form, absolute-form (proxy probes) or "*". */
-function targetPath(target: string): string | undefined {
+function targetPath(target: string, mergeSlashes = false): string | undefined {
   let t = target;
   const abs = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(t);
   if (abs) t = t.slice(abs[0].length) || "/";
@@ -134,7 +172,7 @@ function targetPath(target: string): string | undefined {
   if (cut >= 0) t = t.slice(0, cut);
   const decoded = percentDecode(t);
   if (decoded === undefined) return undefined;
-  return normalizePath(decoded);
+  return normalizePath(decoded, mergeSlashes);
 }
 
 function decodeBasic(value: string): ProtocolEvent | undefined {
@@ -221,6 +259,10 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       server: t.server,
     };
     const page = pageFacts(ctx, t, fill(wire(t.pageBody), local), ctx.now());
+    const deniedNames = t.deniedNames === undefined ? undefined : new RegExp(t.deniedNames);
+    const fileCache = new Map<string, { body: string; type: string; mtime: Date; etag: string }>();
+    /** The page compressed, made on the first request that accepts gzip. */
+    let gzipped: string | undefined;
 
     /** What the parser has seen and not consumed yet. */
     let buf = "";
@@ -242,9 +284,15 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
     let waiting: Request | undefined;
     /** The body of the waiting request, kept when it may be a form or JSON login. */
     let form: string | undefined;
+    /** The waiting request was answered before its body (nginx's early error): the body is only discarded. */
+    let answeredEarly = false;
+    /** Whether a kept connection says so in its head (Apache: only to a client that asked). */
+    let announceKeepAlive = true;
+    /** The name of the header field that was over the limit, for the page that says so. */
+    let badField = "";
 
     function statusLine(code: number, version: number, status?: string): string {
-      const v = echoVersion && version !== 0 ? (version === 11 ? "HTTP/1.1" : "HTTP/1.0") : "HTTP/1.1";
+      const v = t.versionStyle === "http10" ? "HTTP/1.0" : echoVersion && version !== 0 ? (version === 11 ? "HTTP/1.1" : "HTTP/1.0") : "HTTP/1.1";
       return `${v} ${status ?? statusText(code) ?? `${code} ${REASONS[code] ?? "Unknown"}`}\r\n`;
     }
 
@@ -255,6 +303,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       return {
         ...local,
         date: httpDate(hostTime(ctx.host, ctx.now())),
+        date_ctime: ctimeDate(localTime(ctx.host, ctx.now())),
         servername: hm ? hm[1]! : ctx.hostname,
         port: hm?.[2] ?? (ctx.localPort || 80),
         method: escapeHtml(req?.method ?? ""),
@@ -269,6 +318,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
 
     function connectionLines(keep: boolean, version: number): string {
       if (!keep) return t.connectionClose;
+      if (!announceKeepAlive) return "";
       const ka = (version === 10 ? t.connectionKeepAlive10 : undefined) ?? t.connectionKeepAlive ?? "";
       return fill(ka, { kamax: MAX_REQUESTS - requests + 1 });
     }
@@ -276,6 +326,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
     function wantsKeepAlive(req: Request): boolean {
       if (t.connectionKeepAlive === undefined || requests >= MAX_REQUESTS) return false;
       const conn = (req.headers.get("connection") ?? "").toLowerCase();
+      announceKeepAlive = !t.keepAliveWhenAsked || /\bkeep-alive\b/.test(conn);
       if (req.version === 11) return !/\bclose\b/.test(conn);
       return req.version === 10 && /\bkeep-alive\b/.test(conn);
     }
@@ -337,14 +388,14 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       const bodyTpl = t.errorBodies[`${code} ${kind}`] ?? t.errorBodies[String(code)] ?? t.errorBody;
       const reason = (statusText(code) ?? `${code} ${REASONS[code] ?? ""}`).replace(/^\d+ /, "");
       // Template text becomes bytes first; the request's own bytes (a decoded path) go in as they came.
-      return fill(wire(bodyTpl), vars(req, { code, reason, version: version === 11 ? "HTTP/1.1" : "HTTP/1.0" }));
+      return fill(wire(bodyTpl), vars(req, { code, reason, version: version === 11 ? "HTTP/1.1" : "HTTP/1.0", field: badField }));
     }
 
-    function errorResponse(code: number, kind: ErrorKind, req: Request | undefined, keep: boolean): string {
+    function errorResponse(code: number, kind: ErrorKind, req: Request | undefined, keep: boolean, allowLine?: string): string {
       const version = req?.version ?? 10;
       const body = errorBody(code, kind, req, version);
       const head = errorHeadFor(code);
-      const allow = code === 405 || code === 501 ? t.allowLine : "";
+      const allow = allowLine ?? (code === 405 || code === 501 ? t.allowLine : "");
       if (version === 9) return body;
       // evhttp's own error pages always say HTTP/1.1, whatever the request's version.
       return respond(code, head, body, req, keep, req?.method === "HEAD", t.framing === "evhttp" ? 0 : version, { allow });
@@ -370,6 +421,81 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       return indexPaths.has(caseless ? path.toLowerCase() : path);
     }
 
+    /** A file the product ships beside its page ("403" for one it refuses), or undefined. */
+    function shippedFile(path: string): "403" | { body: string; type: string; mtime: Date; etag: string } | undefined {
+      const last = path.slice(path.lastIndexOf("/") + 1);
+      if (deniedNames !== undefined && last !== "" && deniedNames.test(last)) return "403";
+      const spec = Object.hasOwn(t.files, path) ? t.files[path]! : undefined;
+      if (spec === undefined) return undefined;
+      if (spec === "403") return "403";
+      const cached = fileCache.get(path);
+      if (cached) return cached;
+      const m = /^png (\d+)x(\d+) (\d+)$/.exec(spec)!;
+      const body = pngOfSize(Number(m[1]), Number(m[2]), Number(m[3]), `${ctx.host.seed}${path}`) ?? "";
+      // Installed with the package, before the page was last edited.
+      const mtime = new Date(Math.floor((page.mtime.getTime() - (1 + ctx.hostRandom(`file-${path}`) * 30) * 86_400_000) / 1000) * 1000);
+      const seconds = Math.floor(mtime.getTime() / 1000);
+      const etag = fill(t.etag, {
+        inode_hex: (0x20000 + Math.floor(ctx.hostRandom(`inode-${path}`) * 0xfffff)).toString(16),
+        size_hex: body.length.toString(16),
+        mtime_hex: seconds.toString(16),
+        mtime_us_hex: (BigInt(seconds) * 1_000_000n + BigInt(Math.floor(ctx.hostRandom(`us-${path}`) * 1_000_000))).toString(16),
+        hash_dec: String(Math.floor(ctx.hostRandom(`hash-${path}`) * 0xffffffff)),
+        iis_filetime: "",
+        iis_change: "",
+      });
+      const file = { body, type: "image/png", mtime, etag };
+      fileCache.set(path, file);
+      return file;
+    }
+
+    /** The page as a 304, a 206 (one range or several), a 416 or gzipped, when the request asks for one. */
+    function pageVariant(req: Request, keep: boolean, headOnly: boolean): { out: string; keep: boolean } | undefined {
+      if (req.version === 9 || (req.method !== "GET" && req.method !== "HEAD")) return undefined;
+      const h = req.headers;
+      if (t.notModifiedHead !== undefined) {
+        const inm = h.get("if-none-match");
+        const ims = h.get("if-modified-since");
+        const matches = inm !== undefined ? inm.split(",").some((tag) => tag.trim() === page.etag || tag.trim() === "*") : ims !== undefined && Date.parse(ims) >= page.mtime.getTime();
+        if (matches) {
+          const v = vars(req, { connection: connectionLines(keep, req.version) });
+          return { out: statusLine(304, req.version, "304 Not Modified") + fill(t.notModifiedHead, v) + "\r\n", keep };
+        }
+      }
+      const size = page.body.length;
+      if (t.partialHead !== undefined && req.method === "GET") {
+        const ranges = parseRanges(h.get("range"), size);
+        if (ranges.kind === "unsatisfiable") {
+          // Apache sends this page without a length, so the close ends it; nginx closes too.
+          if (t.rangeErrorHead === undefined) return { out: errorResponse(416, "generic", req, false), keep: false };
+          const body = errorBody(416, "generic", req, req.version);
+          const v = vars(req, { length: body.length, size, connection: connectionLines(false, req.version) });
+          return { out: statusLine(416, req.version) + fill(t.rangeErrorHead, v) + "\r\n" + body, keep: false };
+        }
+        if (ranges.kind === "ranges" && ranges.parts.length === 1) {
+          const [a, b] = ranges.parts[0]!;
+          const v = vars(req, { length: b - a + 1, content_range: `bytes ${a}-${b}/${size}`, connection: connectionLines(keep, req.version) });
+          return { out: statusLine(206, req.version, "206 Partial Content") + fill(t.partialHead, v) + "\r\n" + page.body.slice(a, b + 1), keep };
+        }
+        if (ranges.kind === "ranges" && t.multipartHead !== undefined) {
+          const boundary = t.multipartStyle === "nginx" ? String(ctx.counter("nginx-temp-number", { atBoot: 1, perHour: 0.5, spread: 20 })).padStart(20, "0") : hex(ctx.random(8));
+          const body = multipartBody(page.body, ranges.parts, boundary, "text/html", t.multipartStyle);
+          const v = vars(req, { length: body.length, boundary, connection: connectionLines(keep, req.version) });
+          return { out: statusLine(206, req.version, "206 Partial Content") + fill(t.multipartHead, v) + "\r\n" + body, keep };
+        }
+      }
+      if (t.gzipHead !== undefined && acceptsGzip(h.get("accept-encoding")) && h.get("range") === undefined) {
+        const chunked = t.gzipFraming === "chunked";
+        if (chunked && req.version !== 11) return undefined;
+        gzipped ??= toLatin1(gzipLikeDaemons(latin1Bytes(page.body), { level: t.gzipLevel, ...(chunked ? nginxWindow(size) : {}) }));
+        const body = chunked ? `${gzipped.length.toString(16)}\r\n${gzipped}\r\n0\r\n\r\n` : gzipped;
+        const etagGzip = page.etag.replace(/"$/, '-gzip"');
+        const v = vars(req, { length: gzipped.length, etag_gzip: etagGzip, connection: connectionLines(keep, req.version) });
+        return { out: statusLine(200, req.version, t.pageStatus) + fill(t.gzipHead, v) + "\r\n" + (headOnly ? "" : body), keep };
+      }
+      return undefined;
+    }
+
     /** MS15-034 probe: a Range end beyond 2^64-1 crashes or trips a vulnerable HTTP.sys into 416. */
     function hugeRange(req: Request): boolean {
       const m = /^bytes=\d+-(\d{19,})$/.exec((req.headers.get("range") ?? "").trim());
@@ -382,6 +508,15 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       const keep = mayKeep && wantsKeepAlive(req);
       const headOnly = req.method === "HEAD";
       const exists = req.path !== "*" && pathExists(req.path);
+      if (req.version !== 9 && t.disabledMethods.includes(req.method)) return { out: errorResponse(405, "generic", req, keep, "Allow: \r\n"), keep };
+      if (req.version !== 9 && action === "page" && t.routes === undefined && req.path !== "*") {
+        const shipped = shippedFile(req.path);
+        if (shipped === "403") return { out: errorResponse(403, "generic", req, keep), keep };
+        if (shipped !== undefined) {
+          const v = vars(req, { length: shipped.body.length, connection: connectionLines(keep, req.version), content_type: shipped.type, lastmod: httpDate(shipped.mtime), etag: shipped.etag });
+          return { out: statusLine(200, req.version) + fill(t.fileHead, v) + "\r\n" + (headOnly ? "" : shipped.body), keep };
+        }
+      }
       if (req.version === 9) {
         // HTTP/0.9: no status line, no headers, the body and then the connection closes.
         if (req.method !== "GET") return { out: errorBody(400, "generic", req, 9), keep: false };
@@ -400,13 +535,15 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       if (action === "page" || action === "static405") {
         if (!exists) return { out: errorResponse(404, "generic", req, keep), keep };
         if (action === "static405") return { out: errorResponse(405, "generic", req, keep), keep };
-        if (t.errorBodies["416"] !== undefined && hugeRange(req)) return { out: errorResponse(416, "generic", req, false), keep: false };
+        if (t.partialHead === undefined && t.errorBodies["416"] !== undefined && hugeRange(req)) return { out: errorResponse(416, "generic", req, false), keep: false };
+        const special = pageVariant(req, keep, headOnly);
+        if (special !== undefined) return special;
         const v = vars(req, { length: page.body.length, connection: connectionLines(keep, req.version) });
         const line = statusLine(200, req.version, t.pageStatus);
         return { out: line + fill(t.pageHead, v) + "\r\n" + (headOnly ? "" : page.body), keep };
       }
       if (action === "options" && t.optionsHead !== undefined) {
-        return { out: respond(200, t.optionsHead, "", req, keep, true, req.version), keep };
+        return { out: respond(200, req.path === "*" ? (t.optionsStarHead ?? t.optionsHead) : t.optionsHead, "", req, keep, true, req.version), keep };
       }
       if (action === "trace" && t.traceHead !== undefined) {
         // The request echoed back as message/http; without framing, the end of the body is the close.
@@ -494,15 +631,25 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
     function parseHeaders(lines: string[], version: number): Map<string, string> {
       const headers = new Map<string, string>();
       let last: string | undefined;
-      if (lines.length > MAX_HEADERS) throw new HttpError(400, "header", version);
+      if (lines.length > t.maxHeaderFields) throw new HttpError(400, "fields", version);
       for (const raw of lines) {
+        // One field over the server's limit (Apache's LimitRequestFieldSize, nginx's 8k buffer).
+        if (raw.length > MAX_LINE) {
+          // Apache before 2.4.5x names the field in its page: up to the colon, at most 80 bytes.
+          const colon = raw.indexOf(":");
+          badField = escapeHtml(raw.slice(0, Math.min(colon < 0 ? raw.length : colon, 80)));
+          throw new HttpError(400, "field", version);
+        }
         if (/^[ \t]/.test(raw) && last !== undefined) {
           headers.set(last, `${headers.get(last) ?? ""} ${raw.trim()}`);
           continue;
         }
         const colon = raw.indexOf(":");
         const name = colon > 0 ? raw.slice(0, colon) : "";
-        if (!TOKEN.test(name)) throw new HttpError(400, "header", version);
+        if (!TOKEN.test(name)) {
+          if (t.invalidHeaderLines === "ignore") continue;
+          throw new HttpError(400, "header", version);
+        }
         last = name.toLowerCase();
         const value = raw.slice(colon + 1).trim();
         const prev = headers.get(last);
@@ -594,14 +741,14 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
         const login = value === undefined ? undefined : decodeBasic(value);
         if (login) events.push(login);
       }
-      const path = targetPath(parsed.target);
+      const path = targetPath(parsed.target, t.mergeSlashes && t.routes === undefined);
       const req: Request = { method: parsed.method, path: path ?? "/", version: parsed.version, headers, head, line, target: parsed.target };
       const ntlm = t.ntlmHead === undefined ? undefined : ntlmExchange(req, events);
       if (ntlm !== undefined) {
         const keep = wantsKeepAlive(req);
         return { out: ntlm, close: !keep, events };
       }
-      if (path === undefined || (path === "*" && parsed.method !== "OPTIONS")) fail(400, "url", req);
+      if (path === undefined || (path === "*" && (parsed.method !== "OPTIONS" || t.asteriskOptions === "reject"))) fail(400, "url", req);
       if (parsed.version === 11 && t.requireHost && !headers.has("host")) fail(400, "host", req);
       const te = (headers.get("transfer-encoding") ?? "").toLowerCase();
       const cl = headers.get("content-length");
@@ -620,6 +767,17 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
         bodyLeft = length;
         waiting = req;
         form = req.method === "POST" && length <= MAX_FORM_BYTES ? "" : undefined;
+        const expects = parsed.version === 11 && /^100-continue$/i.test((headers.get("expect") ?? "").trim());
+        if (expects && t.expectContinue === "send") return { out: "HTTP/1.1 100 Continue\r\n\r\n", close: false, events };
+        if (expects && t.expectContinue === "errorFirst") {
+          const action = methodTable.get(req.method) ?? methodTable.get("*") ?? "501";
+          if (action !== "page" || !pathExists(req.path)) {
+            // The error goes out now; the body that follows is read and dropped, then the connection closes.
+            answeredEarly = true;
+            form = undefined;
+            return { out: answer(req, false).out, close: false, events };
+          }
+        }
         return { out: "", close: false, events };
       }
       const { out, keep } = answer(req, true);
@@ -643,6 +801,12 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
               const login = formLogin(waiting.headers.get("content-type") ?? "", form);
               if (login) events.push(login);
               form = undefined;
+            }
+            if (answeredEarly) {
+              answeredEarly = false;
+              waiting = undefined;
+              close = true;
+              continue;
             }
             const { out: o, keep } = answer(waiting, true);
             waiting = undefined;

@@ -291,7 +291,15 @@ export function startMysql(ctx: SessionContext<MysqlTemplates>): ProtocolSession
         return denied(expectSeq + 1, pendingUser, payload, events, { ...pendingClient });
       }
       const r = parseResponse(payload, pluginLayout);
-      if (!r) return { ...fail(expectSeq + 1, errHandshake), events: [{ action: "error", message: "malformed handshake response" }] };
+      if (!r) {
+        // mysqld takes the client's flags from any packet of MIN_HANDSHAKE_SIZE bytes before it finds the
+        // rest malformed: the error then has #SQLSTATE only if those flags ask for 4.1 (MariaDB 10.11, measured).
+        if (payload.length >= MIN_HANDSHAKE_SIZE) {
+          clientCaps = ((payload[0] ?? 0) | ((payload[1] ?? 0) << 8)) >>> 0;
+          haveClientCaps = true;
+        }
+        return { ...fail(expectSeq + 1, errHandshake), events: [{ action: "error", message: "malformed handshake response" }] };
+      }
       clientCaps = r.caps;
       haveClientCaps = true;
       if (pluginLayout && r.caps & CLIENT_PLUGIN_AUTH && r.plugin !== undefined && r.plugin !== authPlugin) {

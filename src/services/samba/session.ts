@@ -10,6 +10,7 @@ import { ByteWriter, clip, concatBytes, decodeUtf16, filetime, latin1Bytes, rd16
 import { OID_KRB5, OID_KRB5_U2U, OID_MS_KRB5, OID_NEGOEX, OID_NTLMSSP, negTokenInitOf, negTokenResp } from "../../wire/der.ts";
 import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth, type NtlmAuth, type NtlmHash, type NtlmIdentity } from "../../wire/ntlmssp.ts";
 import { drawMs } from "../schema.ts";
+import { PIPE_MAX_BUFFERED, SrvsvcPipe, type Share } from "./dcerpc.ts";
 import { NbssReader, nbtLength, tcpLength, type Frame } from "./framing.ts";
 import type { SambaTemplates } from "./templates.ts";
 
@@ -31,8 +32,8 @@ const NBSS_UNSPECIFIED_ERROR = 0x8f;
  * of which the first 128 KiB are kept and the rest read and dropped (an SMB2 header is 64 bytes).
  */
 const FRAME_KEEP = 128 * 1024;
-/** The most a session holds of its peer's input: one frame's header and the part of it kept. */
-export const SAMBA_MAX_BUFFERED = 4 + FRAME_KEEP;
+/** The most a session holds of its peer's input: one frame's header and the part of it kept, and what its open pipes hold. */
+export const SAMBA_MAX_BUFFERED = 4 + FRAME_KEEP + 4 * PIPE_MAX_BUFFERED; // 4: MAX_PIPES
 /** smb_size: an SMB1 header, word count and byte count. smbd refuses anything shorter. */
 const SMB1_MIN = 35;
 
@@ -45,6 +46,14 @@ const STATUS_NOT_SUPPORTED = 0xc00000bb;
 const STATUS_BAD_NETWORK_NAME = 0xc00000cc;
 const STATUS_NETWORK_NAME_DELETED = 0xc00000c9;
 const STATUS_USER_SESSION_DELETED = 0xc0000203;
+const STATUS_PENDING = 0x00000103;
+const STATUS_BUFFER_OVERFLOW = 0x80000005;
+const STATUS_INVALID_DEVICE_REQUEST = 0xc0000010;
+const STATUS_OBJECT_NAME_NOT_FOUND = 0xc0000034;
+const STATUS_FILE_CLOSED = 0xc0000128;
+const STATUS_NOT_FOUND = 0xc0000225;
+const STATUS_PIPE_DISCONNECTED = 0xc00000b0;
+const STATUS_INVALID_HANDLE = 0xc0000008;
 /** SMB1 "bad uid" (ERRSRV/ERRbaduid) in NT status form, as smbd maps it. */
 const STATUS_SMB_BAD_UID = 0x005b0002;
 
@@ -57,6 +66,11 @@ const SMB_COM_SESSION_SETUP_ANDX = 0x73;
 const SMB_COM_LOGOFF_ANDX = 0x74;
 const SMB_COM_TREE_CONNECT_ANDX = 0x75;
 const SMB_COM_NT_CREATE_ANDX = 0xa2;
+const SMB_COM_TRANSACTION = 0x25;
+const SMB_COM_READ_ANDX = 0x2e;
+const SMB_COM_WRITE_ANDX = 0x2f;
+/** TRANSACTION's TransactNmPipe subcommand (its first setup word; the second is the pipe's FID). */
+const TRANSACT_NM_PIPE = 0x0026;
 /** Commands smbd implements; anything else gets ERRSRV/ERRunknownsmb. */
 const SMB1_KNOWN = new Set([
   0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13,
@@ -85,6 +99,30 @@ const SMB2_LOGOFF = 0x02;
 const SMB2_TREE_CONNECT = 0x03;
 const SMB2_TREE_DISCONNECT = 0x04;
 const SMB2_CREATE = 0x05;
+const SMB2_CLOSE = 0x06;
+const SMB2_READ = 0x08;
+const SMB2_WRITE = 0x09;
+const SMB2_IOCTL = 0x0b;
+
+const FSCTL_DFS_GET_REFERRALS = 0x00060194;
+const FSCTL_PIPE_TRANSCEIVE = 0x0011c017;
+/** SMB2 header flags: a reply, an async one; the priority bits (3.1.1) are echoed. */
+const SMB2_FLAGS_SERVER_TO_REDIR = 0x01;
+const SMB2_FLAGS_ASYNC = 0x02;
+const SMB2_FLAGS_PRIORITY = 0x70;
+/** The pipes smbd knows beside srvsvc: opening them is refused here; any other name is not found. */
+const KNOWN_PIPES = new Set(["lsarpc", "lsass", "samr", "netlogon", "wkssvc", "winreg", "spoolss", "svcctl", "eventlog", "ntsvcs", "epmapper", "browser", "dssetup", "initshutdown", "srvsvc", "mdssvc", "rpcecho"]);
+/** Open trees and pipe handles per session are bounded; smbd's own limits are far higher than any client uses. */
+const MAX_TREES = 32;
+const MAX_PIPES = 4;
+/** The Unix epoch as FILETIME: every time smbd states for a pipe. */
+const PIPE_TIME = 116444736000000000n;
+
+function hexOf(b: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < b.length; i++) out += b[i]!.toString(16).padStart(2, "0");
+  return out;
+}
 const SMB2_ECHO = 0x0d;
 
 const SMB2_CAP_DFS = 0x01;
@@ -186,6 +224,7 @@ interface Smb2Req {
   raw: Uint8Array;
   creditCharge: number;
   command: number;
+  flags: number;
   credits: number;
   messageId: bigint;
   processId: number;
@@ -200,6 +239,7 @@ function parseSmb2(m: Uint8Array): Smb2Req | undefined {
     creditCharge: rd16(m, 6),
     command: rd16(m, 12),
     credits: rd16(m, 14),
+    flags: rd32(m, 16),
     messageId: rd64(m, 24),
     processId: rd32(m, 32),
     treeId: rd32(m, 36),
@@ -300,7 +340,13 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
   let authenticated = false;
   let tid = 0;
   let sessionId = 0n;
-  let treeId = 0;
+  /** Open SMB2 trees (only IPC$ is ever granted), by tree id. */
+  const trees = new Set<number>();
+  /** Open pipe handles, by "persistent:volatile" file id. */
+  const pipes = new Map<string, { pipe: SrvsvcPipe; tree: number; id: Uint8Array }>();
+  let sessionKind: "anonymous" | "guest" = "anonymous";
+  /** SMB1 pipe handles, by FID. */
+  const smb1Pipes = new Map<number, SrvsvcPipe>();
   let closed = false;
   // The idle check: smbd's "deadtime" event (3.2 and later), or 3.0's select timeout.
   let deadtimeOverdue = false;
@@ -489,6 +535,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     }
     uid = newUid();
     authenticated = true;
+    sessionKind = outcome;
     const blob = spnegoWrapped ? Uint8Array.from(negTokenResp(0)) : new Uint8Array(0);
     return { write: sessionSetupReply(req, STATUS_OK, outcome === "guest" ? 1 : 0, blob), events };
   };
@@ -550,6 +597,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       if (outcome === "fail") return { write: smb1Error(req, STATUS_LOGON_FAILURE), events };
       uid = newUid();
       authenticated = true;
+      sessionKind = outcome;
       return { write: sessionSetupReply(req, STATUS_OK, outcome === "guest" ? 1 : 0), events };
     }
     return { write: smb1Error(req, STATUS_INVALID_PARAMETER) };
@@ -561,10 +609,22 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     const path = pwLen <= req.bytes.length ? smbString(req, pwLen, unicode).text : "";
     const events: ProtocolEvent[] = [{ action: "command", command: `SMB1 TREE_CONNECT ${clip(path)}` }];
     if (!authenticated || req.uid !== uid) return { write: smb1Error(req, STATUS_SMB_BAD_UID), events };
-    if (!/\\IPC\$$/i.test(path)) return { write: smb1Error(req, STATUS_BAD_NETWORK_NAME), events };
-    tid = tid || 1;
+    const share = path.slice(path.lastIndexOf("\\") + 1);
+    if (share.toUpperCase() !== "IPC$") {
+      const status = refusedShare(share);
+      events[0]!.command += status === STATUS_ACCESS_DENIED ? " (access denied)" : " (bad network name)";
+      return { write: smb1Error(req, status), events };
+    }
+    const smbd4 = !windows && t.smbd !== "3.x";
+    if (tid === 0) {
+      // smbd 4 numbers trees at random (measured: 47948); smbd 3 and Windows from the bottom.
+      const r = ctx.random(2);
+      tid = smbd4 ? r[0]! | (r[1]! << 8) || 1 : 1;
+    }
     const o = smb1Header(req, STATUS_OK, replyFlags2(req), SMB_COM_TREE_CONNECT_ANDX, uid, tid);
-    o.u8(7).u8(0xff).u8(0).u16(0).u16(0x0001).u32(0x001f01ff).u32(0);
+    // smbd 4 (measured on 4.17 with SMB1 on): access 0x1ff for the session and for guests alike.
+    if (smbd4) o.u8(7).u8(0xff).u8(0).u16(0).u16(0x0001).u32(0x000001ff).u32(0x000001ff);
+    else o.u8(7).u8(0xff).u8(0).u16(0).u16(0x0001).u32(0x001f01ff).u32(0);
     const bcAt = o.length;
     o.u16(0);
     const start = o.length;
@@ -573,6 +633,75 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     o.bytes(unicode ? [0, 0] : [0]);
     o.set16(bcAt, o.length - start);
     return { write: smb1Frame(o), events };
+  };
+
+  /** NT_CREATE_ANDX on IPC$: \\srvsvc opens as a message-mode pipe (smbd's 34-word answer); other names are refused. */
+  const ntCreate1 = (req: Smb1Req): Reply => {
+    const unicode = (req.flags2 & FLAGS2_UNICODE) !== 0;
+    const name = smbString(req, 0, unicode).text;
+    const events: ProtocolEvent[] = [{ action: "command", command: `SMB1 NT_CREATE ${clip(name)}` }];
+    if (!authenticated || req.uid !== uid) return { write: smb1Error(req, STATUS_SMB_BAD_UID), events };
+    if (tid === 0 || req.tid !== tid) return { write: smb1Error(req, STATUS_NETWORK_NAME_DELETED), events };
+    const pipeName = name.replace(/^\\+/, "").toLowerCase();
+    if (pipeName !== "srvsvc") return { write: smb1Error(req, KNOWN_PIPES.has(pipeName) ? STATUS_ACCESS_DENIED : STATUS_OBJECT_NAME_NOT_FOUND), events };
+    if ((sessionKind === "anonymous" && !t.anonymousShareEnum) || smb1Pipes.size >= MAX_PIPES) return { write: smb1Error(req, STATUS_ACCESS_DENIED), events };
+    let fid = 0;
+    for (let i = 0; i < 8 && (fid === 0 || smb1Pipes.has(fid)); i++) {
+      const r = ctx.random(2);
+      fid = r[0]! | (r[1]! << 8);
+    }
+    if (fid === 0 || smb1Pipes.has(fid)) return { write: smb1Error(req, STATUS_ACCESS_DENIED), events };
+    smb1Pipes.set(fid, newPipe());
+    const o = smb1Header(req, STATUS_OK, replyFlags2(req), SMB_COM_NT_CREATE_ANDX, uid, req.tid);
+    o.u8(34).u8(0xff).u8(0).u16(0).u8(0).u16(fid).u32(1).zeros(32).u32(0x80).u64(0n).u64(0n).u16(2).u16(0x05ff).u8(0).u16(0);
+    return { write: smb1Frame(o), events };
+  };
+
+  /** TRANSACTION with TransactNmPipe: the data is written into the pipe and the answer read back at once. */
+  const transactNmPipe1 = (req: Smb1Req, m: Uint8Array): Reply => {
+    if (!authenticated || req.uid !== uid) return { write: smb1Error(req, STATUS_SMB_BAD_UID) };
+    const w = req.words;
+    const fid = rd16(w, 30);
+    const pipe = smb1Pipes.get(fid);
+    if (!pipe) return { write: smb1Error(req, STATUS_INVALID_HANDLE) };
+    if (pipe.disconnected) return { write: smb1Error(req, STATUS_PIPE_DISCONNECTED) };
+    const maxData = rd16(w, 6);
+    const dataCount = rd16(w, 22);
+    const dataOff = rd16(w, 24);
+    const input = m.subarray(Math.min(dataOff, m.length), Math.min(dataOff + dataCount, m.length));
+    const events = pipeEvents(pipe.write(input));
+    const r = pipe.read(maxData);
+    const o = smb1Header(req, r.more ? STATUS_BUFFER_OVERFLOW : STATUS_OK, replyFlags2(req), SMB_COM_TRANSACTION, uid, req.tid);
+    // Ten words, no parameters; the data starts on a 4-byte boundary after the byte count (smbd's 0x38).
+    const dataAt = (32 + 1 + 20 + 2 + 3) & ~3;
+    o.u8(10).u16(0).u16(r.data.length).u16(0).u16(0).u16(dataAt).u16(0).u16(r.data.length).u16(dataAt).u16(0).u8(0).u8(0);
+    o.u16(dataAt - 55 + r.data.length).zeros(dataAt - 55).bytes(r.data);
+    return { write: smb1Frame(o), events };
+  };
+
+  /** WRITE_ANDX into a pipe (nmap's msrpc writes its PDUs so): the count back, the answer waits to be read. */
+  const writeAndX1 = (req: Smb1Req, m: Uint8Array, pipe: SrvsvcPipe): Reply => {
+    if (req.words.length < 24) return { write: smb1Error(req, STATUS_INVALID_PARAMETER) };
+    if (pipe.disconnected) return { write: smb1Error(req, STATUS_PIPE_DISCONNECTED) };
+    const len = rd16(req.words, 20) | (rd16(req.words, 18) << 16);
+    const off = rd16(req.words, 22);
+    const data = m.subarray(Math.min(off, m.length), Math.min(off + len, m.length));
+    const events = pipeEvents(pipe.write(data));
+    const o = smb1Header(req, STATUS_OK, replyFlags2(req), SMB_COM_WRITE_ANDX, uid, req.tid);
+    o.u8(6).u8(0xff).u8(0).u16(0).u16(data.length & 0xffff).u16(0).u16(data.length >>> 16).u16(0).u16(0);
+    return { write: smb1Frame(o), events };
+  };
+
+  /** READ_ANDX from a pipe: what is there, up to the count asked; an empty pipe keeps the reader waiting. */
+  const readAndX1 = (req: Smb1Req, pipe: SrvsvcPipe): Reply => {
+    if (req.words.length < 20) return { write: smb1Error(req, STATUS_INVALID_PARAMETER) };
+    if (pipe.available === 0) return {};
+    const r = pipe.read(rd16(req.words, 10));
+    const o = smb1Header(req, r.more ? STATUS_BUFFER_OVERFLOW : STATUS_OK, replyFlags2(req), SMB_COM_READ_ANDX, uid, req.tid);
+    // Twelve words; the data after one pad byte, at 60 from the header.
+    o.u8(12).u8(0xff).u8(0).u16(0).u16(0).u16(0).u16(0).u16(r.data.length).u16(60).zeros(10);
+    o.u16(1 + r.data.length).u8(0).bytes(r.data);
+    return { write: smb1Frame(o), events: [] };
   };
 
   const handleSmb1 = (m: Uint8Array): Reply => {
@@ -599,22 +728,39 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       case SMB_COM_TREE_DISCONNECT:
         if (tid === 0 || req.tid !== tid) return { write: smb1Error(req, STATUS_NETWORK_NAME_DELETED) };
         tid = 0;
+        smb1Pipes.clear();
         return { write: smb1Frame(smb1Header(req, STATUS_OK, replyFlags2(req)).u8(0).u16(0)) };
       case SMB_COM_ECHO: {
         const data = req.bytes.subarray(0, 4096);
         const o = smb1Header(req, STATUS_OK, replyFlags2(req)).u8(1).u16(1).u16(data.length).bytes(data);
         return { write: smb1Frame(o) };
       }
-      case SMB_COM_NT_CREATE_ANDX: {
-        const unicode = (req.flags2 & FLAGS2_UNICODE) !== 0;
-        const name = smbString(req, 0, unicode).text;
+      case SMB_COM_NT_CREATE_ANDX:
+        return ntCreate1(req);
+      case SMB_COM_TRANSACTION:
+        if (req.words.length >= 32 && req.words[26] === 2 && rd16(req.words, 28) === TRANSACT_NM_PIPE) return transactNmPipe1(req, m);
         return {
           write: smb1Error(req, authenticated ? STATUS_ACCESS_DENIED : STATUS_SMB_BAD_UID),
-          events: [{ action: "command", command: `SMB1 NT_CREATE ${clip(name)}` }],
+          events: [{ action: "command", command: "SMB1 command 0x25" }],
         };
+      case SMB_COM_WRITE_ANDX:
+      case SMB_COM_READ_ANDX: {
+        const fid = req.words.length >= 6 ? rd16(req.words, 4) : -1;
+        const pipe = smb1Pipes.get(fid);
+        // Only pipes are ever open here; anything else is what it was before (no file, no access).
+        if (!pipe || !authenticated || req.uid !== uid) {
+          const events: ProtocolEvent[] = [{ action: "command", command: `SMB1 command 0x${req.cmd.toString(16)}` }];
+          return { write: smb1Error(req, authenticated ? (pipe ? STATUS_SMB_BAD_UID : STATUS_INVALID_HANDLE) : STATUS_SMB_BAD_UID), events };
+        }
+        return req.cmd === SMB_COM_WRITE_ANDX ? writeAndX1(req, m, pipe) : readAndX1(req, pipe);
       }
-      case SMB_COM_CLOSE:
-        return { write: smb1Error(req, STATUS_INVALID_PARAMETER) };
+      case SMB_COM_CLOSE: {
+        if (!authenticated || req.uid !== uid) return { write: smb1Error(req, STATUS_SMB_BAD_UID) };
+        const fid = req.words.length >= 2 ? rd16(req.words, 0) : -1;
+        if (!smb1Pipes.has(fid)) return { write: smb1Error(req, STATUS_INVALID_HANDLE) };
+        smb1Pipes.delete(fid);
+        return { write: smb1Frame(smb1Header(req, STATUS_OK, replyFlags2(req), SMB_COM_CLOSE, uid, req.tid).u8(0).u16(0)) };
+      }
       default: {
         const events: ProtocolEvent[] = [{ action: "command", command: `SMB1 command 0x${req.cmd.toString(16).padStart(2, "0")}` }];
         if (!SMB1_KNOWN.has(req.cmd)) return { write: smb1Unknown(req), events };
@@ -633,7 +779,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       .u32(status)
       .u16(command)
       .u16(credits)
-      .u32(0x00000001) // SERVER_TO_REDIR
+      .u32(SMB2_FLAGS_SERVER_TO_REDIR | ((req?.flags ?? 0) & SMB2_FLAGS_PRIORITY))
       .u32(0)
       .u64(req?.messageId ?? 0n)
       .u32(req?.processId ?? 0)
@@ -641,12 +787,55 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
       .u64(sid)
       .zeros(16);
 
+  /**
+   * An async reply (MS-SMB2 3.3.4.2): the interim STATUS_PENDING first, then the answer under the same async id.
+   * smbd uses the message id as the async id, grants the credits with the interim and none with the answer.
+   */
+  const smb2Async = (req: Smb2Req, final: ((o: ByteWriter) => void) | undefined, status = STATUS_OK): Uint8Array => {
+    const head = (st: number, charge: number, credits: number): ByteWriter =>
+      new ByteWriter()
+        .bytes([0xfe, 0x53, 0x4d, 0x42])
+        .u16(64)
+        .u16(charge)
+        .u32(st)
+        .u16(req.command)
+        .u16(credits)
+        .u32(SMB2_FLAGS_SERVER_TO_REDIR | SMB2_FLAGS_ASYNC | (req.flags & SMB2_FLAGS_PRIORITY))
+        .u32(0)
+        .u64(req.messageId)
+        .u64(req.messageId)
+        .u64(sessionId)
+        .zeros(16);
+    const interim = smb2Frame(head(STATUS_PENDING, 0, grant(req)).u16(9).u16(0).u32(0).u8(0x21));
+    if (!final) return interim;
+    const o = head(status, req.creditCharge, 0);
+    final(o);
+    return concatBytes([interim, smb2Frame(o)]);
+  };
+
   const smb2Frame = (o: ByteWriter): Uint8Array => nbss(NBSS_MESSAGE, o.done(), true);
 
   const smb2Error = (req: Smb2Req, status: number, sid = sessionId): Uint8Array =>
     smb2Frame(smb2Header(req, req.command, status, 1, sid, req.treeId).u16(9).u16(0).u32(0).u8(0));
 
-  const grant = (req: Smb2Req): number => Math.min(Math.max(req.credits, 1), 64);
+  /**
+   * Credits granted with a reply. smbd 4.17 (measured): the charge back, plus what the client asks beyond one
+   * while its window is under 8192; a session setup gets its charge back until it succeeds, and then the
+   * window filled to 8192 whatever was asked.
+   * The others: what was asked, at most 64.
+   */
+  let creditWindow = 1;
+  const grant = (req: Smb2Req, sessionDone = false): number => {
+    if (t.smbd !== "4.17-smb2-only") return Math.min(Math.max(req.credits, 1), 64);
+    const charge = Math.max(req.creditCharge, 1);
+    creditWindow = Math.max(creditWindow - charge, 0);
+    const possible = Math.max(8192 - creditWindow - charge, 0);
+    // A session setup still in progress gets its charge back and nothing more.
+    const extra = sessionDone ? possible : req.command === SMB2_SESSION_SETUP ? 0 : Math.min(Math.max(req.credits, 1) - 1, possible);
+    const g = charge + extra;
+    creditWindow += g;
+    return g;
+  };
 
   /**
    * Negotiate response; `req` absent when answering an SMB1 negprot that chose an SMB2 dialect. Multi-channel
@@ -754,7 +943,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
     const wrapped = blob[0] === 0x60 || blob[0] === 0xa1;
     if (!ntlm) return { write: smb2Error(req, STATUS_LOGON_FAILURE) };
     const reply = (status: number, flags: number, token: Uint8Array | undefined): Uint8Array => {
-      const o = smb2Header(req, SMB2_SESSION_SETUP, status, grant(req), sessionId);
+      const o = smb2Header(req, SMB2_SESSION_SETUP, status, grant(req, status === STATUS_OK), sessionId);
       o.u16(9).u16(flags).u16(token && token.length > 0 ? 0x48 : 0).u16(token?.length ?? 0);
       if (token && token.length > 0) o.bytes(token);
       else o.u8(0);
@@ -780,11 +969,76 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
         return { write: smb2Error(req, STATUS_LOGON_FAILURE, sid), events };
       }
       authenticated = true;
+      sessionKind = outcome;
       const token = wrapped ? Uint8Array.from(negTokenResp(0)) : undefined;
       return { write: reply(STATUS_OK, outcome === "guest" ? 0x0001 : outcome === "anonymous" ? 0x0002 : 0, token), events };
     }
     return { write: smb2Error(req, STATUS_INVALID_PARAMETER) };
   };
+
+  // ------------------------------------------------------------------------------------------ shares
+
+  /** The shares this host lists, in the order the server keeps them; the same on every connection. */
+  const shareList = (): Share[] => {
+    const paths = new Map(t.sharePaths.map((x) => [x.slice(0, x.indexOf(":")).toUpperCase(), x.slice(x.indexOf(":") + 1)]));
+    /** smbd states a path as "C:" and the Unix path with backslashes; Windows as it is. */
+    const dos = (p: string) => (windows ? p : `C:${p.replace(/\//g, "\\")}`);
+    const parse = (spec: string, type: number): Share => {
+      const i = spec.indexOf(":");
+      const name = i < 0 ? spec : spec.slice(0, i);
+      const path = paths.get(name.toUpperCase()) ?? (windows ? `C:\\${name}` : `/srv/samba/${name}`);
+      return { name, type, comment: i < 0 ? "" : spec.slice(i + 1), path: dos(path), uses: 0 };
+    };
+    const pool = [...t.sharePool];
+    const added: Share[] = [];
+    const count = pool.length === 0 ? 0 : 1 + Math.floor(hostUnit(host, "smb-share-count") * 3);
+    for (let i = 0; i < count && pool.length > 0; i++) {
+      const k = Math.floor(hostUnit(host, "smb-share", String(i)) * pool.length);
+      added.push(parse(pool.splice(k, 1)[0]!, 0));
+    }
+    if (windows) {
+      // The administrative shares first (STYPE_SPECIAL), then IPC$, then what the owner shared.
+      const admin = t.shares.map((x) => parse(x, 0x80000000));
+      return [...admin, { name: "IPC$", type: 0x80000003, comment: "Remote IPC", path: "", uses: 1 }, ...added];
+    }
+    const version = t.nativeLanMan.replace(/^Samba /, "");
+    const serverString = t.serverString.replace(/%v/g, version).replace(/%h/g, host.hostname.toLowerCase());
+    const list = [...t.shares.map((x) => parse(x, 0)), ...added, { name: "IPC$", type: 0x80000003, comment: `IPC Service (${serverString})`, path: "C:\\tmp", uses: 1 }];
+    // smbd 4 adds the session user's home when the configuration has [homes]: a guest is 'nobody'.
+    if (t.homes && t.smbd !== "3.x") list.push({ name: "nobody", type: 0, comment: "Home Directories", path: dos(t.guestHome), uses: 0 });
+    return list;
+  };
+
+  /** How a share other than IPC$ is refused to a guest: a share that exists wants a user; any other does not exist. */
+  const refusedShare = (name: string): number => {
+    // The guest's own home too: smbd refused `nobody` to nmap's guest with ACCESS_DENIED (measured).
+    const known = shareList().some((x) => x.name.toUpperCase() === name.toUpperCase());
+    return known ? STATUS_ACCESS_DENIED : STATUS_BAD_NETWORK_NAME;
+  };
+
+  const newTreeId = (): number => {
+    if (windows) return trees.size + 1; // Windows numbers its trees
+    const r = ctx.random(4);
+    return ((r[0]! | (r[1]! << 8) | (r[2]! << 16) | (r[3]! << 24)) >>> 0) || 1; // smbd: a random 32-bit id
+  };
+
+  const fileKey = (id: Uint8Array): string => hexOf(id);
+
+  const newPipe = (): SrvsvcPipe =>
+    new SrvsvcPipe({
+      shares: shareList(),
+      secondaryAddress: windows || t.smbd === "3.x" ? "\\PIPE\\srvsvc" : "\\pipe\\srvsvc",
+      bindTimeFeatures: !windows && t.smbd !== "3.x" ? true : windows && t.ntlmTimestamp,
+      referentBase: windows ? 0 : 3,
+      getInfoReferentBase: windows ? 0 : 1,
+      level2: !windows,
+      assocGroup: () => {
+        const r = ctx.random(2);
+        return (r[0]! | (r[1]! << 8)) || 0x53f0;
+      },
+    });
+
+  const pipeEvents = (e: { command: string }[]): ProtocolEvent[] => e.map((x) => ({ action: "command", command: x.command }));
 
   const handleSmb2 = (m: Uint8Array): Reply => {
     const req = parseSmb2(m);
@@ -816,20 +1070,27 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
         const off = rd16(m, 64 + 4);
         const len = rd16(m, 64 + 6);
         const path = off + len <= m.length ? decodeUtf16(m.subarray(off, off + Math.min(len, 2048))) : "";
-        const events: ProtocolEvent[] = [{ action: "command", command: `SMB2 TREE_CONNECT ${clip(path)}` }];
         const err = needSession();
-        if (err) return { write: err, events };
-        if (!/\\IPC\$$/i.test(path)) return { write: smb2Error(req, STATUS_BAD_NETWORK_NAME), events };
-        treeId = treeId || 1;
-        const o = smb2Header(req, SMB2_TREE_CONNECT, STATUS_OK, grant(req), sessionId, treeId);
-        o.u16(16).u8(0x02).u8(0).u32(0x00000030).u32(0).u32(0x001f01ff);
-        return { write: smb2Frame(o), events };
+        if (err) return { write: err, events: [{ action: "command", command: `SMB2 TREE_CONNECT ${clip(path)}` }] };
+        const share = path.slice(path.lastIndexOf("\\") + 1);
+        if (share.toUpperCase() !== "IPC$" || trees.size >= MAX_TREES) {
+          const status = refusedShare(share);
+          return { write: smb2Error(req, status), events: [{ action: "command", command: `SMB2 TREE_CONNECT ${clip(path)} (${status === STATUS_ACCESS_DENIED ? "access denied" : "bad network name"})` }] };
+        }
+        const id = newTreeId();
+        trees.add(id);
+        const o = smb2Header(req, SMB2_TREE_CONNECT, STATUS_OK, grant(req), sessionId, id);
+        // IPC$: a pipe share. smbd: no flags, and what a guest may do there (measured on 4.17); Windows: no caching.
+        if (windows) o.u16(16).u8(0x02).u8(0).u32(0x00000030).u32(0).u32(0x001f01ff);
+        else o.u16(16).u8(0x02).u8(0).u32(0).u32(0).u32(0x001f00a9);
+        return { write: smb2Frame(o), events: [{ action: "command", command: `SMB2 TREE_CONNECT ${clip(path)}` }] };
       }
       case SMB2_TREE_DISCONNECT: {
         const err = needSession();
         if (err) return { write: err };
-        if (treeId === 0 || req.treeId !== treeId) return { write: smb2Error(req, STATUS_NETWORK_NAME_DELETED) };
-        treeId = 0;
+        if (!trees.has(req.treeId)) return { write: smb2Error(req, STATUS_NETWORK_NAME_DELETED) };
+        trees.delete(req.treeId);
+        for (const [k, f] of pipes) if (f.tree === req.treeId) pipes.delete(k);
         return { write: smb2Frame(smb2Header(req, SMB2_TREE_DISCONNECT, STATUS_OK, grant(req), sessionId, req.treeId).u16(4).u16(0)) };
       }
       case SMB2_CREATE: {
@@ -839,7 +1100,78 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
         const events: ProtocolEvent[] = [{ action: "command", command: `SMB2 CREATE ${clip(name)}` }];
         const err = needSession();
         if (err) return { write: err, events };
-        return { write: smb2Error(req, STATUS_ACCESS_DENIED), events };
+        if (!trees.has(req.treeId)) return { write: smb2Error(req, STATUS_NETWORK_NAME_DELETED), events };
+        const pipeName = name.replace(/^\\+/, "").toLowerCase();
+        if (pipeName !== "srvsvc") return { write: smb2Error(req, KNOWN_PIPES.has(pipeName) ? STATUS_ACCESS_DENIED : STATUS_OBJECT_NAME_NOT_FOUND), events };
+        if ((sessionKind === "anonymous" && !t.anonymousShareEnum) || pipes.size >= MAX_PIPES) return { write: smb2Error(req, STATUS_ACCESS_DENIED), events };
+        const id = concatBytes([ctx.random(4), new Uint8Array(4), ctx.random(4), new Uint8Array(4)]);
+        pipes.set(fileKey(id), { pipe: newPipe(), tree: req.treeId, id });
+        const o = smb2Header(req, SMB2_CREATE, STATUS_OK, grant(req), sessionId, req.treeId);
+        // Opened (action 1); a pipe's times are the Unix epoch, its attributes FILE_ATTRIBUTE_NORMAL (measured on 4.17).
+        o.u16(0x59).u8(0).u8(0).u32(1);
+        for (let i = 0; i < 4; i++) o.u64(PIPE_TIME);
+        o.u64(0n).u64(0n).u32(0x80).u32(0).bytes(id).u32(0).u32(0);
+        return { write: smb2Frame(o), events };
+      }
+      case SMB2_CLOSE: {
+        const err = needSession();
+        if (err) return { write: err };
+        const key = fileKey(m.subarray(64 + 8, 64 + 24));
+        if (!pipes.has(key)) return { write: smb2Error(req, STATUS_FILE_CLOSED) };
+        pipes.delete(key);
+        return { write: smb2Frame(smb2Header(req, SMB2_CLOSE, STATUS_OK, grant(req), sessionId, req.treeId).u16(60).zeros(58)) };
+      }
+      case SMB2_WRITE: {
+        const err = needSession();
+        if (err) return { write: err };
+        const f = pipes.get(fileKey(m.subarray(64 + 16, 64 + 32)));
+        if (!f) return { write: smb2Error(req, STATUS_FILE_CLOSED) };
+        if (f.pipe.disconnected) return { write: smb2Error(req, STATUS_PIPE_DISCONNECTED) };
+        const dataOff = rd16(m, 64 + 2);
+        const dataLen = rd32(m, 64 + 4);
+        const data = m.subarray(Math.min(dataOff, m.length), Math.min(dataOff + dataLen, m.length));
+        const events = pipeEvents(f.pipe.write(data));
+        const o = smb2Header(req, SMB2_WRITE, STATUS_OK, grant(req), sessionId, req.treeId);
+        o.u16(17).u16(0).u32(data.length).u32(0).u16(0).u16(0);
+        return { write: smb2Frame(o), events };
+      }
+      case SMB2_READ: {
+        const err = needSession();
+        if (err) return { write: err };
+        const f = pipes.get(fileKey(m.subarray(64 + 16, 64 + 32)));
+        if (!f) return { write: smb2Error(req, STATUS_FILE_CLOSED) };
+        // Nothing to read: smbd waits for the pipe (an interim answer, then nothing until data comes).
+        if (f.pipe.available === 0) return { write: smb2Async(req, undefined) };
+        const r = f.pipe.read(Math.min(rd32(m, 64 + 4), t.smb2MaxSize));
+        const o = smb2Header(req, SMB2_READ, r.more ? STATUS_BUFFER_OVERFLOW : STATUS_OK, grant(req), sessionId, req.treeId);
+        o.u16(17).u8(0x50).u8(0).u32(r.data.length).u32(0).u32(0).bytes(r.data);
+        return { write: smb2Frame(o) };
+      }
+      case SMB2_IOCTL: {
+        const ctl = rd32(m, 64 + 4);
+        const events: ProtocolEvent[] = [{ action: "command", command: `SMB2 IOCTL 0x${ctl.toString(16).padStart(8, "0")}` }];
+        const err = needSession();
+        if (err) return { write: err, events };
+        if (ctl === FSCTL_DFS_GET_REFERRALS) return { write: smb2Error(req, STATUS_NOT_FOUND), events };
+        if (ctl !== FSCTL_PIPE_TRANSCEIVE) return { write: smb2Error(req, STATUS_INVALID_DEVICE_REQUEST), events };
+        const id = m.subarray(64 + 8, 64 + 24);
+        const f = pipes.get(fileKey(id));
+        if (!f) return { write: smb2Error(req, STATUS_FILE_CLOSED), events };
+        if (f.pipe.disconnected) return { write: smb2Error(req, STATUS_PIPE_DISCONNECTED), events };
+        const inOff = rd32(m, 64 + 24);
+        const inLen = rd32(m, 64 + 28);
+        const input = m.subarray(Math.min(inOff, m.length), Math.min(inOff + inLen, m.length));
+        const pipeEv = pipeEvents(f.pipe.write(input));
+        const r = f.pipe.read(Math.min(rd32(m, 64 + 44), t.smb2MaxSize));
+        const body = (o: ByteWriter): void => {
+          o.u16(49).u16(0).u32(ctl).bytes(id).u32(0x70).u32(0).u32(0x70).u32(r.data.length).u32(0).u32(0).bytes(r.data);
+        };
+        const status = r.more ? STATUS_BUFFER_OVERFLOW : STATUS_OK;
+        // smbd 4.17 hands pipes to samba-dcerpcd: the answer comes later than smbd waits before going async.
+        if (t.smbd === "4.17-smb2-only") return { write: smb2Async(req, body, status), events: [...events, ...pipeEv] };
+        const o = smb2Header(req, SMB2_IOCTL, status, grant(req), sessionId, req.treeId);
+        body(o);
+        return { write: smb2Frame(o), events: [...events, ...pipeEv] };
       }
       default: {
         const events: ProtocolEvent[] = [{ action: "command", command: `SMB2 command 0x${req.command.toString(16).padStart(2, "0")}` }];
@@ -925,7 +1257,7 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
 
   // ------------------------------------------------------------------------------------------ time
 
-  const treeOpen = (): boolean => tid !== 0 || treeId !== 0;
+  const treeOpen = (): boolean => tid !== 0 || trees.size > 0;
   /** smbd's SMB2 reader is asynchronous: its timers run while a frame is half in. The SMB1 reader blocks. */
   const readerBlocks = (): boolean => dialect !== "smb2";
   const idleMs = (): number => drawMs(t.idleCheckMs, ctx.random);
@@ -935,7 +1267,12 @@ export function startSamba(ctx: SessionContext<SambaTemplates>): ProtocolSession
   const reader = new NbssReader(FRAME_KEEP);
 
   return {
-    buffered: () => reader.buffered,
+    buffered: () => {
+      let n = reader.buffered;
+      for (const f of pipes.values()) n += f.pipe.buffered;
+      for (const p of smb1Pipes.values()) n += p.buffered;
+      return n;
+    },
 
     open(): Reply {
       // SMB is client-first: the server says nothing until spoken to. smbd forks a child first.

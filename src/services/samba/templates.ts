@@ -31,6 +31,22 @@ export const sambaTemplates = schema({
   smb2SpnegoHint: withDefault(t.text("the SPNEGO hint of the SMB2 negotiate"), "not_defined_in_RFC4178@please_ignore"),
   smb2SystemTime: withDefault(t.bool("the SMB2 negotiate states the system time (Samba 3.6 sends 0)"), true),
   smb2SigningContext: withDefault(t.bool("an SMB 3.1.1 negotiate answers the signing-capabilities context (Samba 4.15 and later)"), false),
+  serverString: withDefault(
+    t.text("Samba: smb.conf's 'server string' as the package ships it (%v the version NativeLanMan states, %h the host name); the IPC$ comment is 'IPC Service (<it>)'. Windows: ignored (its IPC$ says 'Remote IPC')"),
+    "Samba %v",
+  ),
+  shares: withDefault(t.list("browseable shares of the package's default configuration, in its order, each 'name:comment' (Debian: print$:Printer Drivers); Windows: the administrative shares"), []),
+  sharePool: withDefault(
+    t.list("shares an administrator added, 'name:comment': each host lists one to three of them, drawn from its seed"),
+    ["backup:Backups", "data:Data", "shared:Shared Files", "scans:Scanned Documents", "media:Media Files", "projects:Projects", "archive:Archive", "software:Software"],
+  ),
+  sharePaths: withDefault(
+    t.list("where shares live, 'name:path' (NetShareGetInfo level 2 states it); a share not named here: /srv/samba/<name> (Windows: C:\\<name>)"),
+    ["print$:/var/lib/samba/printers"],
+  ),
+  guestHome: withDefault(t.text("the guest account's home directory, the path of its [homes] share (Debian's nobody: /nonexistent)"), "/nonexistent"),
+  homes: withDefault(t.bool("the default configuration has a [homes] section: smbd 4 lists the session user's home (a guest's: 'nobody', Home Directories)"), false),
+  anonymousShareEnum: withDefault(t.bool("an anonymous session may open \\srvsvc and list shares (Windows Vista and later: no, the pipe is not in NullSessionPipes)"), true),
   smbd: withDefault(
     t.oneOf(
       "Samba only: the smbd series, for what differs in its reader and counters. 3.x answers keepalive requests and stray session responses and carries on, and numbers sessions from 100; 4.x ends the connection after any answer but a positive session response; 4.17-smb2-only (SMB1 off, 4.17 and later) ends it for anything but a session request or an SMB negotiate",

@@ -95,6 +95,9 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
       }
     }
 
+    // The torrents this client seeds: the same on every connection of the host, unknown to anyone else.
+    const seeding = new Set(seededInfoHashes(ctx, t.torrents));
+
     /** What the peer sent and no step has consumed yet (read from the front, never re-copied whole). */
     const pending = new ByteQueue();
     /** How far into `pending` the search for the end of an HTTP request head has already looked. */
@@ -133,19 +136,21 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
       return out;
     };
 
+    /** The handshake as an event: the torrent asked for and the peer's id are fields, for pipelines to count swarms and clients. */
+    const handshakeEvent = (buf: Uint8Array): ProtocolEvent => {
+      const infoHash = hex(buf.subarray(28, 48));
+      const theirId = buf.length >= HANDSHAKE_LEN ? toLatin1(buf.subarray(48, 68)) : undefined;
+      return {
+        action: "command",
+        command: `handshake info_hash=${infoHash}${theirId === undefined ? "" : ` peer_id=${clip(theirId)}`}`,
+        client: { info_hash: infoHash, ...(theirId === undefined ? {} : { peer_id: theirId }) },
+      };
+    };
+
     const handshakeReply = (buf: Uint8Array): Reply => {
       theirReserved = buf.slice(20, 28);
       const infoHash = buf.subarray(28, 48);
-      const theirId = buf.subarray(48, 68);
-      // The torrent asked for and the peer's id are fields too, so a pipeline can count swarms and clients
-      // without parsing the command text.
-      const events: ProtocolEvent[] = [
-        {
-          action: "command",
-          command: `handshake info_hash=${hex(infoHash)} peer_id=${clip(toLatin1(theirId))}`,
-          client: { info_hash: hex(infoHash), peer_id: toLatin1(theirId) },
-        },
-      ];
+      const events: ProtocolEvent[] = [handshakeEvent(buf)];
       const parts: Uint8Array[] = [];
       if (!greetFirst) parts.push(HEADER, reserved);
       if (!sentHashAndId) parts.push(infoHash, peerId);
@@ -162,6 +167,14 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
       const events: ProtocolEvent[] = [{ action: "command", command: clip(requestLine, 512) }];
       let status = t.httpResponse ?? "";
       let body = t.httpBody;
+      if (t.announceFailure !== undefined && /^\/announce(\?|$)/.test(path)) {
+        // The tracker knows no torrent of this host's: a bencoded failure, as its own clients expect.
+        const hasHash = /[?&]info_hash=/.test(path);
+        const reason = hasHash ? t.announceFailure : t.announceNoHash;
+        body = `d14:failure reason${utf8(reason).length}:${reason}e`;
+        const hash = /[?&]info_hash=([^&]{1,180})/.exec(path)?.[1];
+        if (hash !== undefined) events[0] = { ...events[0]!, client: { info_hash: announcedHash(hash) } };
+      }
       if (t.httpAuthPath && path.startsWith(t.httpAuthPath)) {
         // WebUI login attempts: log the Basic credentials, never accept them.
         const auth = /\r\nAuthorization:\s*Basic\s+([A-Za-z0-9+/=]{1,512})/i.exec(head);
@@ -204,6 +217,14 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
       }
       const known = Math.min(b.length, HEADER.length);
       for (let i = 0; i < known; i++) if (b[i] !== HEADER[i]) return { close: true, events: [{ action: "error", message: "not a BitTorrent handshake" }] };
+      if (b.length >= 48 && !seeding.has(hex(b.subarray(28, 48)))) {
+        // Not a torrent this client has: it hangs up once it has read the info_hash, saying nothing more
+        // (the peer's id is logged when it came in the same read).
+        state = "closed";
+        const event = handshakeEvent(b.subarray(0, Math.min(b.length, HANDSHAKE_LEN)));
+        pending.clear();
+        return { close: true, events: [event] };
+      }
       if (greetFirst && !sentHashAndId && b.length >= 48) {
         // Python mainline answers with its info_hash and peer id as soon as it has read the peer's info_hash.
         sentHashAndId = true;
@@ -318,4 +339,27 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
         return { close: true };
       },
     };
+}
+
+/** The info_hash of an announce URL (20 bytes, percent-encoded) as 40 hex digits; what was sent, escaped, when it is not 20 bytes. */
+function announcedHash(encoded: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < encoded.length && bytes.length <= 20; i++) {
+    if (encoded[i] === "%" && /^[0-9A-Fa-f]{2}$/.test(encoded.slice(i + 1, i + 3))) {
+      bytes.push(Number.parseInt(encoded.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(encoded.charCodeAt(i) & 0xff);
+  }
+  return bytes.length === 20 ? hex(Uint8Array.from(bytes)) : clip(encoded, 180);
+}
+
+/** The info_hashes of the torrents a host's client seeds: 20 bytes each from the host's own random source. */
+export function seededInfoHashes(ctx: Pick<SessionContext, "hostRandom">, count: number): string[] {
+  const out: string[] = [];
+  for (let k = 0; k < count; k++) {
+    const bytes = new Uint8Array(20);
+    for (let i = 0; i < 20; i++) bytes[i] = Math.floor(ctx.hostRandom(`seeding-${k}-${i}`) * 256);
+    out.push(hex(bytes));
+  }
+  return out;
 }
