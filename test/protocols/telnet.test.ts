@@ -200,6 +200,27 @@ describe("BusyBox telnetd faces", () => {
   });
 });
 
+describe("Cisco IOS face", () => {
+  test("WILL ECHO, WILL SGA, DO TTYPE, DO NAWS and User Access Verification at once; Username/Password; % Login invalid", async () => {
+    const { trap, sink } = startTestTrap(entry("cisco-ios-12.4-telnetd"));
+    try {
+      const c = await connect(trap.port);
+      const text = await c.waitFor((s) => s.endsWith("Username: "));
+      expect(text).toBe(`${IAC}${WILL}${ECHO}${IAC}${WILL}${SGA}${IAC}${DO}${TTYPE}${IAC}${DO}${NAWS}\r\n\r\nUser Access Verification\r\n\r\nUsername: `);
+      const mark = text.length;
+      c.send("cisco\r\n");
+      await c.waitFor((s) => s.endsWith("Password: "));
+      c.send("cisco\r\n");
+      await c.waitFor((s) => s.slice(mark).includes("% Login invalid") && s.endsWith("Username: "), 5000);
+      expect(c.text().slice(mark)).toBe("cisco\r\nPassword: \r\n% Login invalid\r\n\r\nUsername: ");
+      c.end();
+    } finally {
+      trap.stop();
+    }
+    expect(sink.of("login").map((e: any) => `${e.user}:${e.password}`)).toEqual(["cisco:cisco"]);
+  });
+});
+
 describe("Windows Telnet Server faces: NTLM in the AUTHENTICATION option (MS-TNAP)", () => {
   const le16 = (n: number) => [n & 0xff, n >> 8];
   const le32 = (n: number) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff];
