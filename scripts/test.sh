@@ -31,6 +31,11 @@ command -v logrotate >/dev/null || need+=(logrotate)    # the shipped logrotate 
 [ -x /usr/bin/python3 ] || need+=(python3)             # a real SMTP client: smtplib (test/clients/smtp.test.ts)
 command -v swaks >/dev/null || need+=(swaks)            # a real SMTP client: swaks AUTH LOGIN (test/clients/smtp.test.ts)
 command -v rsyslogd >/dev/null || need+=(rsyslog)       # a real syslog receiver for the syslog sink (test/sinks.test.ts runs its own, with its own config)
+command -v telnet >/dev/null || need+=(telnet)          # the real telnet client (test/clients/telnet.test.ts)
+command -v expect >/dev/null || need+=(expect)          # drives the telnet client through login
+command -v vncsnapshot >/dev/null || need+=(vncsnapshot) # a real VNC viewer, headless (test/clients/vnc.test.ts)
+command -v xfreerdp >/dev/null || need+=(freerdp2-x11)  # the real RDP client (test/clients/rdp.test.ts; /auth-only)
+command -v Xvfb >/dev/null || need+=(xvfb)                # a display xfreerdp insists on even for /auth-only
 command -v aria2c >/dev/null || need+=(aria2)          # a real BitTorrent client announcing to the tracker face (test/clients/torrent.test.ts)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -25,7 +25,7 @@ describe("banner catalog", () => {
     expect(resolveService("smb")).toBe("samba");
     expect(resolveService("bittorrent")).toBe("torrent");
     expect(resolveService("FTP")).toBe("ftp");
-    expect(resolveService("telnet")).toBeUndefined();
+    expect(resolveService("gopher")).toBeUndefined();
   });
 });
 

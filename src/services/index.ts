@@ -17,6 +17,7 @@ import { mysql } from "./mysql/index.ts";
 import { pop3 } from "./pop3/index.ts";
 import { pop3s } from "./pop3s/index.ts";
 import { postgresql } from "./postgresql/index.ts";
+import { rdp } from "./rdp/index.ts";
 import { redis } from "./redis/index.ts";
 import { rsync } from "./rsync/index.ts";
 import { samba } from "./samba/index.ts";
@@ -24,9 +25,11 @@ import { sip } from "./sip/index.ts";
 import { smtp } from "./smtp/index.ts";
 import { smtps } from "./smtps/index.ts";
 import { ssh } from "./ssh/index.ts";
+import { telnet } from "./telnet/index.ts";
 import { torrent } from "./torrent/index.ts";
+import { vnc } from "./vnc/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [docker, elasticsearch, ftp, http, httpProxy, https, imap, imaps, ldap, memcached, mssql, mysql, pop3, pop3s, postgresql, redis, rsync, samba, sip, smtp, smtps, ssh, torrent];
+export const SERVICE_MODULES: readonly ServiceModule[] = [docker, elasticsearch, ftp, http, httpProxy, https, imap, imaps, ldap, memcached, mssql, mysql, pop3, pop3s, postgresql, rdp, redis, rsync, samba, sip, smtp, smtps, ssh, telnet, torrent, vnc];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
