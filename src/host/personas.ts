@@ -6,6 +6,7 @@ import devDocker from "../../fixtures/personas/dev-docker.yaml" with { type: "te
 import debianLamp from "../../fixtures/personas/debian-lamp.yaml" with { type: "text" };
 import freebsdFiles from "../../fixtures/personas/freebsd-files.yaml" with { type: "text" };
 import mailServer from "../../fixtures/personas/mail-server.yaml" with { type: "text" };
+import iotCamera from "../../fixtures/personas/iot-camera.yaml" with { type: "text" };
 import macosServer from "../../fixtures/personas/macos-server.yaml" with { type: "text" };
 import officeNas from "../../fixtures/personas/office-nas.yaml" with { type: "text" };
 import seedbox from "../../fixtures/personas/seedbox.yaml" with { type: "text" };
@@ -31,6 +32,7 @@ const FILES: Record<string, string> = {
   "dev-docker": devDocker,
   "squid-gateway": squidGateway,
   "mail-server": mailServer,
+  "iot-camera": iotCamera,
 };
 
 export const PERSONA_NAMES: readonly string[] = Object.keys(FILES);
