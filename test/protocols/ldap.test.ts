@@ -1,6 +1,6 @@
 // The ldap face over real TCP on 127.0.0.1: requests built here byte by byte (BER as RFC 4511 lays it
 // out), answers compared with what Debian 12's slapd 2.5.13 sent to the same bytes (measured; see
-// docs/research/wt-dir.md), and the logged logins.
+// docs/research/ldap-rsync-sip.md), and the logged logins.
 import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { findEntry } from "../../src/catalog/index.ts";

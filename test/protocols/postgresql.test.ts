@@ -1,7 +1,7 @@
 // postgresql over real TCP: the startup packet, the SSL and GSSAPI requests, the md5 authentication
 // request and the refused login, the errors for malformed input. Byte layouts are the frontend/backend
 // protocol's (PostgreSQL documentation, "Message Formats"); the texts and field order are what Debian 12's
-// PostgreSQL 15.18 sent on this machine (measured with a socket, see docs/research/wt-pg.md).
+// PostgreSQL 15.18 sent on this machine (measured with a socket, see docs/research/postgresql-mssql.md).
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { serviceEntries } from "../../src/catalog/index.ts";

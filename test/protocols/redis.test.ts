@@ -1,7 +1,7 @@
 // redis faces over real TCP on 127.0.0.1: the answers nmap and attackers read (INFO, NOAUTH, the
 // version's error words, protocol errors and the hang-up after them), and every AUTH in the log.
 // Expected words come from the redis sources of each version and from Debian 12's redis-server 7.0.15
-// run on this machine (docs/research/wt-redis.md), not from the fixture.
+// run on this machine (docs/research/redis-memcached.md), not from the fixture.
 import { afterAll, describe, expect, test } from "bun:test";
 import { findEntry } from "../../src/catalog/index.ts";
 import type { Trap } from "../../src/net/listener.ts";

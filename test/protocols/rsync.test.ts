@@ -1,6 +1,6 @@
 // The rsync face over real TCP on 127.0.0.1: greetings per release, the module list, the auth challenge
 // sized by the negotiated digest, the refused login logged as a hashcat line that verifies, and the
-// daemon's words for bad greetings (compared with Debian 12's rsync 3.5.0 daemon, docs/research/wt-dir.md).
+// daemon's words for bad greetings (compared with Debian 12's rsync 3.5.0 daemon, docs/research/ldap-rsync-sip.md).
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { findEntry } from "../../src/catalog/index.ts";
