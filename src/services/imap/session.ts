@@ -3,6 +3,7 @@
 // reads them: tag, verb, arguments as atoms, quoted strings, parenthesised lists and literals ({n} with
 // its "+ OK" continuation, {n+} without). All wording lives in the entry's templates (templates.ts).
 import { hostTime } from "../../host/facts.ts";
+import { drainLines, type DrainState } from "../line-daemon.ts";
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { fill } from "../../util/template.ts";
 import { clip } from "../../wire/bytes.ts";
@@ -107,9 +108,8 @@ export function startImap(ctx: SessionContext<ImapTemplates>): ProtocolSession {
   let cmd: { tag: string; verb: string; tokens: string[]; size: number; literal: number } | undefined;
   let auth: Auth | undefined;
   let bads = 0;
-  let closed = false;
-  let waiting = false;
-  let deferred: Outcome | undefined;
+  /** The daemon asleep in a pause, a reply held for one, or gone (src/services/line-daemon.ts). */
+  const st: DrainState<Outcome> = { deferred: undefined, waiting: false, closed: false };
 
   const say = (tpl: string, vars: Record<string, string> = {}): string =>
     fill(tpl, { ...base, capability: secure ? t.capabilitySecure : t.capability, ...vars });
@@ -289,62 +289,17 @@ export function startImap(ctx: SessionContext<ImapTemplates>): ProtocolSession {
   }
 
   function drain(): Reply {
-    const events: ProtocolEvent[] = [];
-    const timers: Record<string, number | null> = {};
-    let out = "";
-    let delayMs = 0;
-    let close: true | "reset" | undefined;
-    let startTls = false;
-    let served = false;
-    for (;;) {
-      let r: Outcome | undefined;
-      if (deferred) {
-        r = deferred;
-        deferred = undefined;
-      } else r = next(events);
-      if (!r) break;
-      served = true;
-      if ((r.delayMs ?? 0) > 0 && out !== "") {
-        // What was answered before goes now; this reply after its pause.
-        deferred = r;
-        waiting = true;
-        timers.resume = 0;
-        break;
-      }
-      out += r.out;
-      if (r.close) {
-        close = r.close;
-        closed = true;
-        delayMs = r.delayMs ?? 0;
-        break;
-      }
-      if (r.startTls) {
-        // The client's handshake follows: lines read ahead are not commands.
-        startTls = true;
+    return drainLines(st, {
+      next: (events) => next(events),
+      pending: () => q.length > 0,
+      dropReadAhead: () => {
         q.clear();
         scanned = 0;
-        break;
-      }
-      if ((r.delayMs ?? 0) > 0) {
-        delayMs = r.delayMs!;
-        // The daemon answers after its pause and only then reads on.
-        if (q.length > 0) {
-          waiting = true;
-          timers.resume = delayMs;
-        }
-        break;
-      }
-    }
-    if (served && !closed && timeoutMs !== undefined && t.timeoutRestarts) timers.timeout = delayMs + timeoutMs;
-    const reply: Reply = {};
-    if (out !== "") reply.write = out;
-    if (delayMs > 0) reply.delayMs = delayMs;
-    if (close) reply.close = close;
-    if (startTls) reply.startTls = true;
-    if (events.length > 0) reply.events = events;
-    if (Object.keys(timers).length > 0) reply.timers = timers;
-    return reply;
+      },
+      ...(timeoutMs !== undefined && t.timeoutRestarts ? { restart: { name: "timeout", ms: timeoutMs } } : {}),
+    });
   }
+
 
   return {
     buffered: () => q.length + (cmd ? cmd.size : 0),
@@ -354,20 +309,20 @@ export function startImap(ctx: SessionContext<ImapTemplates>): ProtocolSession {
       return reply;
     },
     data(chunk: Uint8Array): Reply {
-      if (closed) return {};
+      if (st.closed) return {};
       const room = INPUT_MAX - q.length;
       if (room <= 0) return {};
       q.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-      return waiting ? {} : drain();
+      return st.waiting ? {} : drain();
     },
     timer(name: string): Reply {
-      if (closed) return {};
+      if (st.closed) return {};
       if (name === "timeout") {
-        closed = true;
+        st.closed = true;
         return { write: say(t.timeout), close: true };
       }
       if (name === "resume") {
-        waiting = false;
+        st.waiting = false;
         return drain();
       }
       return {};

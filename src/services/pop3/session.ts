@@ -2,6 +2,7 @@
 // the daemon's pause, QUIT, and the daemon's answers to the rest. All wording lives in the entry's
 // templates (templates.ts).
 import { hostTime } from "../../host/facts.ts";
+import { drainLines, type DrainState } from "../line-daemon.ts";
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { fill } from "../../util/template.ts";
 import { clip } from "../../wire/bytes.ts";
@@ -42,9 +43,8 @@ export function startPop3(ctx: SessionContext<Pop3Templates>): ProtocolSession {
   let user: string | undefined;
   let auth: Auth | undefined;
   let bads = 0;
-  let closed = false;
-  let waiting = false;
-  let deferred: Outcome | undefined;
+  /** The daemon asleep in a pause, a reply held for one, or gone (src/services/line-daemon.ts). */
+  const st: DrainState<Outcome> = { deferred: undefined, waiting: false, closed: false };
 
   const say = (tpl: string, vars: Record<string, string> = {}): string => fill(tpl, { ...base, ...vars });
 
@@ -189,59 +189,17 @@ export function startPop3(ctx: SessionContext<Pop3Templates>): ProtocolSession {
   }
 
   function drain(): Reply {
-    const events: ProtocolEvent[] = [];
-    const timers: Record<string, number | null> = {};
-    let out = "";
-    let delayMs = 0;
-    let close: true | "reset" | undefined;
-    let startTls = false;
-    let served = false;
-    for (;;) {
-      let r: Outcome | undefined;
-      if (deferred) {
-        r = deferred;
-        deferred = undefined;
-      } else r = next(events);
-      if (!r) break;
-      served = true;
-      if ((r.delayMs ?? 0) > 0 && out !== "") {
-        deferred = r;
-        waiting = true;
-        timers.resume = 0;
-        break;
-      }
-      out += r.out;
-      if (r.close) {
-        close = r.close;
-        closed = true;
-        delayMs = r.delayMs ?? 0;
-        break;
-      }
-      if (r.startTls) {
-        startTls = true;
+    return drainLines(st, {
+      next: (events) => next(events),
+      pending: () => q.length > 0,
+      dropReadAhead: () => {
         q.clear();
         scanned = 0;
-        break;
-      }
-      if ((r.delayMs ?? 0) > 0) {
-        delayMs = r.delayMs!;
-        if (q.length > 0) {
-          waiting = true;
-          timers.resume = delayMs;
-        }
-        break;
-      }
-    }
-    if (served && !closed && timeoutMs !== undefined && t.timeoutRestarts) timers.timeout = delayMs + timeoutMs;
-    const reply: Reply = {};
-    if (out !== "") reply.write = out;
-    if (delayMs > 0) reply.delayMs = delayMs;
-    if (close) reply.close = close;
-    if (startTls) reply.startTls = true;
-    if (events.length > 0) reply.events = events;
-    if (Object.keys(timers).length > 0) reply.timers = timers;
-    return reply;
+      },
+      ...(timeoutMs !== undefined && t.timeoutRestarts ? { restart: { name: "timeout", ms: timeoutMs } } : {}),
+    });
   }
+
 
   return {
     buffered: () => q.length,
@@ -251,20 +209,20 @@ export function startPop3(ctx: SessionContext<Pop3Templates>): ProtocolSession {
       return reply;
     },
     data(chunk: Uint8Array): Reply {
-      if (closed) return {};
+      if (st.closed) return {};
       const room = INPUT_MAX - q.length;
       if (room <= 0) return {};
       q.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-      return waiting ? {} : drain();
+      return st.waiting ? {} : drain();
     },
     timer(name: string): Reply {
-      if (closed) return {};
+      if (st.closed) return {};
       if (name === "timeout") {
-        closed = true;
+        st.closed = true;
         return { write: say(t.timeout), close: true };
       }
       if (name === "resume") {
-        waiting = false;
+        st.waiting = false;
         return drain();
       }
       return {};

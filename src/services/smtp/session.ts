@@ -4,6 +4,7 @@
 // CRAM-MD5 and NTLM as the hashcat line of their response. All wording lives in the entry's templates;
 // this file knows the grammar, the SASL exchanges and the daemon's clock.
 import { hostTime, localTime, utcOffsetMinutes } from "../../host/facts.ts";
+import { drainLines, type DrainState } from "../line-daemon.ts";
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { fill } from "../../util/template.ts";
 import { clip, rd32 } from "../../wire/bytes.ts";
@@ -119,11 +120,10 @@ export function startSmtp(ctx: SessionContext<SmtpTemplates>): ProtocolSession {
   let errors = 0;
   let authFails = 0;
   let auth: AuthStep | undefined;
-  let closed = false;
   const queue: LineEvent[] = [];
   let queuedBytes = 0;
-  let waiting = false;
-  let deferred: Outcome | undefined;
+  /** The daemon asleep in a pause, a reply held for one, or gone (src/services/line-daemon.ts). */
+  const st: DrainState<Outcome> = { deferred: undefined, waiting: false, closed: false };
 
   function say(tpl: string, vars: Record<string, string> = {}): string {
     return fill(tpl, { ...base, helo: helo ?? "", ...vars });
@@ -348,65 +348,24 @@ export function startSmtp(ctx: SessionContext<SmtpTemplates>): ProtocolSession {
 
   /** Serves queued lines in order until one needs the daemon's time (a refused login's pause). */
   function drain(): Reply {
-    const events: ProtocolEvent[] = [];
-    const timers: Record<string, number | null> = {};
-    let out = "";
-    let delayMs = 0;
-    let served = false;
-    let startTls = false;
-    let close: boolean | "reset" = false;
-    for (;;) {
-      let r: Outcome;
-      if (deferred !== undefined) {
-        r = deferred;
-        deferred = undefined;
-      } else {
+    return drainLines(st, {
+      next: (events) => {
         const ev = queue.shift();
-        if (ev === undefined) break;
+        if (ev === undefined) return undefined;
         queuedBytes -= cost(ev);
-        r = serve(ev, events);
-      }
-      served = true;
-      if ((r.delayMs ?? 0) > 0 && out !== "") {
-        deferred = r;
-        waiting = true;
-        timers.resume = 0;
-        break;
-      }
-      out += r.out;
-      if (r.startTls) {
+        return serve(ev, events);
+      },
+      pending: () => queue.length > 0,
+      dropReadAhead: () => {
         // What follows is the client's handshake: lines read ahead are dropped, as the TLS library would.
-        startTls = true;
         queue.length = 0;
         queuedBytes = 0;
         lines = newSplitter();
-        break;
-      }
-      if (r.close) {
-        closed = true;
-        close = r.close;
-        delayMs = r.delayMs ?? 0;
-        break;
-      }
-      if ((r.delayMs ?? 0) > 0) {
-        delayMs = r.delayMs!;
-        if (queue.length > 0) {
-          waiting = true;
-          timers.resume = delayMs;
-        }
-        break;
-      }
-    }
-    if (served && !closed && idleMs !== undefined) timers.idle = delayMs + idleMs;
-    const reply: Reply = {};
-    if (out !== "") reply.write = out;
-    if (delayMs > 0) reply.delayMs = delayMs;
-    if (close) reply.close = close;
-    if (startTls) reply.startTls = true;
-    if (events.length > 0) reply.events = events;
-    if (Object.keys(timers).length > 0) reply.timers = timers;
-    return reply;
+      },
+      ...(idleMs !== undefined ? { restart: { name: "idle", ms: idleMs } } : {}),
+    });
   }
+
 
   return {
     buffered: () => lines.buffered + queuedBytes,
@@ -416,22 +375,22 @@ export function startSmtp(ctx: SessionContext<SmtpTemplates>): ProtocolSession {
       return reply;
     },
     data(chunk: Uint8Array): Reply {
-      if (closed) return {};
+      if (st.closed) return {};
       for (const ev of lines.push(chunk)) {
         if (queuedBytes + cost(ev) > QUEUE_MAX) break;
         queue.push(ev);
         queuedBytes += cost(ev);
       }
-      return waiting ? {} : drain();
+      return st.waiting ? {} : drain();
     },
     timer(name: string): Reply {
-      if (closed) return {};
+      if (st.closed) return {};
       if (name === "idle") {
-        closed = true;
+        st.closed = true;
         return { write: t.idleTimeout === undefined ? "" : say(t.idleTimeout), close: true };
       }
       if (name === "resume") {
-        waiting = false;
+        st.waiting = false;
         return drain();
       }
       return {};
