@@ -87,7 +87,7 @@ describe("host configs: every error names the file, the line and the field", () 
 
   test("unknown keys, services, banners, personas and OS; bad ports; a banner of another service", async () => {
     await expectConfigError("os: debian-7\nsevices:\n  - service: ftp\n", 2, /sevices: unknown key/);
-    await expectConfigError("services:\n  - service: ftp\n  - service: telnet\n", 3, /services\[2\]\.service: unknown service "telnet"/);
+    await expectConfigError("services:\n  - service: ftp\n  - service: gopher\n", 3, /services\[2\]\.service: unknown service "gopher"/);
     await expectConfigError("services:\n  - service: ftp\n    port: 70000\n", 3, /services\[1\]\.port: expected a port/);
     await expectConfigError("services:\n  - service: ftp\n    port: twenty-one\n", 3, /services\[1\]\.port: expected a port/);
     await expectConfigError("services:\n  - service: ftp\n    banner: vsftpd-9.9\n", 3, /banner: unknown banner "vsftpd-9.9"/);
