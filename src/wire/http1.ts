@@ -6,6 +6,7 @@
 // Bounds: the head (request line and headers) is held until complete, at most `maxHead` bytes; a body
 // is never held whole: the first `keepBody` bytes are kept for the log, the rest is counted and dropped,
 // up to `maxBody` in all. So `buffered()` never passes maxHead + keepBody + a chunk-size line.
+import type { ProtocolEvent, ProtocolSession, Reply } from "../types.ts";
 import { ByteQueue } from "./queue.ts";
 
 export interface Http1Limits {
@@ -359,4 +360,38 @@ export function parseRequest(line: string, headerLines: string[]): Http1Request 
   const r: Http1Request = { line, method, target, protocol, version, oddSpacing, headers, body: new Uint8Array(0), bodyLength: 0, badFraming: false };
   if (badHeader !== undefined) r.badHeader = badHeader;
   return r;
+}
+
+/** A percent-encoded path segment decoded, or left as sent when its escapes are broken (never a throw). */
+export function decodeUriSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * A session of an HTTP-shaped service around an Http1Parser: each chunk's parser events go to `answer`,
+ * which returns what to write and log and whether the server hangs up; after a hang-up nothing more is
+ * read.
+ */
+export function http1Session(parser: Http1Parser, answer: (events: Http1Event[]) => { writes: string[]; events: ProtocolEvent[]; close: boolean }): ProtocolSession {
+  let done = false;
+  return {
+    buffered: () => parser.buffered(),
+    open: () => ({}),
+    data(chunk: Uint8Array): Reply {
+      if (done) return {};
+      const a = answer(parser.push(chunk));
+      const reply: Reply = {};
+      if (a.writes.length > 0) reply.write = a.writes.join("");
+      if (a.events.length > 0) reply.events = a.events;
+      if (a.close) {
+        done = true;
+        reply.close = true;
+      }
+      return reply;
+    },
+  };
 }

@@ -6,10 +6,10 @@
 // them: the handler's headers sorted, then Date, then Content-Length while the body fits in 2048 bytes
 // (otherwise chunked on HTTP/1.1, and until the close on HTTP/1.0). Client-first: open() says nothing.
 import { hostTime } from "../../host/facts.ts";
-import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import type { ProtocolEvent, ProtocolSession, SessionContext } from "../../types.ts";
 import { fill } from "../../util/template.ts";
 import { clip, toLatin1, utf8 } from "../../wire/bytes.ts";
-import { header, Http1Parser, wantsKeepAlive, type Http1Event, type Http1Request } from "../../wire/http1.ts";
+import { header, Http1Parser, wantsKeepAlive, type Http1Event, type Http1Request, decodeUriSafe, http1Session } from "../../wire/http1.ts";
 import type { DockerTemplates } from "./templates.ts";
 
 /** Go's http.Server: DefaultMaxHeaderBytes is 1 MB; we keep less and answer as Go does past it. */
@@ -31,7 +31,6 @@ export function startDocker(ctx: SessionContext<DockerTemplates>): ProtocolSessi
   const t = ctx.entry.templates;
   const parser = new Http1Parser({ maxHead: MAX_HEAD, maxLine: MAX_HEAD, maxHeaders: 500, keepBody: KEEP_BODY, maxBody: 1024 * 1024, skipBlankLines: false }, (line) => !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP\/\d\.\d$/.test(line));
   const server = `Docker/${t.version} (${t.ostype})`;
-  let done = false;
   // The daemon's ID: 12 groups of 4 base32 characters, made once per host (its key's fingerprint).
   let id = "";
   for (let i = 0; i < 48; i++) id += (i > 0 && i % 4 === 0 ? ":" : "") + BASE32[Math.floor(ctx.hostRandom(`docker-id-${i}`) * 32)];
@@ -141,13 +140,13 @@ export function startDocker(ctx: SessionContext<DockerTemplates>): ProtocolSessi
     }
     if (m === "POST" && path === "/images/create") return message(r, "500 Internal Server Error", t.pullError);
     const c = /^\/containers\/([^/]+)\/(exec|start|json|attach|logs|top|stop|kill|wait|archive|export)$/.exec(path);
-    if (c) return message(r, "404 Not Found", `No such container: ${clip(decodeSafe(c[1]!), 256)}`);
+    if (c) return message(r, "404 Not Found", `No such container: ${clip(decodeUriSafe(c[1]!), 256)}`);
     const e = /^\/exec\/([^/]+)\/(start|json|resize)$/.exec(path);
-    if (e) return message(r, "404 Not Found", `No such exec instance: ${clip(decodeSafe(e[1]!), 256)}`);
+    if (e) return message(r, "404 Not Found", `No such exec instance: ${clip(decodeUriSafe(e[1]!), 256)}`);
     return reply(r, "404 Not Found", { "Content-Type": "application/json" }, '{"message":"page not found"}\n');
   }
 
-  function onEvents(evs: Http1Event[]): Reply {
+  function onEvents(evs: Http1Event[]): { writes: string[]; events: ProtocolEvent[]; close: boolean } {
     const writes: string[] = [];
     const events: ProtocolEvent[] = [];
     let close = false;
@@ -170,29 +169,9 @@ export function startDocker(ctx: SessionContext<DockerTemplates>): ProtocolSessi
         close = true;
       }
     }
-    const out: Reply = {};
-    if (writes.length > 0) out.write = writes.join("");
-    if (events.length > 0) out.events = events;
-    if (close) {
-      done = true;
-      out.close = true;
-    }
-    return out;
+    return { writes, events, close };
   }
 
-  return {
-    buffered: () => parser.buffered(),
-    open: () => ({}),
-    data(chunk: Uint8Array): Reply {
-      return done ? {} : onEvents(parser.push(chunk));
-    },
-  };
+  return http1Session(parser, onEvents);
 }
 
-function decodeSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}

@@ -3,11 +3,11 @@
 // way a node under a read-only block refuses them. Every request is a command event with its body (the
 // query, the ransom note); with X-Pack security on, every request is a 401 and Basic credentials are
 // logged as a login. Client-first: open() says nothing.
-import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import type { ProtocolEvent, ProtocolSession, SessionContext } from "../../types.ts";
 import { fill } from "../../util/template.ts";
 import { clip, toLatin1, utf8 } from "../../wire/bytes.ts";
 import { decodeBasicCredentials } from "../../wire/http-auth.ts";
-import { header, Http1Parser, wantsKeepAlive, type Http1Event, type Http1Request } from "../../wire/http1.ts";
+import { header, Http1Parser, wantsKeepAlive, type Http1Event, type Http1Request, decodeUriSafe, http1Session } from "../../wire/http1.ts";
 import type { ElasticsearchTemplates } from "./templates.ts";
 
 /** Netty's limits in Elasticsearch: http.max_initial_line_length 4kb, http.max_header_size 8kb. */
@@ -39,7 +39,6 @@ export function startElasticsearch(ctx: SessionContext<ElasticsearchTemplates>):
   const base = { name: t.nodeName, cluster_name: t.clusterName, cluster_uuid: hostId(ctx, "es-cluster-uuid"), node_id: hostId(ctx, "es-node-id"), ip: ctx.localAddress, hostname: ctx.hostname };
   const ct = t.headerCase === "title" ? "Content-Type" : "content-type";
   const cl = t.headerCase === "title" ? "Content-Length" : "content-length";
-  let done = false;
 
   function respond(r: Http1Request, name: string, vars: Record<string, string>): string {
     const spec = t.responses[name] ?? t.responses["notFound"] ?? "404 Not Found|text/plain; charset=UTF-8|";
@@ -58,7 +57,7 @@ export function startElasticsearch(ctx: SessionContext<ElasticsearchTemplates>):
     const segs = path.split("/").filter((s) => s !== "");
     const isSearch = segs[segs.length - 1] === "_search" || segs[segs.length - 1] === "_count";
     const writes = r.method === "PUT" || r.method === "DELETE" || (r.method === "POST" && !isSearch);
-    const vars = { uri: jsonText(r.target, 1024), method: jsonText(r.method, 32), index: jsonText(decodeURIComponentSafe(segs[0] ?? ""), 255) };
+    const vars = { uri: jsonText(r.target, 1024), method: jsonText(r.method, 32), index: jsonText(decodeUriSafe(segs[0] ?? ""), 255) };
     if (writes) return { name: t.writeResponse, vars };
     const norm = "/" + segs.join("/");
     const exact = t.routes[norm];
@@ -93,7 +92,7 @@ export function startElasticsearch(ctx: SessionContext<ElasticsearchTemplates>):
     return { write: respond(r, name, vars), close: !keep };
   }
 
-  function onEvents(evs: Http1Event[]): Reply {
+  function onEvents(evs: Http1Event[]): { writes: string[]; events: ProtocolEvent[]; close: boolean } {
     const writes: string[] = [];
     const events: ProtocolEvent[] = [];
     let close = false;
@@ -112,29 +111,9 @@ export function startElasticsearch(ctx: SessionContext<ElasticsearchTemplates>):
         close = true;
       }
     }
-    const reply: Reply = {};
-    if (writes.length > 0) reply.write = writes.join("");
-    if (events.length > 0) reply.events = events;
-    if (close) {
-      done = true;
-      reply.close = true;
-    }
-    return reply;
+    return { writes, events, close };
   }
 
-  return {
-    buffered: () => parser.buffered(),
-    open: () => ({}),
-    data(chunk: Uint8Array): Reply {
-      return done ? {} : onEvents(parser.push(chunk));
-    },
-  };
+  return http1Session(parser, onEvents);
 }
 
-function decodeURIComponentSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
