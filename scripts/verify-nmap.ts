@@ -69,7 +69,8 @@ export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; 
   const sslIps = sslProbeAddresses(entries.filter((e) => e.tls?.mode === "first-byte").length);
   entries.forEach((entry, i) => {
     if (values["usual-ports"]) {
-      const ip = `127.0.1.${i + 1}`;
+      // One loopback address per entry: 127.0.1.1 to .250, then 127.0.2.1, …
+      const ip = `127.0.${1 + Math.floor(i / 250)}.${(i % 250) + 1}`;
       for (const port of entry.ports) plan.push({ entry, ip, port });
     } else if (entry.tls?.mode === "first-byte") plan.push({ entry, ip: sslIps.shift()!, port: SSL_PROBE_PORT });
     else plan.push({ entry, ip: "127.0.0.1", port: 0 });
@@ -81,7 +82,7 @@ export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; 
     const args = ["nmap", "-sV", "-Pn", "-n", "-oX", "-", "-p", ports.join(","), ...values["nmap-args"]!.split(" ").filter(Boolean), ...ips];
     const started = performance.now();
     const nmap = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
-    const killer = setTimeout(() => nmap.kill("SIGKILL"), 10 * 60 * 1000);
+    const killer = setTimeout(() => nmap.kill("SIGKILL"), 20 * 60 * 1000);
     const xml = await new Response(nmap.stdout).text();
     const code = await nmap.exited;
     clearTimeout(killer);

@@ -1,6 +1,6 @@
 // Recorded nmap sessions (fixtures/transcripts) replayed against today's code, on every run, no nmap needed.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { allEntries, findEntry } from "../src/catalog/index.ts";
 import { transcriptFiles } from "../src/commands/replay.ts";
@@ -102,15 +102,20 @@ describe("micetrap record and replay", () => {
   });
 
   test("replay and check give the same answers whatever the process's time zone", async () => {
+    // Every service that shows a time (dates in banners, headers, INFO, SMB's FILETIME); ssh shows none,
+    // and its key exchanges are most of a full replay's time, so it is left to the replay above.
+    const dirs = readdirSync(join(ROOT, "fixtures/transcripts"))
+      .filter((d) => d !== "ssh")
+      .map((d) => join(ROOT, "fixtures/transcripts", d));
     for (const TZ of ["Asia/Tokyo", "America/New_York"]) {
-      const replay = await runCli(["replay", join(ROOT, "fixtures/transcripts")], { env: { TZ }, timeoutMs: 60_000 });
+      const replay = await runCli(["replay", ...dirs], { env: { TZ }, timeoutMs: 150_000 });
       expect(replay.stdout).toMatch(/(\d+)\/\1 transcripts replay unchanged/);
       expect(replay.code).toBe(0);
       const check = await runCli(["check", "--json"], { env: { TZ }, timeoutMs: 60_000 });
       expect(check.code).toBe(0);
       expect(JSON.parse(check.stdout).length).toBeGreaterThan(0);
     }
-  }, 120_000);
+  }, 400_000);
 
   test("replay of something that is not a transcript is one clear line", async () => {
     const bad = join(tempDir(), "bad.json");
