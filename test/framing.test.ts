@@ -7,6 +7,7 @@ import { Rng } from "../src/fuzz/rng.ts";
 import { makeContext } from "../src/services/context.ts";
 import { SessionDriver, VirtualClock } from "../src/services/driver.ts";
 import { serviceModule, startSession } from "../src/services/index.ts";
+import { seededInfoHashes } from "../src/services/torrent/session.ts";
 import type { ProtocolSession } from "../src/types.ts";
 import { toBytes } from "../src/wire/bytes.ts";
 import { type LineEvent, LineSplitter, type OverlongAction } from "../src/wire/lines.ts";
@@ -184,7 +185,10 @@ describe("what each service holds of a partial frame", () => {
   });
 
   test("torrent: a piece message of 128 KiB arriving slowly is held once, and a message over the limit closes", () => {
-    const handshake = Uint8Array.from([19, ...toBytes("BitTorrent protocol"), ...new Uint8Array(8), ...new Uint8Array(20).fill(0xaa), ...new Uint8Array(20).fill(0x2d)]);
+    // A torrent the face's client seeds on this host (any other is dropped once its info_hash is read).
+    const face = findEntry("transmission-0.72-freebsd")!;
+    const seededHash = seededInfoHashes(makeContext({ entry: face, hostSeed: "framing", sessionSeed: "x", now: () => new Date() }), 1)[0]!;
+    const handshake = Uint8Array.from([19, ...toBytes("BitTorrent protocol"), ...new Uint8Array(8), ...Buffer.from(seededHash, "hex"), ...new Uint8Array(20).fill(0x2d)]);
     const s = drive("transmission-0.72-freebsd");
     s.driver.data(handshake);
     const len = 128 * 1024 + 9;
