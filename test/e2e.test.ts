@@ -64,20 +64,17 @@ async function expectModelAgrees(r: { verdicts: Verdict[] }, label: string, inte
 const NETNS = ["unshare", "-n", "sh", "-c", 'ip link set lo up 2>/dev/null || ifconfig lo up; exec "$@"', "sh"];
 
 describe.if(hasNmap)("real nmap -sV against the compiled binary", () => {
-  // The scans mostly wait on nmap's timers: start them together, let each test read its own.
-  let scans: Record<"high" | "usual" | "all", ReturnType<typeof runVerify> | undefined> = { high: undefined, usual: undefined, all: undefined };
-  const scan = (name: keyof typeof scans) => {
-    if (!scans.high) {
-      scans = {
-        high: runVerify([]),
-        // unshare -n: a fresh namespace with only loopback, so 21/80/139/445/3306/6881 are free whatever the host runs.
-        usual: canUnshare ? runVerify(["--usual-ports"], NETNS) : undefined,
-        all: runVerify(["--nmap-args=--version-all"]),
-      };
-      for (const p of Object.values(scans)) p?.catch(() => {}); // each test reports its own failure
-    }
-    return scans[name]!;
-  };
+  // One scan per test, one after another: each starts a trap per face (over 300 now), and the three at
+  // once were more processes than two cores could schedule.
+  const scans: Partial<Record<"high" | "usual" | "all", ReturnType<typeof runVerify>>> = {};
+  const scan = (name: "high" | "usual" | "all") =>
+    (scans[name] ??=
+      name === "high"
+        ? runVerify([])
+        : // unshare -n: a fresh namespace with only loopback, so the usual ports are free whatever the host runs.
+          name === "usual"
+          ? runVerify(["--usual-ports"], NETNS)
+          : runVerify(["--nmap-args=--version-all"]));
 
   test("every catalog entry, on a random high port, is reported exactly as claimed (one nmap run)", async () => {
     const r = await scan("high");
