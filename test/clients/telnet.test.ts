@@ -22,8 +22,9 @@ async function runExpect(script: string, port: number): Promise<{ code: number |
   return { code, out: out + err };
 }
 
-// expect exits 0 only when every step saw what it waited for; a timeout exits 3. (A braced pattern list must
-// span lines: on one line expect takes the whole list for one pattern.)
+// expect exits 0 only when every step saw what it waited for; a timeout exits 3. ^C at login's prompt
+// is echoed by the pty, and login dies of it (inetutils telnetd + shadow's login on Debian 12 do the same).
+// (A braced pattern list must span lines: on one line expect takes the whole list for one pattern.)
 const REFUSED = `
 set timeout 15
 spawn ${TELNET} 127.0.0.1 [lindex $argv 0]
@@ -46,6 +47,10 @@ expect {
   "login: "
 }
 send "\\003"
+expect {
+  timeout { exit 3 }
+  -ex "^C"
+}
 expect {
   timeout { exit 3 }
   eof

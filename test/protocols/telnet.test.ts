@@ -116,7 +116,7 @@ describe("netkit telnetd faces (Linux telnetd)", () => {
     expect(sink.of("login").map((e: any) => `${e.user}:${e.password}`)).toEqual(["admin0:pw0", "admin1:pw1", "admin2:pw2"]);
   });
 
-  test("a user name is kept to the tty's 255 characters (the rest is dropped, DEL still erases); control bytes are not part of it", async () => {
+  test("a user name is kept to the 255 characters login reads (past them keys only ring the bell; DEL still erases)", async () => {
     const { trap, sink } = startTestTrap(entry("linux-telnetd-debian7"));
     try {
       const c = await connect(trap.port);
@@ -300,5 +300,129 @@ describe("Windows Telnet Server faces: NTLM in the AUTHENTICATION option (MS-TNA
       trap.stop();
     }
     expect(sink.of("login").map((e: any) => `${e.method} ${e.user}:${e.password}`)).toEqual(["telnet administrator:P@ssw0rd"]);
+  });
+});
+
+// What a Linux pty echoes while login reads the user name, measured on Debian 12 against BusyBox telnetd
+// (built from source, `-l /bin/login`) with util-linux login. The prompt was "vm login: " there; the tab
+// case is given for a 10-column prompt and recomputed for the face's.
+describe("the pty's line discipline on Linux faces (n_tty)", () => {
+  const cases: Array<[string, string, string]> = [
+    ["a control key echoes as ^X", "ab\x08c", "ab^Hc"],
+    ["^W takes the last word", "ab cd\x17", "ab cd\b \b\b \b"],
+    ["^R reprints the line", "a\x12", "a^R\r\na"],
+    ["a NUL echoes as ^@", "a\x00b", "a^@b"],
+    ["^V quotes the next key", "a\x16\x01b", "a^\b^Ab"],
+    ["DEL rubs out the two columns of ^A", "a\x01\x7f\x7fb", "a^A\b \b\b \b\b \bb"],
+    ["^S and ^Q are flow control, not echoed", "a\x13b\x11c", "abc"],
+    ["^U rubs out the whole line", "abc\x15d", "abc\b \b\b \b\b \bd"],
+    ["a quoted DEL echoes as ^?", "x\x16\x7fb", "x^\b^?b"],
+    ["an escape sequence echoes as typed keys", "\x1b[A", "^[[A"],
+    ["^C echoes and flushes what was not sent yet; login goes on", "ab\x03", "^C"],
+  ];
+  for (const [what, typed, echoed] of cases) {
+    test(`${what}`, async () => {
+      const { trap } = startTestTrap(entry("busybox-telnetd-1.19"));
+      try {
+        const c = await connect(trap.port);
+        const opening = await c.waitFor((s) => s.endsWith(" login: "));
+        c.send(bin(typed));
+        await c.waitFor((s) => s.length >= opening.length + echoed.length);
+        await Bun.sleep(150);
+        expect(c.text().slice(opening.length)).toBe(echoed);
+        c.end();
+      } finally {
+        trap.stop();
+      }
+    });
+  }
+
+  test("a tab goes to the next stop of 8 from where the prompt left the cursor, and DEL takes it back with backspaces", async () => {
+    const { trap } = startTestTrap(entry("linux-telnetd-debian11"));
+    try {
+      const c = await connect(trap.port);
+      await c.waitFor((s) => s.length >= 12);
+      c.send(bin(CLIENT_ANSWERS + CLIENT_VALUES));
+      const opening = await c.waitFor((s) => s.endsWith(" login: "));
+      const column = opening.length - Math.max(opening.lastIndexOf("\r"), opening.lastIndexOf("\n")) - 1;
+      const spaces = 8 - ((column + 1) % 8);
+      c.send("a\tb\x7f\x7fc");
+      await c.waitFor((s) => s.endsWith("c"));
+      expect(c.text().slice(opening.length)).toBe("a" + " ".repeat(spaces) + "b\b \b" + "\b".repeat(spaces) + "c");
+      c.end();
+    } finally {
+      trap.stop();
+    }
+  });
+
+  test("netkit: ^C is echoed, then login dies of it and the connection ends (measured on inetutils telnetd)", async () => {
+    const { trap } = startTestTrap(entry("linux-telnetd-debian11"));
+    try {
+      const c = await connect(trap.port);
+      await c.waitFor((s) => s.length >= 12);
+      c.send(bin(CLIENT_ANSWERS + CLIENT_VALUES));
+      const opening = await c.waitFor((s) => s.endsWith(" login: "));
+      c.send("ab\x03");
+      await c.closed;
+      expect(c.text().slice(opening.length)).toBe("^C");
+    } finally {
+      trap.stop();
+    }
+  });
+
+  test("BusyBox: after ^C the same connection still logs in, with the user typed after it", async () => {
+    const { trap, sink } = startTestTrap(entry("busybox-telnetd-1.19"));
+    try {
+      const c = await connect(trap.port);
+      await c.waitFor((s) => s.endsWith(" login: "));
+      c.send("ab\x03");
+      await c.waitFor((s) => s.endsWith("^C"));
+      c.send("root\r\n");
+      await c.waitFor((s) => s.endsWith("Password: "));
+      c.send("hunter2\r\n");
+      await c.waitFor(() => sink.of("login").length > 0);
+      c.end();
+    } finally {
+      trap.stop();
+    }
+    expect(sink.of("login").map((e: any) => `${e.user}:${e.password}`)).toEqual(["root:hunter2"]);
+  });
+});
+
+describe("BusyBox's IAC reading", () => {
+  test("option requests from the client go unanswered; another subnegotiation's body reaches login as typed input", async () => {
+    const { trap } = startTestTrap(entry("busybox-telnetd-1.19"));
+    try {
+      const c = await connect(trap.port);
+      const opening = await c.waitFor((s) => s.endsWith(" login: "));
+      c.send(bin(`${IAC}${DO}${TTYPE}${IAC}${WILL}${TTYPE}${IAC}${DO}\x05`));
+      await Bun.sleep(200);
+      expect(c.text()).toBe(opening);
+      // IAC SB TTYPE is skipped as three bytes; "\0xterm" is typed; IAC SE and the next byte are skipped.
+      c.send(bin(`${IAC}${SB}${TTYPE}\x00xterm${IAC}${SE}a`));
+      await c.waitFor((s) => s.endsWith("xterm"));
+      // IAC NOP is skipped, IAC IAC is a 255 (echoed doubled), a window size is read whole.
+      c.send(bin(`${IAC}\xf1b${IAC}${IAC}c${IAC}${SB}${NAWS}\x00\x50\x00\x18${IAC}${SE}d`));
+      await c.waitFor((s) => s.endsWith("d"));
+      expect(c.text().slice(opening.length)).toBe("^@xtermb\xff\xffcd");
+      c.end();
+    } finally {
+      trap.stop();
+    }
+  });
+
+  test("nmap's telnet-ntlm-info packet is echoed back by the tty at once, as the real daemon does (nmap does not wait out its timeout)", async () => {
+    const { trap } = startTestTrap(entry("busybox-telnetd-1.19"));
+    try {
+      const c = await connect(trap.port);
+      const opening = await c.waitFor((s) => s.endsWith(" login: "));
+      const blob = "NTLMSSP\x00\x01\x00\x00\x00" + "\x00".repeat(24);
+      c.send(bin(`${IAC}${SB}\x25\x00\x0f\x00\x00${String.fromCharCode(blob.length)}\x00\x00\x00${blob}${IAC}${SE}`));
+      await c.waitFor((s) => s.length > opening.length + 40);
+      expect(c.text().slice(opening.length)).toBe("^@^O^@^@$^@^@^@NTLMSSP^@^A" + "^@".repeat(27));
+      c.end();
+    } finally {
+      trap.stop();
+    }
   });
 });

@@ -25,7 +25,22 @@ const enum State {
   Option,
   Sub,
   SubIac,
+  /** BusyBox: the bytes of an IAC sequence it skips without reading them. */
+  Skip,
+  /** BusyBox: after IAC SB, the option decides how much is skipped. */
+  SkipSub,
 }
+
+const NOP = 241;
+const NAWS = 31;
+
+/**
+ * How the daemon reads IAC sequences. rfc: as RFC 854/855 say. busybox: as BusyBox telnetd 1.13–1.25 does
+ * (remove_iacs): IAC NOP and IAC IAC are read, IAC SB NAWS with its 4 bytes and IAC SE, and every other
+ * IAC is taken to be 3 bytes long and skipped unanswered, so the body of any other subnegotiation reaches
+ * login as typed input (and the tty echoes it).
+ */
+export type IacParsing = "rfc" | "busybox";
 
 /** Splits telnet input into data bytes, option verbs and subnegotiations; holds at most SB_MAX bytes. */
 export class TelnetReader {
@@ -34,6 +49,10 @@ export class TelnetReader {
   private sub: number[] = [];
   /** A CR was the last data byte: a NUL or LF after it belongs to the line end. */
   private afterCr = false;
+  /** BusyBox: bytes still to skip. */
+  private skip = 0;
+
+  constructor(private readonly parsing: IacParsing = "rfc") {}
 
   get buffered(): number {
     return this.sub.length;
@@ -52,6 +71,10 @@ export class TelnetReader {
           else this.data(b, out);
           break;
         case State.Iac:
+          if (this.parsing === "busybox") {
+            this.busyboxIac(b, out);
+            break;
+          }
           if (b === IAC) {
             this.data(b, out);
             this.state = State.Data;
@@ -86,7 +109,34 @@ export class TelnetReader {
             this.state = State.Sub;
           }
           break;
+        case State.SkipSub:
+          // IAC SB NAWS: the window size (4 bytes) and IAC SE; any other option: that was the third byte.
+          if (b === NAWS) {
+            this.skip = 6;
+            this.state = State.Skip;
+          } else {
+            this.state = State.Data;
+          }
+          break;
+        case State.Skip:
+          if (--this.skip <= 0) this.state = State.Data;
+          break;
       }
+    }
+  }
+
+  /** The byte after an IAC, read the BusyBox way. */
+  private busyboxIac(b: number, out: TelnetItem[]): void {
+    if (b === IAC) {
+      this.data(b, out);
+      this.state = State.Data;
+    } else if (b === NOP) {
+      this.state = State.Data;
+    } else if (b === SB) {
+      this.state = State.SkipSub;
+    } else {
+      this.skip = 1;
+      this.state = State.Skip;
     }
   }
 

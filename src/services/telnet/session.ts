@@ -14,6 +14,7 @@ import { clip, rd32 } from "../../wire/bytes.ts";
 import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
 import { DO, DONT, IAC, SB, SB_MAX, SE, SEND, TelnetReader, WILL, WONT, hexBytes, subnegotiation, type TelnetItem } from "./options.ts";
 import type { TelnetTemplates } from "./templates.ts";
+import { CanonicalTty, columnAfter } from "./tty.ts";
 
 /** Input read but not yet served while the daemon sleeps (the pty's buffer); past it, input is dropped. */
 const PENDING_MAX = 8192;
@@ -67,9 +68,11 @@ function latin1(bytes: Uint8Array): string {
 
 export function startTelnet(ctx: SessionContext<TelnetTemplates>): ProtocolSession {
   const t = ctx.entry.templates;
-  const reader = new TelnetReader();
+  const reader = new TelnetReader(t.iacParsing);
   const pending = new ByteQueue();
   const lineMax = Math.min(t.lineMax, LINE_CAP);
+  /** The pty's line discipline while login reads (n_tty faces). */
+  const tty = t.lineDiscipline === "n_tty" ? new CanonicalTty(lineMax) : undefined;
   const willOk = optionSet(t.willOptions);
   const doOk = optionSet(t.doOptions);
   const opening = hexBytes(t.negotiation);
@@ -262,6 +265,8 @@ export function startTelnet(ctx: SessionContext<TelnetTemplates>): ProtocolSessi
 
   interface Step {
     out: string;
+    /** The pty's output queue was flushed: what this read had written and not yet sent is lost. */
+    flush?: boolean;
     close?: boolean;
     timers?: Record<string, number | null>;
   }
@@ -302,6 +307,7 @@ export function startTelnet(ctx: SessionContext<TelnetTemplates>): ProtocolSessi
   /** One typed character in a line-reading phase. */
   function typed(byte: number, events: ProtocolEvent[]): Step {
     const echo = phase !== "password" && (phase === "shell" || t.echoUser);
+    if (tty && (phase === "user" || phase === "password")) return ttyTyped(byte, echo, events);
     if (byte === 0x0a) return lineDone(events);
     if (byte === 0x7f || byte === 0x08) {
       if (line.length === 0) return { out: "" };
@@ -324,6 +330,19 @@ export function startTelnet(ctx: SessionContext<TelnetTemplates>): ProtocolSessi
     if (line.length >= lineMax) return { out: "" };
     line.push(byte);
     return { out: echo ? String.fromCharCode(byte) : "" };
+  }
+
+  /** One typed character while login reads through the pty's line discipline. */
+  function ttyTyped(byte: number, echo: boolean, events: ProtocolEvent[]): Step {
+    const prompt = phase === "user" ? t.userPrompt : t.passwordPrompt;
+    const step = tty!.input(byte, echo, columnAfter(say(prompt)));
+    if (step.done === "eof") return { out: "", close: true };
+    if (step.done === "line") {
+      line = tty!.take();
+      return lineDone(events);
+    }
+    if (step.signal) return { out: step.echo, flush: true, ...(t.interruptEndsLogin ? { close: true } : {}) };
+    return { out: step.echo };
   }
 
   /** One item of telnet input; a Step with a delay stops the reading until it has gone out. */
@@ -358,7 +377,7 @@ export function startTelnet(ctx: SessionContext<TelnetTemplates>): ProtocolSessi
       // Once login sleeps over a refusal, the tty's type-ahead is not read again (login flushes it).
       if (phase !== "user" && phase !== "password" && phase !== "shell") break;
       const s = typed(b, events);
-      step.out += s.out;
+      step.out = s.flush ? s.out : step.out + s.out;
       if (s.timers) step.timers = { ...step.timers, ...s.timers };
       if (s.close) {
         step.close = true;
@@ -386,6 +405,7 @@ export function startTelnet(ctx: SessionContext<TelnetTemplates>): ProtocolSessi
         const it = items.shift()!;
         const wasOpening = phase === "opening" || phase === "subs";
         const s = item(it, events);
+        if (s.flush) out = "";
         out += s.out;
         if (s.timers) Object.assign(timers, s.timers);
         if (wasOpening && (phase === "user" || phase === "password") && loginMs !== undefined) timers.login = loginMs;
@@ -406,7 +426,7 @@ export function startTelnet(ctx: SessionContext<TelnetTemplates>): ProtocolSessi
   }
 
   return {
-    buffered: () => pending.length + reader.buffered + line.length + held.length,
+    buffered: () => pending.length + reader.buffered + line.length + held.length + (tty?.length ?? 0),
     open(): Reply {
       let out = latin1(opening);
       const timers: Record<string, number> = {};
@@ -436,6 +456,7 @@ export function startTelnet(ctx: SessionContext<TelnetTemplates>): ProtocolSessi
           return { write: failText, close: true };
         }
         phase = "user";
+        tty?.clear();
         const rest = serve();
         return { ...rest, write: failText + (rest.write === undefined ? "" : String(rest.write)) };
       }

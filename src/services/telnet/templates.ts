@@ -31,6 +31,18 @@ export const telnetTemplates = schema({
   tooMany: optional(t.text("written instead of loginIncorrect after the last wrong password, before the hang-up (absent: loginIncorrect)")),
   loginTimeoutMs: optional(t.ms("time from the first prompt to a login, never restarted (login's LOGIN_TIMEOUT)")),
   loginTimeout: withDefault(t.text("the last words when loginTimeoutMs runs out ({{loginSeconds}})"), ""),
+  iacParsing: withDefault(
+    t.oneOf("how IAC sequences are read: rfc (RFC 854/855), busybox (BusyBox telnetd: options ignored unanswered, a subnegotiation other than NAWS reaches login as typed input)", ["rfc", "busybox"] as const),
+    "rfc",
+  ),
+  lineDiscipline: withDefault(
+    t.oneOf("how a typed login line is echoed and edited: plain (printable keys only), n_tty (Linux pty: ^X echoes, ^W ^U ^R ^V, tab stops; login ignores ^C)", ["plain", "n_tty"] as const),
+    "plain",
+  ),
+  interruptEndsLogin: withDefault(
+    t.bool("with n_tty: ^C, ^\\ or ^Z kills login after the tty echoed it (netkit and inetutils telnetd; BusyBox telnetd's login ignores them)"),
+    true,
+  ),
   lineMax: withDefault(t.int("characters kept of a typed line; the rest are dropped as the tty drops them", 16, 4096), 255),
   ntlmVersion: optional(
     t.text("Windows: the daemon speaks NTLM in the AUTHENTICATION option (MS-TNAP); the OS version its CHALLENGE carries (\"5.2.3790\"; \"\" for none, as Windows 2000)"),
