@@ -6,6 +6,7 @@ import { http } from "../../src/services/http/index.ts";
 import type { HttpTemplates } from "../../src/services/http/templates.ts";
 import type { CatalogEntry, ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../src/types.ts";
 import { toBytes, toLatin1 } from "../../src/wire/bytes.ts";
+import { NEGOTIATE, authenticate } from "../ntlm-client.ts";
 
 const catalog = { entries: serviceEntries("http") as CatalogEntry<HttpTemplates>[], defaultPorts: http.defaultPorts };
 const NOW = new Date("2024-03-05T07:08:09Z");
@@ -517,21 +518,6 @@ describe("bytes", () => {
 });
 
 describe("NTLM over HTTP on the IIS faces", () => {
-  const le16 = (n: number) => [n & 0xff, n >> 8];
-  const le32 = (n: number) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff];
-  const ascii = (x: string) => [...x].map((c) => c.charCodeAt(0));
-  const ucs2 = (x: string) => [...x].flatMap((c) => [c.charCodeAt(0), 0]);
-  const NEGOTIATE = [...ascii("NTLMSSP\0"), ...le32(1), ...le32(0xe2088297), ...new Array(16).fill(0)];
-  function authenticate(user: string, domain: string, ws: string, nt: number[]): number[] {
-    const fields = [new Array(24).fill(0), nt, ucs2(domain), ucs2(user), ucs2(ws), []];
-    let off = 64;
-    const head: number[] = [];
-    for (const f of fields) {
-      head.push(...le16(f.length), ...le16(f.length), ...le32(off));
-      off += f.length;
-    }
-    return [...ascii("NTLMSSP\0"), ...le32(3), ...head, ...le32(0xe2088215), ...fields.flat()];
-  }
   const b64 = (b: number[]) => Buffer.from(b).toString("base64");
 
   for (const id of ["iis-7.5-windows", "iis-8.5-windows"]) {

@@ -9,6 +9,7 @@ import { connect as tlsConnect } from "node:tls";
 import { serviceEntries } from "../../src/catalog/index.ts";
 import type { CatalogEntry } from "../../src/types.ts";
 import { connect, startTestTrap } from "../helpers.ts";
+import { NEGOTIATE, authenticate } from "../ntlm-client.ts";
 
 function entry(id: string): CatalogEntry {
   const e = serviceEntries("rdp").find((x) => x.id === id);
@@ -69,21 +70,6 @@ describe("rdp: the X.224 Connection Confirm per release", () => {
 });
 
 describe("rdp: CredSSP through TLS", () => {
-  const le16 = (n: number) => [n & 0xff, n >> 8];
-  const le32 = (n: number) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff];
-  const ascii = (x: string) => [...x].map((c) => c.charCodeAt(0));
-  const ucs2 = (x: string) => [...x].flatMap((c) => [c.charCodeAt(0), 0]);
-  const NEGOTIATE = [...ascii("NTLMSSP\0"), ...le32(1), ...le32(0xe2088297), ...new Array(16).fill(0)];
-  function authenticate(user: string, domain: string, ws: string, nt: number[]): number[] {
-    const fields = [new Array(24).fill(0), nt, ucs2(domain), ucs2(user), ucs2(ws), []];
-    let off = 64;
-    const head: number[] = [];
-    for (const f of fields) {
-      head.push(...le16(f.length), ...le16(f.length), ...le32(off));
-      off += f.length;
-    }
-    return [...ascii("NTLMSSP\0"), ...le32(3), ...head, ...le32(0xe2088215), ...fields.flat()];
-  }
   /** DER, short and two-byte lengths. */
   const der = (tag: number, body: number[]) => [tag, ...(body.length < 0x80 ? [body.length] : body.length < 0x100 ? [0x81, body.length] : [0x82, body.length >> 8, body.length & 0xff]), ...body];
   /** TSRequest { version 6, negoTokens { { negoToken } } }. */
