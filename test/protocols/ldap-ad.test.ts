@@ -222,6 +222,12 @@ describe.if(existsSync(DEFAULT_PROBES_FILE))("ldap Active Directory faces agains
         const v = await checkEntry(scanner, entry(id), { port: 389, intensity: 7, hostSeed: seed });
         if (!v.ok) failures.push(`${seed} ${id}: ${v.nmap.info} (claimed ${v.claimed.info})`);
         else expect(v.nmap.info.startsWith(`Domain: ${h.domain}`)).toBe(true);
+        if (id === "ad-ldap-windows-2016") {
+          // As real nmap 7.93 printed it against this face (docs/research/wt-ad.md): "0." after the domain,
+          // except where a length byte of dnsHostName reads as a comma (host name + domain of 23, 42 or 44 bytes).
+          const n = `${h.hostname}.${h.domain}`.length;
+          expect(v.nmap.info.split(",")[0]).toBe(`Domain: ${h.domain}${[23, 42, 44].includes(n) ? "" : "0."}`);
+        }
       }
     }
     expect(failures).toEqual([]);
