@@ -5,7 +5,7 @@
 // when Service Info names more than one host, or when it mixes Windows with a Unix.
 //
 //   sudo bun scripts/scan-personas.ts [--json] [--persona NAME] [--seed TEXT] [--binary dist/micetrap]
-import { claimHolds, claimOn } from "../src/nmap/check.ts";
+import { claimHolds, claimOn, claimVars } from "../src/nmap/check.ts";
 import type { CatalogEntry } from "../src/types.ts";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -120,8 +120,10 @@ async function scan(name: string, i: number): Promise<PersonaVerdict> {
         const e = { ...claimOn(s.entry as unknown as CatalogEntry, port), ...s.entry.scriptClaims?.[String(port)] };
         const claimed = [e.product, e.version, e.info && `(${e.info})`, e.ostype && `[${e.ostype}]`].filter(Boolean).join(" ");
         const got = r ? [r.product, r.version, r.extrainfo && `(${r.extrainfo})`, r.ostype && `[${r.ostype}]`].filter(Boolean).join(" ") : "(no row)";
-        // A claim may hold {{n}} for a number that changes from scan to scan (memcached's uptime).
-        const ok = !!r && r.state === "open" && claimHolds({ product: e.product ?? "", version: e.version ?? "", info: e.info ?? "", ostype: e.ostype ?? "" }, { product: r.product, version: r.version, info: r.extrainfo, ostype: r.ostype });
+        // A claim may hold {{n}} for a number that changes from scan to scan (memcached's uptime), and an AD
+        // face's {{domain}}/{{site}}/{{domainTail}}, the persona host's (its seed).
+        const vars = claimVars(seed, s.entry.os as CatalogEntry["os"]);
+        const ok = !!r && r.state === "open" && claimHolds({ product: e.product ?? "", version: e.version ?? "", info: e.info ?? "", ostype: e.ostype ?? "" }, { product: r.product, version: r.version, info: r.extrainfo, ostype: r.ostype }, vars);
         return { port, entry: s.entry.id, claimed, got, ok };
       }),
     );

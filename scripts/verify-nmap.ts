@@ -8,7 +8,8 @@
 // namespace of its own (`unshare -n`), where those ports are free: nmap picks its probes by port.
 import { parseArgs } from "node:util";
 import { allEntries } from "../src/catalog/index.ts";
-import { claimHolds, claimOn } from "../src/nmap/check.ts";
+import { hostSeed } from "../src/host/machine.ts";
+import { claimHolds, claimOn, claimVars } from "../src/nmap/check.ts";
 import type { CatalogEntry } from "../src/types.ts";
 import { parseNmapXml, type NmapService } from "./lib/nmap-xml.ts";
 import { startTrapProcess } from "./lib/trap-process.ts";
@@ -110,7 +111,8 @@ export async function verify(): Promise<{ verdicts: Verdict[]; seconds: number; 
       };
       const ok =
         got !== undefined &&
-        claimHolds(expected, got) &&
+        // The traps run with this machine's default seed: a claim's {{domain}} and {{site}} are that host's.
+        claimHolds(expected, got, claimVars(hostSeed(), t.entry.os)) &&
         // A face with TLS from the first byte must be found through nmap's SSL tunnel.
         (t.entry.tls?.mode !== "first-byte" || got.name.startsWith("ssl/"));
       return { entry: t.entry.id, service: t.entry.service, ip: t.ip, port: t.port, expected, got, ok };

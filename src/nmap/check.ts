@@ -1,5 +1,7 @@
 // One catalog entry against the nmap model: the verdict, and when it is wrong, what would help fix it.
-import type { CatalogEntry } from "../types.ts";
+import { adNames, nmapDomainTail } from "../host/ad.ts";
+import { hostFacts } from "../host/facts.ts";
+import type { CatalogEntry, OsFamily } from "../types.ts";
 import { toLatin1 } from "../wire/bytes.ts";
 import { escapeBytes } from "../util/escape.ts";
 import { entryConnector } from "./drive.ts";
@@ -31,12 +33,40 @@ export function claimOn(entry: CatalogEntry, port: number): { product: string; v
 }
 
 /**
- * Whether what nmap reported is the claim. A claim's text may hold {{n}} for a number that changes from
- * scan to scan (memcached's "uptime {{n}} seconds"); everything else must be equal.
+ * What a claim's named placeholders stand for on the host of that seed: {{domain}} (its DNS domain),
+ * {{site}} (its AD site) and {{domainTail}} (what nmap shows after the domain when dnsHostName follows
+ * dsServiceName), which an Active Directory face's nmap line reads out of the rootDSE (src/host/ad.ts).
  */
-export function claimHolds(claimed: { product: string; version: string; info: string; ostype: string }, got: { product: string; version: string; info: string; ostype: string }): boolean {
-  const same = (want: string, have: string) =>
-    want.includes("{{n}}") ? new RegExp(`^${want.split("{{n}}").map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("\\d+")}$`).test(have) : want === have;
+export function claimVars(hostSeed: string, family: OsFamily): Record<string, string> {
+  const host = hostFacts({ seed: hostSeed, family });
+  return { domain: host.domain, site: adNames(host).site, domainTail: nmapDomainTail(host) };
+}
+
+/**
+ * Whether what nmap reported is the claim. A claim's text may hold {{n}} for a number that changes from
+ * scan to scan (memcached's "uptime {{n}} seconds"), and {{name}} for a host fact given in `vars` (an AD
+ * face's "Domain: {{domain}}, Site: {{site}}"); a placeholder without a value matches only itself;
+ * everything else must be equal.
+ */
+export function claimHolds(
+  claimed: { product: string; version: string; info: string; ostype: string },
+  got: { product: string; version: string; info: string; ostype: string },
+  vars: Record<string, string> = {},
+): boolean {
+  const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const same = (want: string, have: string) => {
+    if (!want.includes("{{")) return want === have;
+    const pattern = want
+      .split(/(\{\{\w+\}\})/)
+      .map((part) => {
+        const name = /^\{\{(\w+)\}\}$/.exec(part)?.[1];
+        if (name === "n") return "\\d+";
+        if (name !== undefined && vars[name] !== undefined) return esc(vars[name]);
+        return esc(part);
+      })
+      .join("");
+    return new RegExp(`^${pattern}$`).test(have);
+  };
   return same(claimed.product, got.product) && same(claimed.version, got.version) && same(claimed.info, got.info) && same(claimed.ostype, got.ostype);
 }
 
@@ -44,7 +74,7 @@ export async function checkEntry(scanner: Scanner, entry: CatalogEntry, o: { por
   const connector = entryConnector(entry, { hostSeed: o.hostSeed, port: o.port, now: new Date("2026-01-01T00:00:00Z") });
   const r = await afterVersionScripts(await scanner.scan(connector, { port: o.port, intensity: o.intensity }), connector, o.port);
   const claimed = { ...claimOn(entry, o.port) };
-  const ok = r.state === "matched" && claimHolds(claimed, r);
+  const ok = r.state === "matched" && claimHolds(claimed, r, claimVars(o.hostSeed, entry.os));
   const verdict: CheckVerdict = {
     entry: entry.id,
     service: entry.service,

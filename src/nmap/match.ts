@@ -29,6 +29,17 @@ function cpeSafe(text: string): string {
   return out;
 }
 
+/**
+ * A plain $N as nmap fills it: the capture up to its first NUL byte (nmap copies it as a C string), each
+ * byte outside printable ASCII shown as '.'. Real nmap 7.93 prints "Domain: corp.lan0., Site: …" for an
+ * Active Directory rootDSE whose dsServiceName is followed by dnsHostName (AD 2016 and later): line 14459's
+ * greedy DC=([^,]+) runs on to the next "0\x84\0", and what nmap shows of it ends at the NUL after 0x84.
+ */
+function plain(s: string): string {
+  const nul = s.indexOf("\0");
+  return (nul < 0 ? s : s.slice(0, nul)).replace(/[^\x20-\x7e]/g, ".");
+}
+
 function printable(s: string): string {
   let out = "";
   for (const ch of s) {
@@ -67,7 +78,7 @@ export function substitute(template: string, groups: (string | undefined)[], for
       const n = Number(m[1]);
       const g = n >= 1 ? groups[n] : undefined;
       if (g === undefined) return undefined;
-      put(g);
+      put(forCpe ? g : plain(g));
       i += 2;
     } else if ((m = /^P\((\d)\)/.exec(rest))) {
       const g = groups[Number(m[1])];

@@ -11,6 +11,7 @@
 // - an unbind closes; an abandon is silent; nothing else ends a connection (slapd has no idle timeout by
 //   default, AD drops an idle one after MaxConnIdleTime).
 import type { CapturedHash, ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
+import { adNames } from "../../host/ad.ts";
 import { hostTime } from "../../host/facts.ts";
 import { fill } from "../../util/template.ts";
 import { concatBytes } from "../../wire/bytes.ts";
@@ -227,6 +228,11 @@ export function startLdap(ctx: SessionContext<LdapTemplates>): ProtocolSession {
     fqdn: host.fqdn,
     dc: dcs[0] ?? "",
   };
+  if (ad) {
+    // A domain controller's names (src/host/ad.ts): nmap reads the domain and the site out of dsServiceName.
+    const a = adNames(host);
+    Object.assign(vars, { computer: a.computer, computerLower: a.computer.toLowerCase(), site: a.site, realm: a.realm, dsServiceName: a.dsServiceName });
+  }
   const R = {
     v2: parseResult(t.resultV2),
     version: parseResult(t.resultVersion),
@@ -291,7 +297,8 @@ export function startLdap(ctx: SessionContext<LdapTemplates>): ProtocolSession {
 
   /** The SASL exchange in progress: its mechanism and what the server sent. */
   let sasl: { mech: string; challenge: string } | undefined;
-  const saslInProgress: Result = { code: 14, text: "SASL(0): successful result: " };
+  // Cyrus SASL words its "continue"; AD's saslBindInProgress carries no message.
+  const saslInProgress: Result = { code: 14, text: ad ? "" : "SASL(0): successful result: " };
 
   /**
    * One SASL bind step, as slapd with Cyrus SASL answers it: a listed mechanism's first step gets its
@@ -313,6 +320,10 @@ export function startLdap(ctx: SessionContext<LdapTemplates>): ProtocolSession {
         const n = (((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 0) % 4294967296;
         const us = ((r[4]! << 16) | (r[5]! << 8) | r[6]!) % 1000000;
         challenge = `<${n}.${us}@${ctx.hostname.toLowerCase()}>`;
+      } else if (mech === "DIGEST-MD5" && ad) {
+        // AD's digest SSP: its own field order, a "+Upgraded+v1" nonce of hex, the DNS domain as the realm.
+        const nonce = `+Upgraded+v1${Buffer.from(ctx.random(38)).toString("hex")}`;
+        challenge = `qop="auth,auth-int,auth-conf",cipher="3des,rc4",algorithm=md5-sess,nonce="${nonce}",charset=utf-8,realm="${host.domain}"`;
       } else if (mech === "DIGEST-MD5") {
         const nonce = Buffer.from(ctx.random(32)).toString("base64");
         challenge = `nonce="${nonce}",realm="${ctx.hostname.toLowerCase()}",qop="auth,auth-int,auth-conf",cipher="rc4-40,rc4-56,rc4,des,3des",maxbuf=65536,charset=utf-8,algorithm=md5-sess`;
@@ -346,6 +357,9 @@ export function startLdap(ctx: SessionContext<LdapTemplates>): ProtocolSession {
   }
 
   function login(user: string, password: string): ProtocolEvent {
+    // AD binds often name the account as DOMAIN\user: the domain goes in its own field.
+    const down = ad ? /^([^\\=,]{1,64})\\([^\\]+)$/.exec(user) : null;
+    if (down) return { action: "login", method: "ldap-simple", user: down[2]!.slice(0, LOG_MAX), domain: down[1]!, password: password.slice(0, LOG_MAX) };
     return { action: "login", method: "ldap-simple", user: user.slice(0, LOG_MAX), password: password.slice(0, LOG_MAX) };
   }
 
@@ -390,7 +404,8 @@ export function startLdap(ctx: SessionContext<LdapTemplates>): ProtocolSession {
         };
         if (version === 2 && !t.acceptV2) return answer(R.v2);
         if (version !== 2 && version !== 3) return answer(R.version);
-        if (!validDn(dn)) return answer(R.invalidDn);
+        // AD takes any name form in a bind (a DN, user@domain, DOMAIN\user) and refuses a wrong one as a wrong password.
+        if (!ad && !validDn(dn)) return answer(R.invalidDn);
         if (auth.tag === 0xa3) {
           const sasl = children(b, auth, 2);
           if (!sasl || sasl.length < 1 || sasl[0]!.tag !== 0x04 || (sasl[1] !== undefined && sasl[1].tag !== 0x04)) return decoding();

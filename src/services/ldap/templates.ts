@@ -2,7 +2,8 @@
 // diagnosticMessage, which may be empty: "49:"); entries are LDIF-like lines ("attr: value"), a line
 // "dn: …" starting each entry. Placeholders filled per host: {{baseDn}} (dc=corp,dc=example,dc=com),
 // {{baseDnUpper}} (DC=corp,DC=example,DC=com), {{domain}}, {{dc}} (its first label), {{org}} (Debian's default organisation: the
-// domain), {{hostname}}, {{HOSTNAME}}, {{fqdn}}, {{hostnameLower}}; per search {{currentTime}} (the host's
+// domain), {{hostname}}, {{HOSTNAME}}, {{fqdn}}, {{hostnameLower}}; flavor ad also {{computer}} (the DC's NetBIOS
+// name), {{computerLower}}, {{site}}, {{realm}} (the domain upper-cased), {{dsServiceName}} (src/host/ad.ts); per search {{currentTime}} (the host's
 // clock as a GeneralizedTime, AD's "20261130161234.0Z") and {{usn}} (a growing update sequence number).
 import { optional, schema, t, withDefault } from "../schema.ts";
 
