@@ -12,6 +12,7 @@ import { imap } from "./imap/index.ts";
 import { imaps } from "./imaps/index.ts";
 import { ldap } from "./ldap/index.ts";
 import { memcached } from "./memcached/index.ts";
+import { mongodb } from "./mongodb/index.ts";
 import { mssql } from "./mssql/index.ts";
 import { mysql } from "./mysql/index.ts";
 import { pop3 } from "./pop3/index.ts";
@@ -29,7 +30,7 @@ import { telnet } from "./telnet/index.ts";
 import { torrent } from "./torrent/index.ts";
 import { vnc } from "./vnc/index.ts";
 
-export const SERVICE_MODULES: readonly ServiceModule[] = [docker, elasticsearch, ftp, http, httpProxy, https, imap, imaps, ldap, memcached, mssql, mysql, pop3, pop3s, postgresql, rdp, redis, rsync, samba, sip, smtp, smtps, ssh, telnet, torrent, vnc];
+export const SERVICE_MODULES: readonly ServiceModule[] = [docker, elasticsearch, ftp, http, httpProxy, https, imap, imaps, ldap, memcached, mongodb, mssql, mysql, pop3, pop3s, postgresql, rdp, redis, rsync, samba, sip, smtp, smtps, ssh, telnet, torrent, vnc];
 
 /** Service names, in registry order. */
 export const SERVICES: readonly string[] = SERVICE_MODULES.map((m) => m.name);
