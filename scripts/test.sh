@@ -24,6 +24,7 @@ command -v sipsak >/dev/null || need+=(sipsak)          # real SIP client: a dig
 command -v ssh >/dev/null || need+=(openssh-client)     # real SSH clients: ssh, ssh-keyscan, ssh-keygen
 command -v sshpass >/dev/null || need+=(sshpass)
 /usr/bin/python3 -c "import paramiko" 2>/dev/null || need+=(python3-paramiko)
+/usr/bin/python3 -c "import pymongo" 2>/dev/null || need+=(python3-pymongo)  # the real MongoDB driver (test/clients/mongodb.test.ts: server_info, a refused SCRAM login)
 [ -x /usr/bin/python3 ] || need+=(python3)                 # real IMAP and POP3 clients: imaplib, poplib (standard library)
 command -v hydra >/dev/null || need+=(hydra)            # the common SSH brute-forcer (libssh)
 command -v jq >/dev/null || need+=(jq)                  # a JSON reader of the event log (test/escape.test.ts)
