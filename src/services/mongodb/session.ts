@@ -160,6 +160,7 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
     return {
       version: t.version,
       gitVersion: t.gitVersion,
+      ...(t.targetMinOS !== undefined ? { targetMinOS: t.targetMinOS } : {}),
       modules: [],
       allocator: t.allocator,
       javascriptEngine: t.javascriptEngine,
@@ -393,7 +394,7 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
     const opCode = rdI32(m, 12);
     const end = m.length;
     if (opCode === OP_QUERY) {
-      const ns = cstring(m, 20, end);
+      const ns = end > 20 ? cstring(m, 20, end) : undefined;
       const at = ns ? ns.next + 8 : -1;
       const len = ns ? docLength(m, at, end) : undefined;
       if (!ns || len === undefined) {
@@ -413,6 +414,10 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
       return { write: opReply(requestId, []) };
     }
     if (opCode === OP_MSG && atLeast(series, "3.6")) {
+      if (end < 21) {
+        events.push({ action: "error", message: "malformed OP_MSG" });
+        return { close: true };
+      }
       const flags = rdI32(m, 16);
       const bodyEnd = flags & 1 ? end - 4 : end;
       let p = 20;
@@ -444,7 +449,7 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
     }
     if (opCode === OP_GET_MORE) return { write: opReply(requestId, [], 1 | 8) };
     if (opCode === OP_INSERT || opCode === OP_UPDATE || opCode === OP_DELETE || opCode === OP_KILL_CURSORS) {
-      const ns = opCode === OP_KILL_CURSORS ? undefined : cstring(m, 20, end);
+      const ns = opCode === OP_KILL_CURSORS || end <= 20 ? undefined : cstring(m, 20, end);
       events.push({ action: "command", command: `${{ [OP_INSERT]: "insert", [OP_UPDATE]: "update", [OP_DELETE]: "delete", [OP_KILL_CURSORS]: "killCursors" }[opCode]}${ns ? ` ${clip(ns.text, 256)}` : ""}` });
       return {};
     }

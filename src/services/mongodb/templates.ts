@@ -1,7 +1,7 @@
 // The mongodb face's templates: what one mongod build says of itself (buildInfo, isMaster, the HTTP
 // text on the driver port) and whether it runs with --auth. Document layouts that change between
 // release series (which fields serverStatus has, whether errors carry codeName) follow `series`.
-import { schema, t } from "../schema.ts";
+import { optional, schema, t } from "../schema.ts";
 
 export const MONGODB_SERIES = ["2.4", "2.6", "3.0", "3.2", "3.4", "3.6", "4.0", "4.2", "4.4"] as const;
 export type MongodbSeries = (typeof MONGODB_SERIES)[number];
@@ -10,6 +10,7 @@ export const mongodbTemplates = schema({
   series: t.oneOf("the release series: decides document layouts and error texts", MONGODB_SERIES),
   version: t.text("buildInfo's version and serverStatus's version", /^\d+\.\d+\.\d+(-[\w.]+)?$/, "a version like 3.2.11"),
   gitVersion: t.text("buildInfo's gitVersion: 40 hex digits, or nogitversion on distribution builds", /^([0-9a-f]{40}|nogitversion)$/, "40 hex digits or nogitversion"),
+  targetMinOS: optional(t.text("buildInfo's targetMinOS on Windows builds (\"Windows 7/Windows Server 2008 R2\")")),
   sysInfo: t.text("buildInfo's sysInfo (the build host's uname and Boost; 'deprecated' from 3.2 on)"),
   allocator: t.text("buildInfo's allocator: tcmalloc or system"),
   javascriptEngine: t.text("buildInfo's javascriptEngine: V8 (2.4-3.0) or mozjs (3.2 on)"),
