@@ -1,7 +1,8 @@
 // The mongodb face's BSON reader/writer against byte vectors from the BSON spec
 // (bsonspec.org examples) and against hostile lengths and nesting.
 import { describe, expect, test } from "bun:test";
-import { decodeDoc, encodeDoc, Int32, MAX_DEPTH } from "../src/services/mongodb/bson.ts";
+import { decodeDoc, encodeDoc, Int32, MAX_DEPTH, RawDoc } from "../src/services/mongodb/bson.ts";
+import { renderDoc } from "../src/services/mongodb/render.ts";
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ""), "hex"));
 
@@ -44,5 +45,22 @@ describe("bson", () => {
     let doc: Record<string, unknown> = { x: 1 };
     for (let i = 0; i < MAX_DEPTH + 2; i++) doc = { d: doc };
     expect(decodeDoc(encodeDoc(doc as never))).toBeNull();
+  });
+
+  test("echoes a document as sent, and writes a date no Date can hold as the epoch", () => {
+    // {"bad cmd": {"hello": "world"}}: the inner document's bytes unchanged.
+    expect(encodeDoc({ "bad cmd": new RawDoc(HELLO) })).toEqual(hex("24000000 03 62616420636d6400" + Buffer.from(HELLO).toString("hex") + "00"));
+    // {"t": Date(2^62 ms)}: far past Date's range of +-8.64e15 ms.
+    const far = hex("10000000 09 7400 0000000000000040 00");
+    const decoded = decodeDoc(far)![0];
+    expect(encodeDoc(decoded as never)).toEqual(hex("10000000 09 7400 0000000000000000 00"));
+  });
+
+  test("renders a command as mongod's messages show it: doubles with a point, int32 bare, strings quoted", () => {
+    expect(renderDoc(hex("1b000000 01 73657276657253746174757300 000000000000f03f 00"))).toBe("{ serverStatus: 1.0 }");
+    expect(renderDoc(hex("18000000 10 6c69737444617461626173657300 01000000 00"))).toBe("{ listDatabases: 1 }");
+    expect(renderDoc(HELLO)).toBe('{ hello: "world" }');
+    expect(renderDoc(ARRAY)).toBe('{ BSON: [ "awesome", 5.05, 1986 ] }');
+    expect(renderDoc(hex("05000000 00"))).toBe("{}");
   });
 });

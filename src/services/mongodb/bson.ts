@@ -22,6 +22,11 @@ export const MAX_DOC = 16 * 1024 * 1024;
 export const MAX_DEPTH = 16;
 export const MAX_KEYS = 256;
 
+/** A document already in BSON (a command echoed back as sent): written as its bytes, type 0x03. */
+export class RawDoc {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 /** A 32-bit integer value, so the writer emits type 0x10 instead of a double. */
 export class Int32 {
   constructor(readonly value: number) {}
@@ -119,7 +124,7 @@ export function decodeDoc(buf: Uint8Array, at = 0, depth = 0): [BsonDoc, number]
   return [doc, len];
 }
 
-type Writable = BsonValue | Int32 | { [key: string]: Writable } | Writable[];
+type Writable = BsonValue | Int32 | RawDoc | { [key: string]: Writable } | Writable[];
 
 function encodeInto(parts: Uint8Array[], doc: Record<string, Writable> | Writable[]): void {
   const body: Uint8Array[] = [];
@@ -127,7 +132,10 @@ function encodeInto(parts: Uint8Array[], doc: Record<string, Writable> | Writabl
   for (const [key, v] of Object.entries(doc)) {
     const k = enc.encode(key + "\0");
     const head = (t: number) => body.push(Uint8Array.of(t), k);
-    if (v instanceof Int32) {
+    if (v instanceof RawDoc) {
+      head(0x03);
+      body.push(v.bytes);
+    } else if (v instanceof Int32) {
       head(0x10);
       const b = new Uint8Array(4);
       new DataView(b.buffer).setInt32(0, v.value, true);
@@ -161,7 +169,9 @@ function encodeInto(parts: Uint8Array[], doc: Record<string, Writable> | Writabl
     } else if (v instanceof Date) {
       head(0x09);
       const b = new Uint8Array(8);
-      new DataView(b.buffer).setBigInt64(0, BigInt(v.getTime()), true);
+      // A date outside what Date holds (decoded from hostile input) is written as the epoch, never thrown on.
+      const ms = v.getTime();
+      new DataView(b.buffer).setBigInt64(0, Number.isFinite(ms) ? BigInt(ms) : 0n, true);
       body.push(b);
     } else {
       head(Array.isArray(v) ? 0x04 : 0x03);

@@ -17,7 +17,7 @@ import { bootTime, hostTime, hostUnit } from "../../host/facts.ts";
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { clip, concatBytes } from "../../wire/bytes.ts";
 import { ByteQueue } from "../../wire/queue.ts";
-import { type BsonDoc, decodeDoc, encodeDoc, Int32 } from "./bson.ts";
+import { type BsonDoc, decodeDoc, encodeDoc, Int32, RawDoc } from "./bson.ts";
 import { renderDoc } from "./render.ts";
 import type { MongodbSeries, MongodbTemplates } from "./templates.ts";
 
@@ -103,7 +103,8 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
   const connectionId = ctx.counter("mongod.connections", CONNECTIONS);
   const real = ctx.now();
   const startMs = bootTime(ctx.host, real).getTime() + 5000 + Math.floor(hostUnit(ctx.host, "mongod", "start") * 30_000);
-  const pid = 400 + Math.floor(hostUnit(ctx.host, "mongod", "pid") * 2400);
+  // A service started at boot: a low PID on Linux; Windows numbers processes in fours, and higher.
+  const pid = ctx.entry.os === "windows" ? 4 * (300 + Math.floor(hostUnit(ctx.host, "mongod", "pid") * 1500)) : 400 + Math.floor(hostUnit(ctx.host, "mongod", "pid") * 2400);
   let scram: Scram | undefined;
   let requests = 0;
 
@@ -116,8 +117,8 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
 
   function unknownCommand(name: string, raw: Uint8Array): Rec {
     const shown = renderDoc(raw);
-    if (series === "2.4") return { errmsg: `no such cmd: ${name}`, "bad cmd": decodeDoc(raw)?.[0] ?? {}, ok: 0 };
-    if (!codeNames) return { ok: 0, errmsg: `no such cmd: ${name}`, code: new Int32(59), "bad cmd": decodeDoc(raw)?.[0] ?? {} };
+    if (series === "2.4") return { errmsg: `no such cmd: ${name}`, "bad cmd": new RawDoc(raw), ok: 0 };
+    if (!codeNames) return { ok: 0, errmsg: `no such cmd: ${name}`, code: new Int32(59), "bad cmd": new RawDoc(raw) };
     if (!atLeast(series, "4.0")) return { ok: 0, errmsg: `no such command: '${name}', bad cmd: '${shown}'`, code: new Int32(59), codeName: "CommandNotFound" };
     return { ok: 0, errmsg: `no such command: '${name}'`, code: new Int32(59), codeName: "CommandNotFound" };
   }
@@ -154,7 +155,9 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
     if (!atLeast(series, "3.2")) {
       const doc: Rec = { version: t.version, gitVersion: t.gitVersion };
       if (series !== "2.4" && t.opensslRunning !== "") doc.OpenSSLVersion = t.opensslRunning;
-      Object.assign(doc, { sysInfo: t.sysInfo, allocator: t.allocator, versionArray: versionArray(), javascriptEngine: t.javascriptEngine, bits: new Int32(64), debug: false, maxBsonObjectSize: new Int32(16777216), ok: 1 });
+      doc.sysInfo = t.sysInfo;
+      if (t.buildEnvironment) Object.assign(doc, t.buildEnvironment);
+      Object.assign(doc, { allocator: t.allocator, versionArray: versionArray(), javascriptEngine: t.javascriptEngine, bits: new Int32(64), debug: false, maxBsonObjectSize: new Int32(16777216), ok: 1 });
       return doc;
     }
     return {
@@ -167,6 +170,7 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
       sysInfo: t.sysInfo,
       versionArray: versionArray(),
       openssl: t.opensslRunning === "" ? { running: "disabled", compiled: "disabled" } : { running: t.opensslRunning, compiled: t.opensslCompiled },
+      ...(t.buildEnvironment ? { buildEnvironment: t.buildEnvironment } : {}),
       bits: new Int32(64),
       debug: false,
       maxBsonObjectSize: new Int32(16777216),
@@ -203,7 +207,14 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
       doc.backgroundFlushing = { flushes: new Int32(flushes), total_ms: new Int32(total), average_ms: flushes > 0 ? total / flushes : 0, last_ms: new Int32(Math.floor(1 + unit("flush-last") * 9)), last_finished: new Date(hostTime(ctx.host, now).getTime() - Math.floor(unit("flush-at") * 60_000)) };
     }
     doc.connections = { current: new Int32(current), available: new Int32(atLeast(series, "2.6") ? 819 - current : 51200 - current), ...(modern ? { totalCreated: BigInt(connectionId) } : {}) };
-    doc.extra_info = { note: "fields vary by platform", heap_usage_bytes: new Int32(Math.floor(60_000_000 + unit("heap") * 30_000_000)), page_faults: new Int32(Math.floor(20 + unit("faults") * 300)) };
+    // extra_info is the platform's: heap use and page faults on Linux, page file and RAM on Windows.
+    if (ctx.entry.os === "windows") {
+      const ramMB = [2048, 4096, 8192, 16384][Math.floor(unit("ram") * 4)]!;
+      const pageFile = ramMB + 1024 * (1 + Math.floor(unit("pagefile") * 3));
+      doc.extra_info = { note: "fields vary by platform", page_faults: new Int32(Math.floor(9000 + unit("faults") * 40_000)), usagePageFileMB: new Int32(Math.floor(60 + unit("usage") * 90)), totalPageFileMB: new Int32(pageFile), availPageFileMB: new Int32(Math.floor(pageFile * (0.4 + unit("avail") * 0.4))), ramMB: new Int32(ramMB) };
+    } else {
+      doc.extra_info = { note: "fields vary by platform", heap_usage_bytes: new Int32(Math.floor(60_000_000 + unit("heap") * 30_000_000)), page_faults: new Int32(Math.floor(20 + unit("faults") * 300)) };
+    }
     doc.globalLock = {
       totalTime: modern ? BigInt(uptimeMs) * 1000n : uptimeMs * 1000,
       ...(modern ? {} : { lockTime: Math.floor(uptimeMs * (0.5 + unit("lock") * 2)), ratio: 0.00002 + unit("lock") * 0.00005 }),

@@ -12,6 +12,7 @@ export const mongodbTemplates = schema({
   gitVersion: t.text("buildInfo's gitVersion: 40 hex digits, or nogitversion on distribution builds", /^([0-9a-f]{40}|nogitversion)$/, "40 hex digits or nogitversion"),
   targetMinOS: optional(t.text("buildInfo's targetMinOS on Windows builds (\"Windows 7/Windows Server 2008 R2\")")),
   sysInfo: t.text("buildInfo's sysInfo (the build host's uname and Boost; 'deprecated' from 3.2 on)"),
+  buildEnvironment: optional(t.table("how it was built: before 3.2 buildInfo's loaderFlags and compilerFlags (top level, after sysInfo); from 3.2 its buildEnvironment document (distmod, distarch, cc, ccflags, cxx, cxxflags, linkflags, target_arch, target_os)")),
   allocator: t.text("buildInfo's allocator: tcmalloc or system"),
   javascriptEngine: t.text("buildInfo's javascriptEngine: V8 (2.4-3.0) or mozjs (3.2 on)"),
   opensslRunning: t.text("buildInfo's openssl.running ('' when built without SSL)"),
