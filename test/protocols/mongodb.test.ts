@@ -242,4 +242,22 @@ describe("mongodb over TCP", () => {
       trap.stop();
     }
   });
+
+  test("an open face takes an insert: its documents (OP_MSG's kind-1 sequence) are counted and logged", async () => {
+    const { trap, sink } = startTestTrap(entry("mongodb-4.0.28-rhel7"));
+    try {
+      const note = bson([["content", "All your data is backed up. Send 0.1 BTC to 1Abc to restore."]]);
+      const seqBody = Buffer.concat([Buffer.from("documents\0"), note, bson([["x", { i: 2 }]])]);
+      const seqLen = Buffer.alloc(4);
+      seqLen.writeInt32LE(4 + seqBody.length);
+      const body = bson([["insert", "README"], ["ordered", true], ["$db", "shop"]]);
+      const rest = Buffer.concat([Buffer.alloc(4), Buffer.from([0]), body, Buffer.from([1]), seqLen, seqBody]);
+      const r = await ask(trap.port, Buffer.concat([header(16 + rest.length, 21, 2013), rest]));
+      expect([r.doc.n, r.doc.ok]).toEqual([2, 1]);
+      await Bun.sleep(50);
+      expect(sink.of("command").map((e) => e.command)).toEqual(['shop { insert: "README", ordered: true, $db: "shop" } documents: [ { content: "All your data is backed up. Send 0.1 BTC to 1Abc to restore." }, { x: 2 } ]']);
+    } finally {
+      trap.stop();
+    }
+  });
 });

@@ -298,7 +298,11 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
   }
 
   /** One command; `raw` is its document as sent. */
-  function command(db: string, raw: Uint8Array, viaQuery: boolean, events: ProtocolEvent[]): Rec {
+  /**
+   * One command; `raw` is its document as sent. `sequences` are OP_MSG's kind-1 sections (an insert's
+   * documents: the ransom note), shown in the logged command after the body and counted as mongod counts them.
+   */
+  function command(db: string, raw: Uint8Array, viaQuery: boolean, events: ProtocolEvent[], sequences: { id: string; docs: Uint8Array[] }[] = []): Rec {
     const decoded = decodeDoc(raw);
     let cmd: BsonDoc = decoded ? decoded[0] : {};
     let body = raw;
@@ -312,7 +316,8 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
     }
     const name = Object.keys(cmd)[0] ?? "";
     requests++;
-    events.push({ action: "command", command: clip(`${db} ${renderDoc(body)}`, 1024) });
+    const shownSeqs = sequences.map((q) => ` ${q.id}: [ ${q.docs.slice(0, 4).map((d) => renderDoc(d, 0, 512)).join(", ")}${q.docs.length > 4 ? ", …" : ""} ]`).join("");
+    events.push({ action: "command", command: clip(`${db} ${renderDoc(body)}${shownSeqs}`, 1024) });
     if (!decoded) return error(22, "InvalidBSON", "invalid bson");
     if (name === "") return series === "2.4" ? { errmsg: "no such cmd: ", "bad cmd": {}, ok: 0 } : error(59, "CommandNotFound", "no such command: ''");
     const known = new Set(["isMaster", "ismaster", "buildInfo", "buildinfo", "serverStatus", "listDatabases", "ping", "getLog", "whatsmyuri", "getnonce", "authenticate", "logout", "getLastError", "getlasterror", "listCollections", "find", "insert", "count", "hostInfo", "getCmdLineOpts", "saslStart", "saslContinue", "endSessions", "dbStats", "connectionStatus"]);
@@ -368,7 +373,8 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
         return { cursor: { firstBatch: [], id: 0n, ns: `${db}.${name === "find" ? coll : "$cmd.listCollections"}` }, ok: 1 };
       }
       case "insert": {
-        const docs = Array.isArray(cmd.documents) ? cmd.documents.length : 1;
+        const inSeq = sequences.find((q) => q.id === "documents");
+        const docs = inSeq ? inSeq.docs.length : Array.isArray(cmd.documents) ? cmd.documents.length : 1;
         return { n: new Int32(docs), ok: 1 };
       }
       case "count":
@@ -433,6 +439,7 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
       const bodyEnd = flags & 1 ? end - 4 : end;
       let p = 20;
       let body: Uint8Array | undefined;
+      const sequences: { id: string; docs: Uint8Array[] }[] = [];
       // Sections: kind 0 (the body), kind 1 (a sequence of documents, sized); bounded by the message.
       for (let i = 0; i < 64 && p < bodyEnd; i++) {
         const kind = m[p++];
@@ -444,7 +451,18 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
         } else if (kind === 1) {
           if (p + 4 > bodyEnd) break;
           const size = rdI32(m, p);
-          if (size < 4 || p + size > bodyEnd) break;
+          if (size < 5 || p + size > bodyEnd) break;
+          const id = cstring(m, p + 4, p + size);
+          if (!id) break;
+          const docs: Uint8Array[] = [];
+          // Each document of the sequence, up to the section's end (bounded by the section and by count).
+          for (let q = id.next, n = 0; q < p + size && n < 1000; n++) {
+            const len = docLength(m, q, p + size);
+            if (len === undefined) break;
+            docs.push(m.subarray(q, q + len));
+            q += len;
+          }
+          sequences.push({ id: id.text, docs });
           p += size;
         } else break;
       }
@@ -454,14 +472,18 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
       }
       const decoded = decodeDoc(body);
       const db = decoded && typeof decoded[0].$db === "string" ? decoded[0].$db : "admin";
-      const reply = encodeDoc(command(db, body, false, events) as never);
+      const reply = encodeDoc(command(db, body, false, events, sequences) as never);
       // moreToCome: the client wants no answer.
       return flags & 2 ? {} : { write: opMsg(requestId, reply) };
     }
     if (opCode === OP_GET_MORE) return { write: opReply(requestId, [], 1 | 8) };
     if (opCode === OP_INSERT || opCode === OP_UPDATE || opCode === OP_DELETE || opCode === OP_KILL_CURSORS) {
       const ns = opCode === OP_KILL_CURSORS || end <= 20 ? undefined : cstring(m, 20, end);
-      events.push({ action: "command", command: `${{ [OP_INSERT]: "insert", [OP_UPDATE]: "update", [OP_DELETE]: "delete", [OP_KILL_CURSORS]: "killCursors" }[opCode]}${ns ? ` ${clip(ns.text, 256)}` : ""}` });
+      // The legacy write's first document (OP_INSERT's document, OP_UPDATE's selector): what was written.
+      const at = ns ? ns.next + (opCode === OP_INSERT ? 0 : 4) : -1;
+      const len = ns ? docLength(m, at, end) : undefined;
+      const shown = len !== undefined ? ` ${renderDoc(m.subarray(at, at + len), 0, 768)}` : "";
+      events.push({ action: "command", command: clip(`${{ [OP_INSERT]: "insert", [OP_UPDATE]: "update", [OP_DELETE]: "delete", [OP_KILL_CURSORS]: "killCursors" }[opCode]}${ns ? ` ${clip(ns.text, 256)}` : ""}${shown}`, 1024) });
       return {};
     }
     events.push({ action: "error", message: `unsupported opcode ${opCode}` });
