@@ -191,7 +191,8 @@ export function startMongodb(ctx: SessionContext<MongodbTemplates>): ProtocolSes
     const queries = Math.floor(hours * 2 * unit("query-rate"));
     const resident = Math.floor(40 + unit("resident") * 120);
     const doc: Rec = {
-      host: ctx.hostname,
+      // mongod's prettyHostName: the host name, and the port when it is not the default.
+      host: ctx.localPort > 0 && ctx.localPort !== 27017 ? `${ctx.hostname}:${ctx.localPort}` : ctx.hostname,
       version: t.version,
       process: "mongod",
       pid: modern ? BigInt(pid) : new Int32(pid),
