@@ -4,11 +4,13 @@
 // plugin's bare CHALLENGE, and every refused login (LOGIN, AUTHENTICATE, USER/PASS, APOP, NTLM) logged.
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
+import { connect as tlsConnect } from "node:tls";
 import { serviceEntries } from "../../src/catalog/index.ts";
 import type { CatalogEntry } from "../../src/types.ts";
 import { connect, startTestTrap, type MemorySink } from "../helpers.ts";
 
-function entry(service: "imap" | "pop3", id: string): CatalogEntry {
+type Svc = "imap" | "pop3" | "imaps" | "pop3s";
+function entry(service: Svc, id: string): CatalogEntry {
   const e = serviceEntries(service).find((x) => x.id === id);
   if (!e) throw new Error(`no ${service} entry ${id}`);
   return e;
@@ -20,7 +22,7 @@ afterEach(() => {
   stop = undefined;
 });
 
-function serve(service: "imap" | "pop3", id: string): { port: number; sink: MemorySink } {
+function serve(service: Svc, id: string): { port: number; sink: MemorySink } {
   const { trap, sink } = startTestTrap(entry(service, id));
   stop = () => trap.stop();
   return { port: trap.port, sink };
@@ -273,4 +275,49 @@ describe("pop3: Cyrus pop3d", () => {
       c.end();
     }
   });
+});
+
+/** Everything a TLS peer sends until `until` shows in it (or 15 s), after sending `send`. */
+function overTls(port: number, send: string, until: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false });
+    let buf = "";
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`waited for ${until}; got ${JSON.stringify(buf)}`));
+    }, 15_000);
+    s.once("secureConnect", () => s.write(send));
+    s.on("data", (d) => {
+      buf += d.toString("latin1");
+      if (until.test(buf)) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(buf);
+      }
+    });
+    s.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+describe("imaps and pop3s: Cyrus on CentOS serves 993 and 995 too", () => {
+  test("993: the greeting lists AUTH=PLAIN instead of STARTTLS LOGINDISABLED; LOGIN is refused after the pause", async () => {
+    const { port, sink } = serve("imaps", "cyrus-imapd-2.4.17-centos7-ssl");
+    const out = await overTls(port, "a1 CAPABILITY\r\na2 LOGIN admin admin123\r\n", /a2 NO/);
+    expect(out).toMatch(/^\* OK \[CAPABILITY IMAP4rev1 LITERAL\+ ID ENABLE AUTH=PLAIN SASL-IR COMPRESS=DEFLATE\] \S+ Cyrus IMAP v2\.4\.17-Fedora-RPM-2\.4\.17-15\.el7 server ready\r\n/);
+    expect(out).not.toContain("LOGINDISABLED");
+    expect(out).toEndWith("a1 OK Completed\r\na2 NO Login failed: authentication failure\r\n");
+    const [login] = await loginEvents(sink, 1);
+    expect(login).toMatchObject({ method: "imap", user: "admin", password: "admin123" });
+  }, 20_000);
+
+  test("995: USER and PASS under TLS, refused after the pause and logged", async () => {
+    const { port, sink } = serve("pop3s", "cyrus-pop3d-2.3.16-centos6-ssl");
+    const out = await overTls(port, "USER info\r\nPASS info2020\r\n", /-ERR/);
+    expect(out).toMatch(/^\+OK \S+ Cyrus POP3 v2\.3\.16-Fedora-RPM-2\.3\.16-13\.el6_6 server ready\r\n\+OK Name is a valid mailbox\r\n-ERR \[AUTH\] Invalid login\r\n$/);
+    const [login] = await loginEvents(sink, 1);
+    expect(login).toMatchObject({ method: "pop3", user: "info", password: "info2020" });
+  }, 20_000);
 });

@@ -309,7 +309,7 @@ export function startImap(ctx: SessionContext<ImapTemplates>): ProtocolSession {
   return {
     buffered: () => q.length + (cmd ? cmd.size : 0),
     open(): Reply {
-      const reply: Reply = { write: say(t.banner) };
+      const reply: Reply = { write: say(secure && t.bannerSecure !== undefined ? t.bannerSecure : t.banner) };
       if (timeoutMs !== undefined) reply.timers = { timeout: timeoutMs };
       return reply;
     },

@@ -7,6 +7,7 @@ import { optional, schema, t, withDefault } from "../schema.ts";
 
 export const imapTemplates = schema({
   banner: t.text("greeting sent on open ({{capability}} fills in the list)"),
+  bannerSecure: optional(t.text("greeting when TLS is on from the first byte (993), for a daemon whose greeting lists fewer capabilities than CAPABILITY (default: banner)")),
   capability: t.text("capability list in clear (before STARTTLS), without '* CAPABILITY '"),
   capabilitySecure: t.text("capability list once TLS is on (after STARTTLS, and on 993)"),
   capabilityOk: t.text("tagged reply ending the CAPABILITY answer"),
