@@ -262,6 +262,21 @@ describe("pop3: Cyrus pop3d", () => {
     }
   }, 30_000);
 
+  test("a long line is read in 8191-byte pieces, each answered as a command (measured: 8189 bytes one answer, 8190 two, 16381 three)", async () => {
+    const { port } = serve("pop3", "cyrus-pop3d-2.4.17-debian8");
+    const c = await connect(port);
+    try {
+      const hello = await c.waitFor((t) => t.endsWith("\r\n"));
+      c.send(`${"x".repeat(8189)}\r\n${"y".repeat(8190)}\r\n${"z".repeat(16381)}\r\nCAPA\r\n`);
+      const out = (await c.waitFor((t) => t.endsWith(".\r\n"))).slice(hello.length);
+      expect(out.split("-ERR Unrecognized command\r\n")).toHaveLength(7);
+      expect(out).toStartWith("-ERR Unrecognized command\r\n".repeat(6) + "+OK List of capabilities follows\r\n");
+      expect(c.isClosed()).toBe(false);
+    } finally {
+      c.end();
+    }
+  });
+
   test("2.3.16 (CentOS 6): USER only under TLS, STLS offered", async () => {
     const { port } = serve("pop3", "cyrus-pop3d-2.3.16-centos6");
     const c = await connect(port);

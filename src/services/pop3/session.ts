@@ -199,6 +199,13 @@ export function startPop3(ctx: SessionContext<Pop3Templates>): ProtocolSession {
         scanned = q.length;
         return undefined;
       }
+      if (t.lineSplit) {
+        // The daemon's buffer is full: what it holds is one command, the rest of the line the next.
+        const piece = q.latin1(0, t.lineMax);
+        q.skip(t.lineMax);
+        scanned = 0;
+        return line(piece.endsWith("\r") ? piece.slice(0, -1) : piece, events);
+      }
       events.push({ action: "error", message: "line too long" });
       return { out: say(t.lineTooLong), close: t.lineTooLongClose === "reset" ? "reset" : true };
     }

@@ -41,6 +41,7 @@ export const pop3Templates = schema({
   lineMax: withDefault(t.int("longest accepted line in bytes, CRLF included", 64, 65536), 4096),
   lineTooLong: withDefault(t.text('last words for a longer line ("" for none)'), ""),
   lineTooLongClose: withDefault(t.oneOf("how the daemon hangs up after a too long line", ["fin", "reset"] as const), "reset"),
+  lineSplit: withDefault(t.bool("a longer line is read in pieces of lineMax bytes, each taken as a command (Cyrus pop3d's fixed buffer), instead of lineTooLong"), false),
   timeoutMs: optional(t.ms("time after which the daemon says timeout and hangs up")),
   timeoutRestarts: withDefault(t.bool("every command restarts timeoutMs (an idle timer; false: a login deadline from connect)"), false),
   timeout: withDefault(t.text("last words when timeoutMs runs out"), ""),
