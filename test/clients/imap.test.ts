@@ -1,7 +1,7 @@
 // Python's imaplib (Debian's python3, the standard library) against the real CLI: it reads the greeting,
 // logs in and is refused with the face's own words; the JSON Lines log holds the login with its password.
 // In clear on Dovecot's default face (LOGINDISABLED: the password goes out all the same), and after
-// STARTTLS, where Dovecot refuses with AUTHENTICATIONFAILED.
+// STARTTLS, where Dovecot refuses with AUTHENTICATIONFAILED; Cyrus in clear (Debian) and after STARTTLS (CentOS).
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { BUN, readLog, startProcess, tempDir } from "../helpers.ts";
@@ -38,6 +38,10 @@ describe("python imaplib against micetrap imap", () => {
     { banner: "dovecot-2.3-debian", starttls: false, refusal: "[PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections." },
     { banner: "dovecot-2.3-debian", starttls: true, refusal: "[AUTHENTICATIONFAILED] Authentication failed." },
     { banner: "courier-imap-5.0-debian10", starttls: false, refusal: "Login failed." },
+    // Cyrus takes LOGIN in clear (Debian's allowplaintext: yes) and refuses after its 3 s failedloginpause.
+    { banner: "cyrus-imapd-3.6.1-debian12", starttls: false, refusal: "Login failed: authentication failure" },
+    // CentOS's Cyrus wants TLS first: after STARTTLS the list gains AUTH=PLAIN and loses LOGINDISABLED.
+    { banner: "cyrus-imapd-2.4.17-centos7", starttls: true, refusal: "Login failed: authentication failure" },
   ];
   for (const c of cases) {
     test(`${c.banner}${c.starttls ? " after STARTTLS" : ""}: refused; the password is in the log`, async () => {
@@ -50,7 +54,11 @@ describe("python imaplib against micetrap imap", () => {
         expect(r.code).toBe(0);
         expect(r.out).not.toContain("LOGGED IN");
         expect(r.out).toContain(`REFUSED b'${c.refusal}'`);
-        if (c.starttls) expect(r.out).toContain("CAPS IMAP4REV1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN");
+        if (c.starttls && c.banner.startsWith("dovecot")) expect(r.out).toContain("CAPS IMAP4REV1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN");
+        if (c.starttls && c.banner.startsWith("cyrus")) {
+          expect(r.out).toContain(" AUTH=PLAIN SASL-IR COMPRESS=DEFLATE IDLE");
+          expect(r.out.split("\n").find((l) => l.startsWith("CAPS "))).not.toContain("LOGINDISABLED");
+        }
         await Bun.sleep(200);
       } finally {
         expect(await t.stop("SIGTERM")).toBe(0);

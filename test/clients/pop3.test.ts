@@ -1,6 +1,6 @@
 // Python's poplib (Debian's python3, the standard library) against the real CLI: USER/PASS refused with
 // the face's own words, the password in the JSON Lines log. In clear on Courier (which takes logins in
-// clear), and after STLS on Dovecot.
+// clear), and after STLS on Dovecot; Cyrus in clear (Debian 7) and after STLS (CentOS 6).
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { BUN, readLog, startProcess, tempDir } from "../helpers.ts";
@@ -26,6 +26,10 @@ describe("python poplib against micetrap pop3", () => {
   const cases = [
     { banner: "courier-pop-5.0-debian10", stls: false, refusal: "b'-ERR Login failed.'" },
     { banner: "dovecot-2.3-debian-pop3", stls: true, refusal: "b'-ERR [AUTH] Authentication failed.'" },
+    // Cyrus pop3d: an APOP timestamp in the greeting (Debian 7), USER/PASS in clear, refused after 3 s.
+    { banner: "cyrus-pop3d-2.4.16-debian7", stls: false, refusal: "b'-ERR [AUTH] Invalid login'" },
+    // CentOS's Cyrus pop3d takes USER only under TLS.
+    { banner: "cyrus-pop3d-2.3.16-centos6", stls: true, refusal: "b'-ERR [AUTH] Invalid login'" },
   ];
   for (const c of cases) {
     test(`${c.banner}${c.stls ? " after STLS" : ""}: refused; the password is in the log`, async () => {
@@ -41,7 +45,9 @@ describe("python poplib against micetrap pop3", () => {
         expect(code).toBe(0);
         expect(out).not.toContain("LOGGED IN");
         expect(out).toContain(`REFUSED ${c.refusal}`);
-        if (c.stls) expect(out).toContain("'SASL', 'TOP', 'UIDL', 'USER'");
+        if (c.stls && c.banner.startsWith("dovecot")) expect(out).toContain("'SASL', 'TOP', 'UIDL', 'USER'");
+        if (c.stls && c.banner.startsWith("cyrus")) expect(out).toContain("'SASL', 'TOP', 'UIDL', 'USER'");
+        if (c.banner === "cyrus-pop3d-2.4.16-debian7") expect(out).toMatch(/WELCOME \+OK \S+ Cyrus POP3 v2\.4\.16-Debian-2\.4\.16-4\+deb7u2 server ready <\d{1,20}\.\d{9,10}@\S+>/);
         await Bun.sleep(200);
       } finally {
         expect(await t.stop("SIGTERM")).toBe(0);

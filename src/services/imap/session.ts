@@ -8,6 +8,7 @@ import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../.
 import { fill } from "../../util/template.ts";
 import { clip } from "../../wire/bytes.ts";
 import { ByteQueue } from "../../wire/queue.ts";
+import { SaslPluginNtlm } from "../../wire/ntlm-sasl-plugin.ts";
 import { domainIdentity, plainLogin, SaslNtlm, saslBase64, saslPlain } from "../../wire/sasl.ts";
 import { drawMs } from "../schema.ts";
 import type { ImapTemplates } from "./templates.ts";
@@ -84,7 +85,7 @@ export function imapTokens(s: string): Tokens {
   return { tokens };
 }
 
-type Auth = { tag: string; mech: string; step: number; user?: string; ntlm?: SaslNtlm };
+type Auth = { tag: string; mech: string; step: number; user?: string; ntlm?: SaslNtlm | SaslPluginNtlm };
 
 export function startImap(ctx: SessionContext<ImapTemplates>): ProtocolSession {
   const t = ctx.entry.templates;
@@ -135,6 +136,7 @@ export function startImap(ctx: SessionContext<ImapTemplates>): ProtocolSession {
     const msg = saslBase64(line);
     if (msg === undefined) {
       auth = undefined;
+      if (t.authErrorsPause) return refuse(a.tag, t.authBadBase64, events, undefined);
       return { out: say(t.authBadBase64, { tag: a.tag }) };
     }
     if (a.mech === "PLAIN") {
@@ -162,7 +164,7 @@ export function startImap(ctx: SessionContext<ImapTemplates>): ProtocolSession {
   function authenticate(tag: string, args: string[], events: ProtocolEvent[]): Outcome {
     if (args.length < 1 || args.length > 2) return bad(tag);
     const mech = args[0]!.toUpperCase();
-    if (!mechanisms.has(mech)) return { out: say(t.authUnsupported, { tag }) };
+    if (!mechanisms.has(mech)) return t.authErrorsPause ? refuse(tag, t.authUnsupported, events, undefined) : { out: say(t.authUnsupported, { tag }) };
     const ir = args[1];
     if (!secure && (mech === "PLAIN" || mech === "LOGIN") && t.privacyAuth !== undefined) {
       // The daemon refuses before reading the response, but a client that sent one (SASL-IR) gave it away.
@@ -172,7 +174,7 @@ export function startImap(ctx: SessionContext<ImapTemplates>): ProtocolSession {
       return { out: say(t.privacyAuth, { tag }) };
     }
     const a: Auth = { tag, mech, step: 0 };
-    if (mech === "NTLM") a.ntlm = new SaslNtlm(domainIdentity(ctx.host, t.ntlmVersion), "imap-ntlm");
+    if (mech === "NTLM") a.ntlm = t.ntlmStyle === "sasl-plugin" ? new SaslPluginNtlm(ctx.hostname.split(".")[0]!.toUpperCase(), "imap-ntlm") : new SaslNtlm(domainIdentity(ctx.host, t.ntlmVersion), "imap-ntlm");
     auth = a;
     if (ir !== undefined) return continueAuth(a, ir, events);
     return { out: say(mech === "LOGIN" ? t.authLoginUser : t.authContinue) };
@@ -192,10 +194,13 @@ export function startImap(ctx: SessionContext<ImapTemplates>): ProtocolSession {
         return { out: say(t.logout, vars), close: true };
       case "STARTTLS":
         if (secure && t.tlsActive !== undefined) return { out: say(t.tlsActive, vars) };
+        if (!offersTls && Object.hasOwn(t.commands, verb)) return { out: say(t.commands[verb]!, vars) };
         if (!offersTls || secure) return bad(tag);
         secure = true;
         return { out: say(t.starttls!, vars), startTls: true };
       case "LOGIN": {
+        if (args.length < 2 && t.loginArgsMissing !== undefined) return { out: say(t.loginArgsMissing, vars) };
+        if (args.length > 2 && t.loginArgsExtra !== undefined) return { out: say(t.loginArgsExtra, vars) };
         if (args.length !== 2) return bad(tag);
         const ev: ProtocolEvent = { action: "login", method: "imap", user: clip(args[0]!), password: clip(args[1]!) };
         if (!secure && t.privacyLogin !== undefined) {
@@ -304,7 +309,7 @@ export function startImap(ctx: SessionContext<ImapTemplates>): ProtocolSession {
   return {
     buffered: () => q.length + (cmd ? cmd.size : 0),
     open(): Reply {
-      const reply: Reply = { write: say(t.banner) };
+      const reply: Reply = { write: say(secure && t.bannerSecure !== undefined ? t.bannerSecure : t.banner) };
       if (timeoutMs !== undefined) reply.timers = { timeout: timeoutMs };
       return reply;
     },

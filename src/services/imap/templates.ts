@@ -7,6 +7,7 @@ import { optional, schema, t, withDefault } from "../schema.ts";
 
 export const imapTemplates = schema({
   banner: t.text("greeting sent on open ({{capability}} fills in the list)"),
+  bannerSecure: optional(t.text("greeting when TLS is on from the first byte (993), for a daemon whose greeting lists fewer capabilities than CAPABILITY (default: banner)")),
   capability: t.text("capability list in clear (before STARTTLS), without '* CAPABILITY '"),
   capabilitySecure: t.text("capability list once TLS is on (after STARTTLS, and on 993)"),
   capabilityOk: t.text("tagged reply ending the CAPABILITY answer"),
@@ -28,6 +29,10 @@ export const imapTemplates = schema({
   authAborted: t.text("reply when the client answers '*' to a continuation"),
   authBadBase64: t.text("reply to a continuation that is not base64"),
   ntlmVersion: withDefault(t.text("Windows version in the NTLM CHALLENGE ('6.1.7601'; '' for none)"), ""),
+  ntlmStyle: withDefault(t.oneOf("who answers NTLM: Windows (target info, domain names) or the Cyrus SASL ntlm plugin (the host name only)", ["windows", "sasl-plugin"] as const), "windows"),
+  authErrorsPause: withDefault(t.bool("an unsupported mechanism and an undecodable response count as failed logins (the pause before the reply)"), false),
+  loginArgsMissing: optional(t.text("reply to LOGIN with fewer than two arguments (default: bad)")),
+  loginArgsExtra: optional(t.text("reply to LOGIN with more than two arguments (default: bad)")),
   literalContinue: withDefault(t.text("continuation after a synchronizing literal's {n}"), "+ OK\r\n"),
   literalMax: withDefault(t.int("largest literal accepted before login", 0, 65536), 4096),
   literalTooLarge: t.text("reply to a larger literal (the session then closes)"),

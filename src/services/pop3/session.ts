@@ -7,6 +7,7 @@ import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../.
 import { fill } from "../../util/template.ts";
 import { clip } from "../../wire/bytes.ts";
 import { ByteQueue } from "../../wire/queue.ts";
+import { SaslPluginNtlm } from "../../wire/ntlm-sasl-plugin.ts";
 import { domainIdentity, plainLogin, SaslNtlm, saslBase64, saslPlain } from "../../wire/sasl.ts";
 import { drawMs } from "../schema.ts";
 import type { Pop3Templates } from "./templates.ts";
@@ -23,7 +24,7 @@ interface Outcome {
   startTls?: boolean;
 }
 
-type Auth = { mech: string; step: number; user?: string; ntlm?: SaslNtlm };
+type Auth = { mech: string; step: number; user?: string; ntlm?: SaslNtlm | SaslPluginNtlm };
 
 export function startPop3(ctx: SessionContext<Pop3Templates>): ProtocolSession {
   const t = ctx.entry.templates;
@@ -38,6 +39,11 @@ export function startPop3(ctx: SessionContext<Pop3Templates>): ProtocolSession {
     remoteAddress: ctx.remoteAddress,
   };
   const timeoutMs = t.timeoutMs === undefined ? undefined : drawMs(t.timeoutMs, ctx.random);
+  // The APOP timestamp as Cyrus pop3d writes it: a random 64-bit number, the time in seconds, the host.
+  const apopStamp = t.banner.includes("{{apopStamp}}")
+    ? `<${Buffer.from(ctx.random(8)).readBigUInt64BE()}.${Math.floor(hostTime(ctx.host, ctx.now()).getTime() / 1000)}@${ctx.hostname}>`
+    : "";
+  base.apopStamp = apopStamp;
   const q = new ByteQueue();
   let scanned = 0;
   let user: string | undefined;
@@ -69,6 +75,7 @@ export function startPop3(ctx: SessionContext<Pop3Templates>): ProtocolSession {
     const msg = saslBase64(line);
     if (msg === undefined) {
       auth = undefined;
+      if (t.authErrorsPause) return refuse(t.authBadBase64, events, undefined);
       return { out: say(t.authBadBase64) };
     }
     if (a.mech === "PLAIN") {
@@ -98,7 +105,7 @@ export function startPop3(ctx: SessionContext<Pop3Templates>): ProtocolSession {
     if (arg === "") return { out: say(list, vars) };
     const [mechRaw, ir, extra] = arg.split(" ");
     const mech = mechRaw!.toUpperCase();
-    if (extra !== undefined || !mechanisms.has(mech)) return { out: say(t.authUnsupported, vars) };
+    if (extra !== undefined || !mechanisms.has(mech)) return t.authErrorsPause ? refuse(t.authUnsupported, events, undefined) : { out: say(t.authUnsupported, vars) };
     if (!secure && (mech === "PLAIN" || mech === "LOGIN") && t.privacyAuth !== undefined) {
       const msg = ir === undefined ? undefined : saslBase64(ir);
       const p = mech === "PLAIN" && msg !== undefined ? saslPlain(msg) : undefined;
@@ -106,10 +113,21 @@ export function startPop3(ctx: SessionContext<Pop3Templates>): ProtocolSession {
       return { out: say(t.privacyAuth, vars) };
     }
     const a: Auth = { mech, step: 0 };
-    if (mech === "NTLM") a.ntlm = new SaslNtlm(domainIdentity(ctx.host, t.ntlmVersion), "pop3-ntlm");
+    if (mech === "NTLM") a.ntlm = t.ntlmStyle === "sasl-plugin" ? new SaslPluginNtlm(ctx.hostname.split(".")[0]!.toUpperCase(), "pop3-ntlm") : new SaslNtlm(domainIdentity(ctx.host, t.ntlmVersion), "pop3-ntlm");
     auth = a;
     if (ir !== undefined) return continueAuth(a, ir, events);
     return { out: say(mech === "LOGIN" ? t.authLoginUser : t.authContinue, vars) };
+  }
+
+  /** APOP name digest: MD5(timestamp + password), logged as hashcat's md5($salt.$pass) with the timestamp as salt. */
+  function apop(arg: string, events: ProtocolEvent[]): Outcome {
+    const sp = arg.lastIndexOf(" ");
+    const name = sp < 0 ? arg : arg.slice(0, sp);
+    const digest = sp < 0 ? "" : arg.slice(sp + 1);
+    const ev: ProtocolEvent | undefined = /^[0-9a-fA-F]{32}$/.test(digest)
+      ? { action: "login", method: "pop3-apop", user: clip(name), hash: { value: `${digest.toLowerCase()}:${apopStamp}`, type: "apop-md5", hashcatMode: 20 } }
+      : undefined;
+    return refuse(t.apop!, events, ev);
   }
 
   function line(text: string, events: ProtocolEvent[]): Outcome {
@@ -166,6 +184,9 @@ export function startPop3(ctx: SessionContext<Pop3Templates>): ProtocolSession {
       }
       case "AUTH":
         return authCommand(arg, vars, events);
+      case "APOP":
+        if (t.apop !== undefined && apopStamp !== "") return apop(arg, events);
+        break;
     }
     if (Object.hasOwn(t.commands, verb)) return { out: say(t.commands[verb]!, vars) };
     return unknown(vars);
@@ -177,6 +198,13 @@ export function startPop3(ctx: SessionContext<Pop3Templates>): ProtocolSession {
       if (q.length < t.lineMax) {
         scanned = q.length;
         return undefined;
+      }
+      if (t.lineSplit) {
+        // The daemon's buffer is full: what it holds is one command, the rest of the line the next.
+        const piece = q.latin1(0, t.lineMax);
+        q.skip(t.lineMax);
+        scanned = 0;
+        return line(piece.endsWith("\r") ? piece.slice(0, -1) : piece, events);
       }
       events.push({ action: "error", message: "line too long" });
       return { out: say(t.lineTooLong), close: t.lineTooLongClose === "reset" ? "reset" : true };

@@ -1,5 +1,7 @@
 // The pop3 templates: every reply text includes its CRLF; {{name}} placeholders are filled per reply.
-// Placeholders: hostname fqdn localAddress localPort remoteAddress, and in command replies verb and arg.
+// Placeholders: hostname fqdn localAddress localPort remoteAddress, apopStamp (the greeting's APOP
+// timestamp <random.unixtime@hostname>, drawn per session when the banner shows it), and in command replies
+// verb and arg.
 //
 // Time is the daemon's own: durations are milliseconds (a number, or [min, max] drawn per use).
 import { optional, schema, t, withDefault } from "../schema.ts";
@@ -29,6 +31,9 @@ export const pop3Templates = schema({
   authAborted: withDefault(t.text("reply when the client answers '*' to a continuation"), "-ERR Authentication aborted.\r\n"),
   authBadBase64: withDefault(t.text("reply to a continuation that is not base64"), "-ERR Invalid base64 in response\r\n"),
   ntlmVersion: withDefault(t.text("Windows version in the NTLM CHALLENGE ('6.1.7601'; '' for none)"), ""),
+  ntlmStyle: withDefault(t.oneOf("who answers NTLM: Windows (target info, domain names) or the Cyrus SASL ntlm plugin (the host name only)", ["windows", "sasl-plugin"] as const), "windows"),
+  authErrorsPause: withDefault(t.bool("an unsupported mechanism and an undecodable response count as failed logins (the pause before the reply)"), false),
+  apop: optional(t.text("reply to APOP <name> <digest> when the banner offers a timestamp: refused after the pause, the digest logged (absent: APOP goes to commands or unknown)")),
   commands: withDefault(t.table("other pre-login answers by verb (APOP, NOOP, …)"), {}),
   unknown: t.text("reply to an unknown command or an empty line"),
   maxBad: withDefault(t.int("unknown commands after which the daemon hangs up (0: never)"), 0),
@@ -36,6 +41,7 @@ export const pop3Templates = schema({
   lineMax: withDefault(t.int("longest accepted line in bytes, CRLF included", 64, 65536), 4096),
   lineTooLong: withDefault(t.text('last words for a longer line ("" for none)'), ""),
   lineTooLongClose: withDefault(t.oneOf("how the daemon hangs up after a too long line", ["fin", "reset"] as const), "reset"),
+  lineSplit: withDefault(t.bool("a longer line is read in pieces of lineMax bytes, each taken as a command (Cyrus pop3d's fixed buffer), instead of lineTooLong"), false),
   timeoutMs: optional(t.ms("time after which the daemon says timeout and hangs up")),
   timeoutRestarts: withDefault(t.bool("every command restarts timeoutMs (an idle timer; false: a login deadline from connect)"), false),
   timeout: withDefault(t.text("last words when timeoutMs runs out"), ""),
