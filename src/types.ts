@@ -101,6 +101,29 @@ export interface ProtocolEvent {
   command?: string;
   /** What the client says of itself (os, lanman, workstation, auth_plugin, …). */
   client?: Record<string, string>;
+  /** command: the HTTP request the command line belongs to, parsed (wire/http-fields.ts). */
+  http?: HttpRequestFields;
+}
+
+/**
+ * One HTTP request as ECS names its parts (http.*, url.*, user_agent.*). Every value is the attacker's text
+ * as sent, cut to a bound (`cut` names the fields cut). Absent parts are absent, never "".
+ */
+export interface HttpRequestFields {
+  method: string;
+  /** "1.1", "1.0", "0.9" (a line of two words); absent when the protocol word is not HTTP/d.d. */
+  version?: string;
+  /** The request target as sent (origin form, absolute URL, authority of a CONNECT, `*`). */
+  original: string;
+  /** The path: the target up to `?` or `#`, of an absolute URL its part after the authority. */
+  path?: string;
+  /** After the first `?` up to `#`, without the `?`; "" for a `?` with nothing after it (as ECS says). */
+  query?: string;
+  userAgent?: string;
+  /** The body's length as read; absent when the body was not read (a proxy answers at the head). */
+  bodyBytes?: number;
+  /** ECS names of the fields cut to their bound (`url.original`, `user_agent.original`, …). */
+  cut?: string[];
 }
 
 /** What the session should do after open(), data() or timer(): write bytes, maybe close, maybe log. */

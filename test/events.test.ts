@@ -153,6 +153,13 @@ describe("ecsLine's direct writer", () => {
   const actions = ECS_ACTIONS;
   const entries = serviceEntries("ftp");
 
+  /** Each key's value, or the key left out, at even odds. */
+  const maybeKeys = (makers: Record<string, () => unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [k, make] of Object.entries(makers)) if (rand() < 0.5) out[k] = make();
+    return out;
+  };
+
   function randomEvent(): TrapEvent {
     const e: Record<string, unknown> = {
       action: pick(actions),
@@ -165,7 +172,12 @@ describe("ecsLine's direct writer", () => {
       host: () => ({ name: str(), release: pick(["debian-12", str()]) }),
       persona: str,
       sessionId: () => pick(["mx3b5xqv-1-a1bd501e", "", str()]),
-      source: () => ({ ip: pick(["192.0.2.1", "2001:db8::1", "", str()]), ...(rand() < 0.7 ? { port: num() } : {}) }),
+      source: () => ({
+        ip: pick(["192.0.2.1", "2001:db8::1", "", str()]),
+        ...(rand() < 0.7 ? { port: num() } : {}),
+        ...(rand() < 0.2 ? { geo: { ...maybeKeys({ countryIsoCode: str, countryName: str, cityName: str, continentCode: str }), ...(rand() < 0.5 ? { location: { lat: num(), lon: num() } } : {}) } } : {}),
+        ...(rand() < 0.2 ? { as: maybeKeys({ number: num, organization: str }) } : {}),
+      }),
       direction: () => pick(["in", "out"]),
       payload,
       truncated: () => pick([0, 5, num()]),
@@ -183,9 +195,17 @@ describe("ecsLine's direct writer", () => {
       command: str,
       message: str,
       client: () => (rand() < 0.5 ? {} : { workstation: str() }),
-      tls: () => ({ established: rand() < 0.5, version: "TLSv1.2", serverName: str() }),
+      tls: () => ({
+        established: rand() < 0.5,
+        ...maybeKeys({ version: () => pick(["TLSv1.2", "TLSv1", "TLSv1.3", "SSLv3", str()]), cipher: str, serverName: str, ja3: str, ja3String: str }),
+      }),
+      http: () => ({
+        method: str(),
+        original: str(),
+        ...maybeKeys({ version: () => pick(["1.1", "1.0", "0.9", str()]), path: str, query: str, userAgent: str, bodyBytes: num, cut: () => (rand() < 0.9 ? [str(), str()] : str()) }),
+      }),
     };
-    for (const [k, make] of Object.entries(fields)) if (rand() < (k === "client" || k === "tls" ? 0.05 : 0.35)) e[k] = make();
+    for (const [k, make] of Object.entries(fields)) if (rand() < (k === "client" ? 0.05 : k === "tls" || k === "http" ? 0.15 : 0.35)) e[k] = make();
     return e as unknown as TrapEvent;
   }
 

@@ -25,6 +25,7 @@ export const serveArgs = {
   os: { type: "string", description: `OS family (${OS_FAMILIES.join(", ")}) or release (debian-7, …) of the fake host (default: this machine's family)`, valueHint: "OS" },
   banner: { type: "string", description: "pin one catalog entry by id (see `micetrap list`)", valueHint: "ID" },
   log: { type: "string", description: "append events as JSON Lines (ECS) to FILE", valueHint: "FILE" },
+  geoip: { type: "string", description: "add source.geo.* (or source.as.*) to events from this local MaxMind database (.mmdb); nothing is downloaded", valueHint: "FILE" },
   user: { type: "string", description: "after binding, run as this user (default when started as root: nobody; `root` keeps root)", valueHint: "USER" },
   quiet: { type: "boolean", description: "print only warnings and errors" },
   verbose: { type: "boolean", description: "print session ids and every command" },
@@ -40,6 +41,7 @@ export interface ServeOptions {
   os?: string;
   banner?: string;
   log?: string;
+  geoip?: string;
   user?: string;
   quiet?: boolean;
   verbose?: boolean;
@@ -95,6 +97,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     ...(o.os !== undefined ? { os: o.os } : {}),
     ...(o.banner !== undefined ? { banner: o.banner } : {}),
     ...(o.log !== undefined ? { log: o.log } : {}),
+    ...(o.geoip !== undefined ? { geoip: o.geoip } : {}),
     ...(o.host !== undefined ? { listen: o.host } : {}),
     ...(o.user !== undefined ? { user: o.user } : {}),
     ...(o.sinks && Object.keys(o.sinks).length > 0 ? { sinks: o.sinks } : {}),
@@ -134,6 +137,7 @@ export function serveOptions(service: ServiceName, args: ParsedServeArgs): Serve
     ...text("os"),
     ...text("banner"),
     ...text("log"),
+    ...text("geoip"),
     ...text("user"),
     quiet: args.quiet === true,
     verbose: args.verbose === true,

@@ -74,7 +74,29 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
       ...(e.persona !== undefined ? { persona: e.persona } : {}),
     },
   };
-  if (e.source) doc.source = { ip: e.source.ip, ...(e.source.port !== undefined ? { port: e.source.port } : {}), ...(e.bytesIn !== undefined ? { bytes: e.bytesIn } : {}) };
+  if (e.source) {
+    const g = e.source.geo;
+    const as = e.source.as;
+    doc.source = {
+      ip: e.source.ip,
+      ...(e.source.port !== undefined ? { port: e.source.port } : {}),
+      ...(e.bytesIn !== undefined ? { bytes: e.bytesIn } : {}),
+      ...(g !== undefined
+        ? {
+            geo: {
+              ...(g.countryIsoCode !== undefined ? { country_iso_code: g.countryIsoCode } : {}),
+              ...(g.countryName !== undefined ? { country_name: g.countryName } : {}),
+              ...(g.cityName !== undefined ? { city_name: g.cityName } : {}),
+              ...(g.continentCode !== undefined ? { continent_code: g.continentCode } : {}),
+              ...(g.location !== undefined ? { location: { lat: g.location.lat, lon: g.location.lon } } : {}),
+            },
+          }
+        : {}),
+      ...(as !== undefined
+        ? { as: { ...(as.number !== undefined ? { number: as.number } : {}), ...(as.organization !== undefined ? { organization: { name: as.organization } } : {}) } }
+        : {}),
+    };
+  }
   const m = doc.micetrap as Record<string, unknown>;
   if (e.payload) {
     m.payload = {
@@ -99,6 +121,13 @@ export function toEcs(e: TrapEvent): Record<string, unknown> {
   if (e.reason !== undefined) m.reason = e.reason;
   if (e.count !== undefined) m[e.action === "aborted" ? "aborted" : "refused"] = { count: e.count };
   if (e.dropped !== undefined) m.dropped = { commands: e.dropped.commands, logins: e.dropped.logins };
+  if (e.http !== undefined) {
+    const h = e.http;
+    if (h.cut !== undefined) m.http = { cut: [...h.cut] };
+    doc.http = { ...(h.version !== undefined ? { version: h.version } : {}), request: { method: h.method, ...(h.bodyBytes !== undefined ? { body: { bytes: h.bodyBytes } } : {}) } };
+    doc.url = { original: h.original, ...(h.path !== undefined ? { path: h.path } : {}), ...(h.query !== undefined ? { query: h.query } : {}) };
+    if (h.userAgent !== undefined) doc.user_agent = { original: h.userAgent };
+  }
   if (e.tls !== undefined) {
     // ECS writes "1.2" and "tls" apart; node:tls says "TLSv1.2".
     const v = /^TLSv(\d(?:\.\d)?)$/.exec(e.tls.version ?? "");
@@ -220,7 +249,7 @@ const OBSERVER = `,"observer":${jsonLine({ type: "honeypot", product: "micetrap"
 const KNOWN: Record<keyof TrapEvent, true> = {
   action: true, time: true, service: true, entry: true, host: true, persona: true, sessionId: true, source: true, destination: true,
   direction: true, payload: true, truncated: true, bytesIn: true, bytesOut: true, durationMs: true, dropped: true, count: true,
-  reason: true, user: true, domain: true, password: true, hash: true, method: true, command: true, client: true, tls: true, message: true,
+  reason: true, user: true, domain: true, password: true, hash: true, method: true, command: true, client: true, http: true, tls: true, message: true,
 };
 const WRITTEN_FIELDS = new Set<string>(Object.keys(KNOWN));
 
@@ -246,8 +275,9 @@ export function fastLine(e: TrapEvent): string | undefined {
   // A field this writer does not know (one added to TrapEvent and toEcs later) goes to toEcs.
   for (const k in e) if (!WRITTEN_FIELDS.has(k)) return undefined;
   const action = ACTION_PARTS[e.action];
-  // TLS and client details are rare, and nested in ways not worth a second writer: toEcs writes them.
-  if (action === undefined || e.tls !== undefined || e.client !== undefined || typeof e.entry !== "object" || e.entry === null) return undefined;
+  // Client details are rare, and nested in ways not worth a second writer: toEcs writes them. TLS is not
+  // rare (every event of a TLS session carries it), nor are HTTP requests and source.geo: written here.
+  if (action === undefined || e.client !== undefined || typeof e.entry !== "object" || e.entry === null) return undefined;
   const entry = entryPart(e.entry);
   if (entry === null) return undefined;
   unusual = false;
@@ -287,11 +317,36 @@ export function fastLine(e: TrapEvent): string | undefined {
   if (e.reason !== undefined) out += `,"reason":${str(e.reason)}`;
   if (e.count !== undefined) out += `,"${e.action === "aborted" ? "aborted" : "refused"}":{"count":${num(e.count)}}`;
   if (e.dropped !== undefined) out += `,"dropped":{"commands":${num(e.dropped.commands)},"logins":${num(e.dropped.logins)}}`;
+  const h = e.http;
+  if (h !== undefined && h.cut !== undefined) {
+    if (!Array.isArray(h.cut)) return undefined;
+    out += `,"http":{"cut":[${h.cut.map(str).join(",")}]}`;
+  }
+  const tls = e.tls;
+  const tlsVersion = tls === undefined ? null : /^TLSv(\d(?:\.\d)?)$/.exec(tls.version ?? "");
+  if (tls !== undefined && tls.ja3String) out += `,"tls":{"ja3_string":${str(tls.ja3String)}}`;
   out += "}";
   if (source) {
     out += `,"source":{"ip":${str(source.ip)}`;
     if (source.port !== undefined) out += `,"port":${num(source.port)}`;
     if (e.bytesIn !== undefined) out += `,"bytes":${num(e.bytesIn)}`;
+    const g = source.geo;
+    if (g !== undefined) {
+      let geo = "";
+      if (g.countryIsoCode !== undefined) geo += `,"country_iso_code":${str(g.countryIsoCode)}`;
+      if (g.countryName !== undefined) geo += `,"country_name":${str(g.countryName)}`;
+      if (g.cityName !== undefined) geo += `,"city_name":${str(g.cityName)}`;
+      if (g.continentCode !== undefined) geo += `,"continent_code":${str(g.continentCode)}`;
+      if (g.location !== undefined) geo += `,"location":{"lat":${num(g.location.lat)},"lon":${num(g.location.lon)}}`;
+      out += `,"geo":{${geo.slice(1)}}`;
+    }
+    const as = source.as;
+    if (as !== undefined) {
+      let a = "";
+      if (as.number !== undefined) a += `,"number":${num(as.number)}`;
+      if (as.organization !== undefined) a += `,"organization":{"name":${str(as.organization)}}`;
+      out += `,"as":{${a.slice(1)}}`;
+    }
     out += "}";
   }
   if (e.user !== undefined || e.domain !== undefined) {
@@ -299,6 +354,29 @@ export function fastLine(e: TrapEvent): string | undefined {
     if (e.user !== undefined) user += `,"name":${str(e.user)}`;
     if (e.domain) user += `,"domain":${str(e.domain)}`;
     out += `,"user":{${user.slice(1)}}`;
+  }
+  if (h !== undefined) {
+    out += `,"http":{`;
+    if (h.version !== undefined) out += `"version":${str(h.version)},`;
+    out += `"request":{"method":${str(h.method)}`;
+    if (h.bodyBytes !== undefined) out += `,"body":{"bytes":${num(h.bodyBytes)}}`;
+    out += `}},"url":{"original":${str(h.original)}`;
+    if (h.path !== undefined) out += `,"path":${str(h.path)}`;
+    if (h.query !== undefined) out += `,"query":${str(h.query)}`;
+    out += "}";
+    if (h.userAgent !== undefined) out += `,"user_agent":{"original":${str(h.userAgent)}}`;
+  }
+  if (tls !== undefined) {
+    out += `,"tls":{"established":${tls.established === true ? "true" : tls.established === false ? "false" : ((unusual = true), "")}`;
+    if (tlsVersion) out += `,"version":"${tlsVersion[1]!.includes(".") ? tlsVersion[1] : `${tlsVersion[1]}.0`}","version_protocol":"tls"`;
+    if (tls.cipher) out += `,"cipher":${str(tls.cipher)}`;
+    if (tls.serverName || tls.ja3) {
+      let c = "";
+      if (tls.serverName) c += `,"server_name":${str(tls.serverName)}`;
+      if (tls.ja3) c += `,"ja3":${str(tls.ja3)}`;
+      out += `,"client":{${c.slice(1)}}`;
+    }
+    out += "}";
   }
   if (e.message !== undefined) out += `,"error":{"message":${str(e.message)}}`;
   out += "}";

@@ -1,5 +1,5 @@
 // The events a trap emits. Sinks (console, JSON Lines file) render them; nothing else logs attacker data.
-import type { CapturedHash, CatalogEntry, ServiceName } from "../types.ts";
+import type { CapturedHash, CatalogEntry, HttpRequestFields, ServiceName } from "../types.ts";
 
 export type EventAction = "listening" | "connection" | "refused" | "aborted" | "data" | "login" | "command" | "tls" | "close" | "error";
 
@@ -15,7 +15,7 @@ export interface TrapEvent {
   /** One per connection; absent on listening and on listener-level errors. */
   sessionId?: string;
   /** The peer; a refused event has the address only (its count may span many ports). */
-  source?: { ip: string; port?: number };
+  source?: { ip: string; port?: number; geo?: SourceGeo; as?: SourceAs };
   destination: { ip?: string; port: number };
   /** data: "in" for bytes the peer sent, "out" for what the trap answered. */
   direction?: "in" | "out";
@@ -43,10 +43,30 @@ export interface TrapEvent {
   method?: string;
   command?: string;
   client?: Record<string, string>;
-  /** tls: how the handshake went (TLS from the first byte, or started by AUTH TLS / STARTTLS). */
+  /** command: the HTTP request, parsed (http.*, url.*, user_agent.*). */
+  http?: HttpRequestFields;
+  /**
+   * tls: how the handshake went (TLS from the first byte, or started by AUTH TLS / STARTTLS); every later
+   * event of a session whose handshake completed: the session's (established, version, cipher, server name).
+   */
   tls?: { established: boolean; version?: string; cipher?: string; serverName?: string; ja3?: string; ja3String?: string };
   /** error: a one-line description. */
   message?: string;
+}
+
+/** source.geo.* from the operator's MaxMind database (--geoip): the parts it has. */
+export interface SourceGeo {
+  countryIsoCode?: string;
+  countryName?: string;
+  cityName?: string;
+  continentCode?: string;
+  location?: { lat: number; lon: number };
+}
+
+/** source.as.* from an ASN database. */
+export interface SourceAs {
+  number?: number;
+  organization?: string;
 }
 
 export interface EventSink {

@@ -32,6 +32,8 @@ export interface HostConfig {
   /** Address to listen on (default: every interface). */
   listen?: string;
   user?: string;
+  /** A MaxMind database for source.geo.* (as --geoip). */
+  geoip?: string;
   services?: ServiceConfig[];
   /** limits: the same names as the flags (idle-timeout: 300, memory-budget: 64M …). */
   limits?: Partial<AllLimits>;
@@ -49,7 +51,7 @@ export class ConfigError extends UserError {
 }
 
 const SINK_KEYS = ["json", "syslog", "webhook"] as const;
-const TOP_KEYS = ["name", "story", "persona", "seed", "hostname", "os", "log", "listen", "user", "services", "limits", ...SINK_KEYS] as const;
+const TOP_KEYS = ["name", "story", "persona", "seed", "hostname", "os", "log", "listen", "user", "geoip", "services", "limits", ...SINK_KEYS] as const;
 const SERVICE_KEYS = ["service", "port", "ports", "banner"] as const;
 
 /** Host names as a resolver would accept them: letters, digits, hyphens, at most 63 characters a label. */
@@ -94,6 +96,7 @@ export function parseConfig(text: string, file: string, personaNames: readonly s
       case "log":
       case "listen":
       case "user":
+      case "geoip":
         config[key] = text1(pair, key);
         break;
       case "persona": {
@@ -216,7 +219,7 @@ function parseLimits(pair: Pair, file: string, lineOf: (n: Node | Pair | null | 
 export function mergeConfigs(base: HostConfig | undefined, over: HostConfig): HostConfig {
   if (!base) return over;
   const merged: HostConfig = { ...base, source: over.source };
-  for (const key of ["seed", "hostname", "os", "log", "listen", "user", "services", "limits", ...SINK_KEYS] as const) {
+  for (const key of ["seed", "hostname", "os", "log", "listen", "user", "geoip", "services", "limits", ...SINK_KEYS] as const) {
     if (over[key] !== undefined) (merged as unknown as Record<string, unknown>)[key] = over[key];
   }
   merged.persona = base.name ?? over.persona;

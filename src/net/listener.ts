@@ -123,6 +123,8 @@ interface Session {
   destination: { ip: string; port: number };
   /** Set once the session speaks TLS: the session reads and writes plaintext through it. */
   tls: TlsLayer | undefined;
+  /** Once the handshake completed: the session's tls.* (established, version, cipher, SNI), on every later event. */
+  tlsFields: TrapEvent["tls"] | undefined;
   /** Whether a TLS face has seen the peer's first bytes (a plain HTTP request there is answered in plain). */
   tlsFirstSeen: boolean;
   /** Once the session is closing it no longer holds a slot of the port or of its source. */
@@ -227,6 +229,8 @@ export class Trap {
     e.sessionId = s.id;
     e.source = s.source;
     e.destination = s.destination;
+    // A login or a command over TLS says so: the handshake's outcome rides on every later event.
+    if (s.tlsFields !== undefined && e.tls === undefined) e.tls = s.tlsFields;
     this.event(e);
   }
 
@@ -394,6 +398,7 @@ export class Trap {
       source: { ip: remoteIp, port: remotePort },
       destination: { ip: where.localAddress, port: this.port },
       tls: undefined,
+      tlsFields: undefined,
       tlsFirstSeen: false,
       released: false,
       closeDeadline: undefined,
@@ -516,7 +521,10 @@ export class Trap {
         this.countHeld(socket);
       },
       ciphertext: (bytes) => this.sendRaw(socket, bytes),
-      secure: (info) => this.sessionEvent(s, { action: "tls", tls: { established: true, ...info } }),
+      secure: (info) => {
+        this.sessionEvent(s, { action: "tls", tls: { established: true, ...info } });
+        s.tlsFields = { established: true, version: info.version, cipher: info.cipher, ...(info.serverName !== undefined ? { serverName: info.serverName } : {}) };
+      },
       failed: (message, raw, hello) => {
         this.sessionEvent(s, { action: "tls", tls: { established: false, ...hello }, message: `TLS handshake failed: ${message}` });
         // What came instead of a handshake (a plain HTTP request, a scanner's SSLv2 hello) is the evidence.

@@ -37,6 +37,8 @@ export interface HostPlan {
   sinks?: SinkPlan;
   /** Limits set by the operator (flags over the config's `limits:`); the rest default. */
   limits?: Partial<import("./limits.ts").AllLimits>;
+  /** A MaxMind database (--geoip, `geoip:`) for source.geo.* and source.as.*. */
+  geoip?: string;
 }
 
 /** The host's OS: a release as given, a family's release drawn with the seed, or this machine's family's. */
@@ -95,6 +97,7 @@ export interface SingleServiceOptions {
   listen?: string;
   user?: string;
   sinks?: SinkPlan;
+  geoip?: string;
 }
 
 export function planForService(o: SingleServiceOptions): HostPlan {
@@ -111,6 +114,7 @@ export function planForService(o: SingleServiceOptions): HostPlan {
     ...(o.listen !== undefined ? { listen: o.listen } : {}),
     ...(o.user !== undefined ? { user: o.user } : {}),
     ...(o.sinks !== undefined ? { sinks: o.sinks } : {}),
+    ...(o.geoip !== undefined ? { geoip: o.geoip } : {}),
   };
 }
 
@@ -131,7 +135,7 @@ function pairFaces(services: ServicePlan[], config: { banner?: string }[], relea
 }
 
 /** A plan from a (merged) config; command-line options win over the file's keys. */
-export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string; log?: string; listen?: string; user?: string; sinks?: SinkPlan }, defaultSeed: () => string): HostPlan {
+export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string; log?: string; listen?: string; user?: string; sinks?: SinkPlan; geoip?: string }, defaultSeed: () => string): HostPlan {
   const seed = cli.seed ?? c.seed ?? defaultSeed();
   const release = resolveRelease(cli.os ?? c.os, seed);
   const host = hostFacts({ seed, family: release.family, release: release.id, ...(c.hostname !== undefined ? { hostname: c.hostname } : {}) });
@@ -142,6 +146,7 @@ export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string;
   const log = cli.log ?? c.log;
   const listen = cli.listen ?? c.listen;
   const user = cli.user ?? c.user;
+  const geoip = cli.geoip ?? c.geoip;
   const sinks = mergeSinks({ ...(c.json !== undefined ? { json: c.json } : {}), ...(c.syslog ? { syslog: c.syslog } : {}), ...(c.webhook ? { webhook: c.webhook } : {}) }, cli.sinks ?? {});
   return {
     ...(c.limits !== undefined ? { limits: c.limits } : {}),
@@ -154,5 +159,6 @@ export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string;
     ...(listen !== undefined ? { listen } : {}),
     ...(user !== undefined ? { user } : {}),
     ...(sinks ? { sinks } : {}),
+    ...(geoip !== undefined ? { geoip } : {}),
   };
 }

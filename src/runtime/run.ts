@@ -4,6 +4,7 @@ import { chownSync, existsSync, rmSync } from "node:fs";
 import type { ConsolaInstance } from "consola/core";
 import { UserError } from "../errors.ts";
 import { ConsoleSink } from "../events/console.ts";
+import { GeoEnricher, GeoIp } from "../events/geoip.ts";
 import { JsonlSink, type WriteFailure } from "../events/jsonl.ts";
 import { openSinks, type DeliverySink } from "../events/sinks/index.ts";
 import type { EventSink, TrapEvent } from "../events/types.ts";
@@ -176,6 +177,8 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   // Resolve the account before the log file and the ports, so a bad --user fails having made nothing.
   const isRoot = process.getuid?.() === 0;
   const account: Account | undefined = isRoot && plan.user !== "root" ? lookupAccount(plan.user ?? "nobody") : undefined;
+  // The GeoIP database too: a missing or damaged file stops the start before anything is made.
+  const geo = plan.geoip !== undefined ? GeoIp.open(plan.geoip) : undefined;
   let file: JsonlSink | undefined;
   let created = false;
   if (logPath !== undefined) {
@@ -226,7 +229,8 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   );
   recordSinks.push(...delivery);
   sinks.push(records);
-  const sink = new FanOut(sinks);
+  const fan = new FanOut(sinks);
+  const sink: EventSink = geo ? new GeoEnricher(fan, geo) : fan;
   const counters = new HostCounters(plan.host);
   // One set of process-wide limits (sessions in all, each source's rate and output, the memory budget) for every port.
   const limits = completeLimits(plan.limits ?? {});

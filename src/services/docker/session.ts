@@ -5,6 +5,7 @@
 // reached. Every request is a command event with its body. Replies are written as Go's net/http writes
 // them: the handler's headers sorted, then Date, then Content-Length while the body fits in 2048 bytes
 // (otherwise chunked on HTTP/1.1, and until the close on HTTP/1.0). Client-first: open() says nothing.
+import { httpFieldsOf } from "../../wire/http-fields.ts";
 import { hostTime } from "../../host/facts.ts";
 import type { ProtocolEvent, ProtocolSession, SessionContext } from "../../types.ts";
 import { fill } from "../../util/template.ts";
@@ -86,7 +87,8 @@ export function startDocker(ctx: SessionContext<DockerTemplates>): ProtocolSessi
 
   function answer(r: Http1Request, events: ProtocolEvent[]): { text: string; close: boolean } {
     const bodyText = r.bodyLength > 0 ? Buffer.from(r.body.subarray(0, COMMAND_BODY_MAX)).toString("utf8") : "";
-    events.push({ action: "command", command: bodyText === "" ? clip(r.line, 2048) : `${clip(r.line, 2048)} ${bodyText}` });
+    const http = httpFieldsOf(r, true);
+    events.push({ action: "command", command: bodyText === "" ? clip(r.line, 2048) : `${clip(r.line, 2048)} ${bodyText}`, ...(http ? { http } : {}) });
     if (r.version === 11 && header(r, "host") === undefined) {
       return { text: "HTTP/1.1 400 Bad Request: missing required Host header\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request: missing required Host header", close: true };
     }

@@ -4,6 +4,7 @@
 // query, the ransom note); with X-Pack security on, every request is a 401 and Basic credentials are
 // logged as a login. Client-first: open() says nothing.
 import type { ProtocolEvent, ProtocolSession, SessionContext } from "../../types.ts";
+import { httpFieldsOf } from "../../wire/http-fields.ts";
 import { fill } from "../../util/template.ts";
 import { clip, toLatin1, utf8 } from "../../wire/bytes.ts";
 import { decodeBasicCredentials } from "../../wire/http-auth.ts";
@@ -73,7 +74,8 @@ export function startElasticsearch(ctx: SessionContext<ElasticsearchTemplates>):
 
   function answer(r: Http1Request, events: ProtocolEvent[]): { write: string; close: boolean } {
     const bodyText = r.bodyLength > 0 ? Buffer.from(r.body.subarray(0, COMMAND_BODY_MAX)).toString("utf8") : "";
-    events.push({ action: "command", command: bodyText === "" ? clip(r.line, 2048) : `${clip(r.line, 2048)} ${bodyText}` });
+    const http = httpFieldsOf(r, true);
+    events.push({ action: "command", command: bodyText === "" ? clip(r.line, 2048) : `${clip(r.line, 2048)} ${bodyText}`, ...(http ? { http } : {}) });
     const keep = wantsKeepAlive(r);
     const path = r.target.split("?")[0] ?? "";
     if (t.security) {

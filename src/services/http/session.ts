@@ -7,6 +7,7 @@ import { hostTime, localTime, type LocalTime } from "../../host/facts.ts";
 import { fill } from "../../util/template.ts";
 import { clip, rd32, toLatin1, utf8 } from "../../wire/bytes.ts";
 import { ByteQueue } from "../../wire/queue.ts";
+import { httpFieldsOfLine } from "../../wire/http-fields.ts";
 import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
 import { drawMs, type MsRange } from "../schema.ts";
 import { formLogin, MAX_FORM_BYTES } from "./forms.ts";
@@ -705,6 +706,9 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
         if (err instanceof HttpError) throw Object.assign(err, { events });
         throw err;
       }
+      // The request line's ECS fields now; the User-Agent and the body's length once the head is read.
+      const lineFields = httpFieldsOfLine(line);
+      if (lineFields) events[0]!.http = lineFields;
       let headEnd: number;
       let headerText: string;
       if (parsed.version === 9) {
@@ -735,6 +739,12 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       } catch (err) {
         if (err instanceof HttpError) throw Object.assign(err, { events });
         throw err;
+      }
+      {
+        const ua = headers.get("user-agent");
+        const cl = headers.get("content-length");
+        const full = httpFieldsOfLine(line, ua, cl !== undefined && /^\d{1,18}$/.test(cl) ? Number(cl) : undefined);
+        if (full) events[0]!.http = full;
       }
       for (const name of ["authorization", "proxy-authorization"]) {
         const value = headers.get(name);

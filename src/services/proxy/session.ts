@@ -3,6 +3,7 @@
 // CONNECT, each logged as a command with its URL), 400 ERR_INVALID_URL for a plain web request, and
 // Squid's words for garbage. Proxy-Authorization Basic is logged as a login (Squid without auth_param
 // ignores it, so the answer is the same 403). Client-first: open() says nothing.
+import { httpFieldsOf } from "../../wire/http-fields.ts";
 import { hostTime } from "../../host/facts.ts";
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { fill } from "../../util/template.ts";
@@ -98,7 +99,8 @@ export function startHttpProxy(ctx: SessionContext<HttpProxyTemplates>): Protoco
   /** One request whose head is complete: Squid's checks in its order. */
   function answer(r: Http1Request, events: ProtocolEvent[]): { write: string; close: boolean } {
     const isHead = r.method === "HEAD";
-    events.push({ action: "command", command: clip(r.line, URL_MAX) });
+    const http = httpFieldsOf(r, false);
+    events.push({ action: "command", command: clip(r.line, URL_MAX), ...(http ? { http } : {}) });
     login(r, events);
     if (r.version >= 20) {
       events.push({ action: "error", message: "unsupported HTTP version" });
@@ -139,7 +141,8 @@ export function startHttpProxy(ctx: SessionContext<HttpProxyTemplates>): Protoco
         close = a.close;
       } else if (ev.kind === "line") {
         const r = ev.request;
-        events.push({ action: "command", command: clip(r.line, URL_MAX) });
+        const http = r.version === 9 ? httpFieldsOf(r, false) : undefined;
+        events.push({ action: "command", command: clip(r.line, URL_MAX), ...(http ? { http } : {}) });
         if (r.version === 9 && TOKEN.test(r.method)) {
           // HTTP/0.9: answered at once, with a full HTTP/1.1 head, and closed.
           const url = canonicalUrl(r.target);

@@ -8,6 +8,7 @@
 // and an idle keep-alive HTTP connection are each dropped after the client's own delay, and an
 // established peer gets a keep-alive at the client's interval. Each client's numbers and where they come
 // from are in fixtures/services/torrent.json (notes).
+import { httpFieldsOfLine } from "../../wire/http-fields.ts";
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { hostTime } from "../../host/facts.ts";
 import { drawMs, type MsRange } from "../schema.ts";
@@ -164,7 +165,9 @@ export function startTorrent(ctx: SessionContext<TorrentTemplates>): ProtocolSes
       httpRequests++;
       const requestLine = head.split("\r\n", 1)[0] ?? "";
       const [method = "", path = ""] = requestLine.split(" ");
-      const events: ProtocolEvent[] = [{ action: "command", command: clip(requestLine, 512) }];
+      const ua = /\r\nUser-Agent:[ \t]*([^\r\n]*)/i.exec(head)?.[1]?.trim();
+      const http = httpFieldsOfLine(requestLine, ua);
+      const events: ProtocolEvent[] = [{ action: "command", command: clip(requestLine, 512), ...(http ? { http } : {}) }];
       let status = t.httpResponse ?? "";
       let body = t.httpBody;
       if (t.announceFailure !== undefined && /^\/announce(\?|$)/.test(path)) {
