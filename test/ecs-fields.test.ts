@@ -169,6 +169,23 @@ describe("tls.* on a TLS session", () => {
   }, 60_000);
 });
 
+describe("tls.* after STARTTLS", () => {
+  test("pop3 STLS: the login that follows the handshake carries tls.*; the commands before it do not", async () => {
+    const log = join(dir, "pop3.jsonl");
+    const t = await trap(["pop3", "0", "--host", "127.0.0.1", "--banner", "dovecot-2.1.7-debian-pop3"], log);
+    Bun.spawnSync(["curl", "-s", "--max-time", "10", "--ssl-reqd", "-k", "-u", "bob:pw123", `pop3://127.0.0.1:${t.port}/`], { stdout: "pipe", stderr: "pipe" });
+    const events = await until(() => {
+      const all = readLogSafe(log);
+      return all.some((e) => e.event.action === "close") ? all.filter((e) => e.micetrap.session && e.event.action !== "data") : undefined;
+    });
+    await stop(t);
+    const shown = events.map((e) => `${e.event.action} ${e.micetrap.command ?? e.user?.name ?? ""} ${e.tls ? `tls ${e.tls.version}` : "plain"}`);
+    expect(shown.slice(0, 4)).toEqual(["connection  plain", "command CAPA plain", "command STLS plain", "tls  tls 1.2"]);
+    expect(shown).toContain("login bob tls 1.2");
+    expect(shown[shown.length - 1]).toBe("close  tls 1.2");
+  }, 60_000);
+});
+
 describe("source.geo.* from --geoip", () => {
   test("a city database: IPv4 and IPv6 loopback get their known places; every session event has them", async () => {
     const log = join(dir, "geo.jsonl");
@@ -191,6 +208,21 @@ describe("source.geo.* from --geoip", () => {
       expect(e.source.ip).toBe("::1");
       expect(e.source.geo).toEqual({ country_iso_code: "YY", country_name: "Loopland", continent_code: "AS" });
     }
+  }, 60_000);
+
+  test("a refused connection (bound to one address): destination.ip and source.geo too", async () => {
+    const log = join(dir, "refused.jsonl");
+    const t = await trap(["ftp", "0", "--host", "127.0.0.1", "--geoip", CITY, "--max-per-source", "1"], log);
+    const first = await connect(t.port);
+    await first.waitFor((s) => /^220/m.test(s));
+    const second = await connect(t.port);
+    await withTimeout(second.closed, 5000, "the refusal");
+    const refused = await until(() => readLogSafe(log).find((e) => e.event.action === "refused"), 5000);
+    first.end();
+    await stop(t);
+    expect(refused.destination).toEqual({ ip: "127.0.0.1", port: t.port });
+    expect(refused.source.ip).toBe("127.0.0.1");
+    expect(refused.source.geo.country_iso_code).toBe("ZZ");
   }, 60_000);
 
   test("an ASN database gives source.as.*; serve takes the config key", async () => {

@@ -213,7 +213,8 @@ export class Trap {
     e.entry = this.entry;
     e.host = this.hostRef;
     if (this.o.persona !== undefined) e.persona = this.o.persona;
-    e.destination ??= { port: this.port };
+    // Not a session's (refused, aborted, a listener's own error): a trap bound to one address knows it.
+    e.destination ??= this.boundIp !== undefined ? { ip: this.boundIp, port: this.port } : { port: this.port };
     try {
       this.o.sink.emit(e);
     } catch (err) {
