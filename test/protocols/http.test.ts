@@ -121,7 +121,7 @@ describe("every entry answers nmap's GetRequest like an HTTP server", () => {
       expect(p.body.length).toBeGreaterThan(0);
       // HTTP/1.0 without keep-alive: the server closes after the response.
       expect(r.close).toBe(true);
-      expect(r.events).toEqual([{ action: "command", command: "GET / HTTP/1.0" }]);
+      expect(r.events).toEqual([{ action: "command", command: "GET / HTTP/1.0", http: { method: "GET", version: "1.0", original: "/", path: "/" } }]);
       // Nothing after the close.
       expect(send(s, GET)).toEqual({});
     });
@@ -378,7 +378,9 @@ describe("framing", () => {
 
   test("a POST body is read (across chunks) before the answer", () => {
     const s = session("apache-2.2.22-debian");
-    expect(untimed(send(s, "POST / HTTP/1.0\r\nContent-Length: 11\r\n\r\nhello"))).toEqual({ events: [{ action: "command", command: "POST / HTTP/1.0" }] });
+    expect(untimed(send(s, "POST / HTTP/1.0\r\nContent-Length: 11\r\n\r\nhello"))).toEqual({
+      events: [{ action: "command", command: "POST / HTTP/1.0", http: { method: "POST", version: "1.0", original: "/", path: "/", bodyBytes: 11 } }],
+    });
     const r = send(s, " world");
     expect(parse(text(r)).statusLine).toBe("HTTP/1.1 200 OK");
   });
@@ -477,7 +479,7 @@ describe("events", () => {
     // "cm9vdDp0b29yOjE=" is base64 of "root:toor:1": the password keeps its colon.
     const r = send(s, "GET /admin HTTP/1.1\r\nHost: h\r\nAuthorization: Basic cm9vdDp0b29yOjE=\r\n\r\n");
     expect(r.events).toEqual([
-      { action: "command", command: "GET /admin HTTP/1.1" },
+      { action: "command", command: "GET /admin HTTP/1.1", http: { method: "GET", version: "1.1", original: "/admin", path: "/admin" } },
       { action: "login", method: "basic", user: "root", password: "toor:1" },
     ]);
   });

@@ -235,7 +235,7 @@ describe("torrent: what nmap sees", () => {
       const [head, body] = text.split("\r\n\r\n") as [string, string];
       expect(head).toContain(`\r\nContent-Length: ${body.length}`);
       expect(r.close).toBe(true);
-      expect(r.events).toEqual([{ action: "command", command: "GET / HTTP/1.0" }]);
+      expect(r.events).toEqual([{ action: "command", command: "GET / HTTP/1.0", http: { method: "GET", version: "1.0", original: "/", path: "/" } }]);
     }
   });
 
