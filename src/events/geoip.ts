@@ -3,9 +3,12 @@
 // once at start (a missing or unreadable one stops the start), looked up with mmdb-lib, and each address's
 // answer kept in a bounded LRU, so a flood from one source costs one lookup.
 import { readFileSync } from "node:fs";
-import { Reader, type Response } from "mmdb-lib";
+import type { Reader, Response } from "mmdb-lib";
 import { UserError } from "../errors.ts";
 import type { EventSink, SourceAs, SourceGeo, TrapEvent } from "./types.ts";
+
+// mmdb-lib loads with --geoip, not with every start of micetrap.
+const mmdb = (): typeof import("mmdb-lib") => require("mmdb-lib");
 
 /** Addresses whose answer is kept; the least recently used goes first. */
 export const GEOIP_CACHE_MAX = 10_000;
@@ -92,7 +95,7 @@ export class GeoIp {
     }
     let reader: Reader<Response>;
     try {
-      reader = new Reader(bytes);
+      reader = new (mmdb().Reader)(bytes);
       // A database whose tree is cut short fails on its first lookup, not at open: try one now.
       reader.get("127.0.0.1");
     } catch (err) {

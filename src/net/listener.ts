@@ -204,7 +204,8 @@ export class Trap {
 
   /**
    * Emits an event: the trap's fields are set on `partial` itself (no copies; a connection makes three
-   * events). Sinks never change an event, so the shared parts (host, a session's source) are shared.
+   * events). Sinks never change an event, so the shared parts (host, a session's source) are shared; the
+   * one addition, GeoEnricher's source.geo/source.as, is the same for every event of the source.
    */
   private event(partial: Omit<TrapEvent, "time" | "service" | "entry" | "destination"> & { destination?: TrapEvent["destination"] }): void {
     const e = partial as TrapEvent;
