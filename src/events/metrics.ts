@@ -1,0 +1,218 @@
+// Prometheus counts of what the traps log. The counting is a sink: `runtime/run.ts` puts it in the same
+// fan-out as the log file, so every event the records hold is counted once, where it is written, and the
+// counters can never disagree with the log. Gauges that are states rather than events (open sessions,
+// sink queues, memory) are read when scraped. `exposition()` renders text format 0.0.4.
+import type { CatalogEntry } from "../types.ts";
+import type { EventAction, EventSink, TrapEvent } from "./types.ts";
+
+const ACTIONS: readonly EventAction[] = ["listening", "connection", "refused", "aborted", "data", "login", "command", "tls", "close", "error"];
+
+/** The counters of one face (a catalog entry) of one service. */
+interface FaceCounts {
+  service: string;
+  face: string;
+  connections: number;
+  logins: number;
+  /** Connections the peer reset before the trap could read them (`aborted` events' counts). */
+  aborted: number;
+  bytesIn: number;
+  bytesOut: number;
+  events: Record<EventAction, number>;
+  /** Refused connections by limit (the reasons are the listener's own words, a short fixed set). */
+  refusals: Map<string, number>;
+}
+
+export class MetricsSink implements EventSink {
+  /** In first-seen order, so series keep their order from scrape to scrape. */
+  private readonly faces = new Map<CatalogEntry, FaceCounts>();
+
+  /** `entries`: the plan's faces, whose series start at 0 before any traffic (so rate() sees the first). */
+  constructor(entries: readonly CatalogEntry[] = []) {
+    for (const e of entries) this.countsOf(e);
+  }
+
+  private countsOf(entry: CatalogEntry): FaceCounts {
+    let c = this.faces.get(entry);
+    if (!c) {
+      const events = {} as Record<EventAction, number>;
+      for (const a of ACTIONS) events[a] = 0;
+      c = { service: entry.service, face: entry.id, connections: 0, logins: 0, aborted: 0, bytesIn: 0, bytesOut: 0, events, refusals: new Map() };
+      this.faces.set(entry, c);
+    }
+    return c;
+  }
+
+  emit(e: TrapEvent): void {
+    const c = this.countsOf(e.entry);
+    c.events[e.action] = (c.events[e.action] ?? 0) + 1;
+    switch (e.action) {
+      case "connection":
+        c.connections++;
+        break;
+      case "login":
+        c.logins++;
+        break;
+      case "refused": {
+        const reason = e.reason ?? "unknown";
+        c.refusals.set(reason, (c.refusals.get(reason) ?? 0) + (e.count ?? 1));
+        break;
+      }
+      case "aborted":
+        c.aborted += e.count ?? 1;
+        break;
+      case "close":
+        // A session's bytes are counted when it ends: the close event carries its totals (what the peer
+        // sent, TLS records included, and what the kernel took of the answers).
+        c.bytesIn += e.bytesIn ?? 0;
+        c.bytesOut += e.bytesOut ?? 0;
+        break;
+    }
+  }
+
+  close(): void {}
+
+  /** The faces counted so far, in first-seen order. */
+  counts(): readonly Readonly<FaceCounts>[] {
+    return [...this.faces.values()];
+  }
+}
+
+/** A state read at scrape time. */
+export interface ScrapeState {
+  /** Open sessions per face (every trap of the plan, summed by entry). */
+  openSessions: { entry: CatalogEntry; open: number }[];
+  /** Sinks with a queue: "file", "stdout", "syslog", "webhook". */
+  sinks: { sink: string; queued: number; dropped: number }[];
+  residentBytes: number;
+  startTimeSeconds: number;
+  version: string;
+  commit: string;
+}
+
+/** A label value or HELP text as the exposition format wants it: backslash, double quote (labels) and newline escaped. */
+export function escapeLabel(v: string): string {
+  return v.replace(/[\\"\n]/g, (ch) => (ch === "\n" ? "\\n" : `\\${ch}`));
+}
+
+function escapeHelp(v: string): string {
+  return v.replace(/[\\\n]/g, (ch) => (ch === "\n" ? "\\n" : "\\\\"));
+}
+
+function formatValue(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (n === Infinity) return "+Inf";
+  if (n === -Infinity) return "-Inf";
+  return String(n);
+}
+
+function labels(pairs: [string, string][]): string {
+  return pairs.length === 0 ? "" : `{${pairs.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`;
+}
+
+class Writer {
+  private readonly parts: string[] = [];
+  family(name: string, type: "counter" | "gauge", help: string, samples: [labels: [string, string][], value: number][]): void {
+    this.parts.push(`# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`);
+    for (const [l, v] of samples) this.parts.push(`${name}${labels(l)} ${formatValue(v)}\n`);
+  }
+  text(): string {
+    return this.parts.join("");
+  }
+}
+
+/** The whole scrape in text format 0.0.4: every family with HELP and TYPE, one sample a line. */
+export function exposition(m: MetricsSink, s: ScrapeState): string {
+  const faces = m.counts();
+  const face = (c: Readonly<FaceCounts>): [string, string][] => [
+    ["service", c.service],
+    ["face", c.face],
+  ];
+  const w = new Writer();
+  w.family("micetrap_build_info", "gauge", "The running micetrap: its version and commit (empty from source), always 1.", [
+    [
+      [
+        ["version", s.version],
+        ["commit", s.commit],
+      ],
+      1,
+    ],
+  ]);
+  w.family(
+    "micetrap_connections_total",
+    "counter",
+    "Connections that became sessions, by service and face.",
+    faces.map((c) => [face(c), c.connections]),
+  );
+  w.family(
+    "micetrap_refusals_total",
+    "counter",
+    "Connections refused by a limit, by service, face and the limit (reason).",
+    faces.flatMap((c) => [...c.refusals].map(([reason, n]): [[string, string][], number] => [[...face(c), ["reason", reason]], n])),
+  );
+  w.family(
+    "micetrap_aborted_connections_total",
+    "counter",
+    "Connections the peer reset before the trap could read them, by service and face.",
+    faces.map((c) => [face(c), c.aborted]),
+  );
+  w.family(
+    "micetrap_logins_total",
+    "counter",
+    "Login attempts logged, by service and face.",
+    faces.map((c) => [face(c), c.logins]),
+  );
+  w.family(
+    "micetrap_received_bytes_total",
+    "counter",
+    "Bytes received from peers, counted when their session ends, by service and face.",
+    faces.map((c) => [face(c), c.bytesIn]),
+  );
+  w.family(
+    "micetrap_sent_bytes_total",
+    "counter",
+    "Bytes sent to peers (taken by the kernel), counted when their session ends, by service and face.",
+    faces.map((c) => [face(c), c.bytesOut]),
+  );
+  w.family(
+    "micetrap_events_total",
+    "counter",
+    "Events written to the records (log file and sinks), by service, face and action.",
+    faces.flatMap((c) => ACTIONS.map((a): [[string, string][], number] => [[...face(c), ["action", a]], c.events[a]])),
+  );
+  // Open sessions: every face counted so far, 0 where none is open, summed over its ports and addresses.
+  const open = new Map<string, { service: string; face: string; n: number }>();
+  for (const c of faces) open.set(`${c.service}\u0000${c.face}`, { service: c.service, face: c.face, n: 0 });
+  for (const o of s.openSessions) {
+    const key = `${o.entry.service}\u0000${o.entry.id}`;
+    const row = open.get(key) ?? { service: o.entry.service, face: o.entry.id, n: 0 };
+    row.n += o.open;
+    open.set(key, row);
+  }
+  w.family(
+    "micetrap_open_sessions",
+    "gauge",
+    "Sessions open now, by service and face.",
+    [...open.values()].map((r) => [
+      [
+        ["service", r.service],
+        ["face", r.face],
+      ],
+      r.n,
+    ]),
+  );
+  w.family(
+    "micetrap_sink_queue_depth",
+    "gauge",
+    "Events waiting in a sink's queue to be delivered (file: lines not yet written).",
+    s.sinks.map((k) => [[["sink", k.sink]], k.queued]),
+  );
+  w.family(
+    "micetrap_sink_dropped_events_total",
+    "counter",
+    "Events a sink dropped (its queue full, its receiver gone or refusing them).",
+    s.sinks.map((k) => [[["sink", k.sink]], k.dropped]),
+  );
+  w.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", [[[], s.residentBytes]]);
+  w.family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch in seconds.", [[[], s.startTimeSeconds]]);
+  return w.text();
+}
