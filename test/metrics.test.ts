@@ -366,6 +366,7 @@ async function knownTraffic(cmd: string[], cwd: string): Promise<void> {
     expect((await fetch(url.replace("/metrics", "/metrics/x"))).status).toBe(404);
     expect((await fetch(url, { method: "POST", body: "x" })).status).toBe(405);
     expect((await fetch(url, { method: "POST", body: "x".repeat(64 * 1024) })).status).toBe(413);
+    expect((await fetch(url, { headers: { "x-padding": "x".repeat(64 * 1024) } })).status).toBe(431);
     promtoolCheck(await scrapeText(url));
   } finally {
     for (const h of held) h.end();

@@ -11,6 +11,8 @@ const ACTIONS: readonly EventAction[] = ["listening", "connection", "refused", "
 interface FaceCounts {
   service: string;
   face: string;
+  /** `service="…",face="…"`, escaped once. */
+  labels: string;
   connections: number;
   logins: number;
   /** Connections the peer reset before the trap could read them (`aborted` events' counts). */
@@ -21,6 +23,9 @@ interface FaceCounts {
   /** Refused connections by limit (the reasons are the listener's own words, a short fixed set). */
   refusals: Map<string, number>;
 }
+
+/** Action labels, escaped once. */
+const ACTION_LABELS = Object.fromEntries(ACTIONS.map((a) => [a, `,action="${a}"`])) as Record<EventAction, string>;
 
 export class MetricsSink implements EventSink {
   /** In first-seen order, so series keep their order from scrape to scrape. */
@@ -36,7 +41,8 @@ export class MetricsSink implements EventSink {
     if (!c) {
       const events = {} as Record<EventAction, number>;
       for (const a of ACTIONS) events[a] = 0;
-      c = { service: entry.service, face: entry.id, connections: 0, logins: 0, aborted: 0, bytesIn: 0, bytesOut: 0, events, refusals: new Map() };
+      const labels = `service="${escapeLabel(entry.service)}",face="${escapeLabel(entry.id)}"`;
+      c = { service: entry.service, face: entry.id, labels, connections: 0, logins: 0, aborted: 0, bytesIn: 0, bytesOut: 0, events, refusals: new Map() };
       this.faces.set(entry, c);
     }
     return c;
@@ -70,6 +76,11 @@ export class MetricsSink implements EventSink {
   }
 
   close(): void {}
+
+  /** A face's labels, escaped (counted or not). */
+  labelsOf(entry: CatalogEntry): string {
+    return this.faces.get(entry)?.labels ?? `service="${escapeLabel(entry.service)}",face="${escapeLabel(entry.id)}"`;
+  }
 
   /** The faces counted so far, in first-seen order. */
   counts(): readonly Readonly<FaceCounts>[] {
@@ -105,114 +116,57 @@ function formatValue(n: number): string {
   return String(n);
 }
 
-function labels(pairs: [string, string][]): string {
-  return pairs.length === 0 ? "" : `{${pairs.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`;
-}
-
+/** Renders families into one string; label sets arrive escaped (`a="x",b="y"`) or empty. */
 class Writer {
-  private readonly parts: string[] = [];
-  family(name: string, type: "counter" | "gauge", help: string, samples: [labels: [string, string][], value: number][]): void {
-    this.parts.push(`# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`);
-    for (const [l, v] of samples) this.parts.push(`${name}${labels(l)} ${formatValue(v)}\n`);
+  private out = "";
+  family(name: string, type: "counter" | "gauge", help: string): void {
+    this.out += `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`;
+  }
+  sample(name: string, labels: string, value: number): void {
+    this.out += labels === "" ? `${name} ${formatValue(value)}\n` : `${name}{${labels}} ${formatValue(value)}\n`;
   }
   text(): string {
-    return this.parts.join("");
+    return this.out;
   }
 }
 
 /** The whole scrape in text format 0.0.4: every family with HELP and TYPE, one sample a line. */
 export function exposition(m: MetricsSink, s: ScrapeState): string {
   const faces = m.counts();
-  const face = (c: Readonly<FaceCounts>): [string, string][] => [
-    ["service", c.service],
-    ["face", c.face],
-  ];
   const w = new Writer();
-  w.family("micetrap_build_info", "gauge", "The running micetrap: its version and commit (empty from source), always 1.", [
-    [
-      [
-        ["version", s.version],
-        ["commit", s.commit],
-      ],
-      1,
-    ],
-  ]);
-  w.family(
-    "micetrap_connections_total",
-    "counter",
-    "Connections that became sessions, by service and face.",
-    faces.map((c) => [face(c), c.connections]),
-  );
-  w.family(
-    "micetrap_refusals_total",
-    "counter",
-    "Connections refused by a limit, by service, face and the limit (reason).",
-    faces.flatMap((c) => [...c.refusals].map(([reason, n]): [[string, string][], number] => [[...face(c), ["reason", reason]], n])),
-  );
-  w.family(
-    "micetrap_aborted_connections_total",
-    "counter",
-    "Connections the peer reset before the trap could read them, by service and face.",
-    faces.map((c) => [face(c), c.aborted]),
-  );
-  w.family(
-    "micetrap_logins_total",
-    "counter",
-    "Login attempts logged, by service and face.",
-    faces.map((c) => [face(c), c.logins]),
-  );
-  w.family(
-    "micetrap_received_bytes_total",
-    "counter",
-    "Bytes received from peers, counted when their session ends, by service and face.",
-    faces.map((c) => [face(c), c.bytesIn]),
-  );
-  w.family(
-    "micetrap_sent_bytes_total",
-    "counter",
-    "Bytes sent to peers (taken by the kernel), counted when their session ends, by service and face.",
-    faces.map((c) => [face(c), c.bytesOut]),
-  );
-  w.family(
-    "micetrap_events_total",
-    "counter",
-    "Events written to the records (log file and sinks), by service, face and action.",
-    faces.flatMap((c) => ACTIONS.map((a): [[string, string][], number] => [[...face(c), ["action", a]], c.events[a]])),
-  );
+  const perFace = (name: string, type: "counter" | "gauge", help: string, value: (c: Readonly<FaceCounts>) => number) => {
+    w.family(name, type, help);
+    for (const c of faces) w.sample(name, c.labels, value(c));
+  };
+  w.family("micetrap_build_info", "gauge", "The running micetrap: its version and commit (empty from source), always 1.");
+  w.sample("micetrap_build_info", `version="${escapeLabel(s.version)}",commit="${escapeLabel(s.commit)}"`, 1);
+  perFace("micetrap_connections_total", "counter", "Connections that became sessions, by service and face.", (c) => c.connections);
+  w.family("micetrap_refusals_total", "counter", "Connections refused by a limit, by service, face and the limit (reason).");
+  for (const c of faces) for (const [reason, n] of c.refusals) w.sample("micetrap_refusals_total", `${c.labels},reason="${escapeLabel(reason)}"`, n);
+  perFace("micetrap_aborted_connections_total", "counter", "Connections the peer reset before the trap could read them, by service and face.", (c) => c.aborted);
+  perFace("micetrap_logins_total", "counter", "Login attempts logged, by service and face.", (c) => c.logins);
+  perFace("micetrap_received_bytes_total", "counter", "Bytes received from peers, counted when their session ends, by service and face.", (c) => c.bytesIn);
+  perFace("micetrap_sent_bytes_total", "counter", "Bytes sent to peers (taken by the kernel), counted when their session ends, by service and face.", (c) => c.bytesOut);
+  w.family("micetrap_events_total", "counter", "Events written to the records (log file and sinks), by service, face and action.");
+  for (const c of faces) for (const a of ACTIONS) w.sample("micetrap_events_total", c.labels + ACTION_LABELS[a], c.events[a]);
   // Open sessions: every face counted so far, 0 where none is open, summed over its ports and addresses.
-  const open = new Map<string, { service: string; face: string; n: number }>();
-  for (const c of faces) open.set(`${c.service}\u0000${c.face}`, { service: c.service, face: c.face, n: 0 });
+  const open = new Map<string, { labels: string; n: number }>();
+  for (const c of faces) open.set(c.labels, { labels: c.labels, n: 0 });
   for (const o of s.openSessions) {
-    const key = `${o.entry.service}\u0000${o.entry.id}`;
-    const row = open.get(key) ?? { service: o.entry.service, face: o.entry.id, n: 0 };
+    const labels = m.labelsOf(o.entry);
+    const row = open.get(labels) ?? { labels, n: 0 };
     row.n += o.open;
-    open.set(key, row);
+    open.set(labels, row);
   }
-  w.family(
-    "micetrap_open_sessions",
-    "gauge",
-    "Sessions open now, by service and face.",
-    [...open.values()].map((r) => [
-      [
-        ["service", r.service],
-        ["face", r.face],
-      ],
-      r.n,
-    ]),
-  );
-  w.family(
-    "micetrap_sink_queue_depth",
-    "gauge",
-    "Events waiting in a sink's queue to be delivered (file: lines not yet written).",
-    s.sinks.map((k) => [[["sink", k.sink]], k.queued]),
-  );
-  w.family(
-    "micetrap_sink_dropped_events_total",
-    "counter",
-    "Events a sink dropped (its queue full, its receiver gone or refusing them).",
-    s.sinks.map((k) => [[["sink", k.sink]], k.dropped]),
-  );
-  w.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", [[[], s.residentBytes]]);
-  w.family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch in seconds.", [[[], s.startTimeSeconds]]);
+  w.family("micetrap_open_sessions", "gauge", "Sessions open now, by service and face.");
+  for (const r of open.values()) w.sample("micetrap_open_sessions", r.labels, r.n);
+  w.family("micetrap_sink_queue_depth", "gauge", "Events waiting in a sink's queue to be delivered (file: lines not yet written).");
+  for (const k of s.sinks) w.sample("micetrap_sink_queue_depth", `sink="${escapeLabel(k.sink)}"`, k.queued);
+  w.family("micetrap_sink_dropped_events_total", "counter", "Events a sink dropped (its queue full, its receiver gone or refusing them).");
+  for (const k of s.sinks) w.sample("micetrap_sink_dropped_events_total", `sink="${escapeLabel(k.sink)}"`, k.dropped);
+  w.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  w.sample("process_resident_memory_bytes", "", s.residentBytes);
+  w.family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch in seconds.");
+  w.sample("process_start_time_seconds", "", s.startTimeSeconds);
   return w.text();
 }
