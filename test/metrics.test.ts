@@ -6,7 +6,9 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { findEntry } from "../src/catalog/index.ts";
+import { JsonlSink, type FileIo } from "../src/events/jsonl.ts";
 import { exposition, MetricsSink } from "../src/events/metrics.ts";
+import type { TrapEvent } from "../src/events/types.ts";
 import { isLoopback, parseMetricsTarget } from "../src/runtime/metrics.ts";
 import { BUN, buildBinary, ROOT, runCli, startProcess, tempDir, withTimeout, type Running } from "./helpers.ts";
 
@@ -201,6 +203,58 @@ describe("exposition", () => {
     expect(parseMetricsTarget("[::]:9108").loopback).toBe(false);
     for (const ip of ["0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "127.0.0.1"]) expect(isLoopback(ip)).toBe(true);
     for (const ip of ["::", "::2", "10.0.0.1", "128.0.0.1", "::ffff:10.0.0.1", "fe80::1"]) expect(isLoopback(ip)).toBe(false);
+  });
+});
+
+describe("the file's queue depth (pendingLines)", () => {
+  /** A disk that takes `room` bytes more, then fails with ENOSPC; undefined: no limit. */
+  class TightFile implements FileIo {
+    room: number | undefined;
+    taken = 0;
+    open(): number {
+      return 3;
+    }
+    write(_fd: number, data: Uint8Array): number {
+      if (this.room === 0) throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+      const n = this.room === undefined ? data.length : Math.min(this.room, data.length);
+      if (this.room !== undefined) this.room -= n;
+      this.taken += n;
+      return n;
+    }
+    close(): void {}
+    truncateTail(): void {}
+  }
+  const entry = findEntry("vsftpd-3.0.3-debian")!;
+  const ev = (): TrapEvent => ({ action: "command", time: new Date(0), service: "ftp", entry, sessionId: "s", source: { ip: "192.0.2.1", port: 1 }, destination: { port: 21 }, command: "NOOP" });
+
+  test("lines not yet in the file, whole or in part, through a full disk and back", () => {
+    // One line's length, from a sink whose disk takes everything.
+    const probe = new TightFile();
+    const one = new JsonlSink("/x", { io: probe, retryMs: 60_000 });
+    one.emit(ev());
+    one.flush();
+    const lineBytes = probe.taken;
+    one.close();
+
+    const io = new TightFile();
+    const sink = new JsonlSink("/x", { io, retryMs: 60_000 });
+    try {
+      for (let i = 0; i < 5; i++) sink.emit(ev());
+      expect(sink.pendingLines).toBe(5);
+      // The disk takes the first line and 10 bytes of the second, then is full: four lines wait.
+      io.room = lineBytes + 10;
+      expect(sink.flush()).toBe(false);
+      expect(sink.pendingLines).toBe(4);
+      sink.emit(ev());
+      sink.emit(ev());
+      expect(sink.pendingLines).toBe(6);
+      io.room = undefined;
+      expect(sink.flush()).toBe(true);
+      expect(sink.pendingLines).toBe(0);
+      expect(io.taken).toBe(lineBytes * 7);
+    } finally {
+      sink.close();
+    }
   });
 });
 
