@@ -173,8 +173,12 @@ describe("exposition", () => {
     const n = 7;
     for (let i = 0; i < n; i++) m.emit({ action: "connection", time: new Date(), service: "http", entry: odd, destination: { port: 80 } });
     m.emit({ action: "refused", time: new Date(), service: "http", entry: odd, destination: { port: 80 }, count: 5, reason: 'a "quoted"\\ reason' });
+    m.emit({ action: "close", time: new Date(), service: "http", entry: odd, destination: { port: 80 }, bytesIn: 100, bytesOut: 200 });
     const text = exposition(m, {
-      openSessions: [{ entry: odd, open: 2 }],
+      openSessions: [
+        { entry: odd, open: 2, bytesIn: 11, bytesOut: 13 },
+        { entry: odd, open: 1, bytesIn: 1, bytesOut: 0 },
+      ],
       sinks: [{ sink: "file", queued: 3, dropped: 4 }],
       residentBytes: 1234,
       startTimeSeconds: 1700000000.5,
@@ -185,7 +189,10 @@ describe("exposition", () => {
     expect(sum(s, "micetrap_connections_total", { face: odd.id, service: "http" })).toBe(n);
     expect(sum(s, "micetrap_events_total", { face: odd.id, action: "connection" })).toBe(n);
     expect(sum(s, "micetrap_refusals_total", { face: odd.id, reason: 'a "quoted"\\ reason' })).toBe(5);
-    expect(sum(s, "micetrap_open_sessions", { face: odd.id })).toBe(2);
+    expect(sum(s, "micetrap_open_sessions", { face: odd.id })).toBe(3);
+    // Ended sessions' totals and open sessions' bytes so far, together.
+    expect(sum(s, "micetrap_received_bytes_total", { face: odd.id })).toBe(112);
+    expect(sum(s, "micetrap_sent_bytes_total", { face: odd.id })).toBe(213);
     expect(sum(s, "micetrap_sink_queue_depth", { sink: "file" })).toBe(3);
     expect(sum(s, "micetrap_sink_dropped_events_total", { sink: "file" })).toBe(4);
     expect(sum(s, "micetrap_build_info", { version: 'v"1"' })).toBe(1);
@@ -315,12 +322,14 @@ async function refusedAttempt(port: number): Promise<void> {
   await withTimeout(closed, 5000, "a refused connection's close");
 }
 
-/** A connection held open without a byte; resolves when the trap closes it. */
-async function hold(port: number): Promise<{ end: () => void; closed: Promise<void> }> {
+/** A connection held open, after sending `start` (the start of a request, never finished); `closed` resolves when the trap closes it. */
+async function hold(port: number, start = ""): Promise<{ end: () => void; closed: Promise<void>; received: () => number }> {
   let done!: () => void;
+  let received = 0;
   const closed = new Promise<void>((r) => (done = r));
-  const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {}, close: () => done(), error: () => done() } });
-  return { end: () => socket.end(), closed };
+  const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data: (_s, d) => void (received += d.length), close: () => done(), error: () => done() } });
+  if (start !== "") expect(socket.write(start)).toBe(start.length);
+  return { end: () => socket.end(), closed, received: () => received };
 }
 
 const FACE = "apache-2.2.22-debian";
@@ -362,7 +371,7 @@ async function knownTraffic(cmd: string[], cwd: string): Promise<void> {
     ],
     { cwd, timeoutMs: 30_000 },
   );
-  const held: { end: () => void; closed: Promise<void> }[] = [];
+  const held: { end: () => void; closed: Promise<void>; received: () => number }[] = [];
   try {
     const url = await metricsUrl(t);
     const face = { service: "http", face: FACE };
@@ -400,9 +409,17 @@ async function knownTraffic(cmd: string[], cwd: string): Promise<void> {
     expect(start).toBeGreaterThan(Date.now() / 1000 - 120);
     expect(after.samples.find((s) => s.name === "micetrap_build_info")!.labels.version).toMatch(/^\d+\.\d+\.\d+/);
 
-    // Three sessions held open fill --max-sessions 3; two more are refused for it.
-    for (let i = 0; i < 3; i++) held.push(await hold(t.port));
-    await scrapeUntil(url, (s) => sum(s, "micetrap_open_sessions", face) === 3, "3 open sessions");
+    // Three sessions held open, each in the middle of a request line, fill --max-sessions 3: their bytes
+    // count while they are open. Two more connections are refused for the limit.
+    const partial = ["GET /a", "GET /held-open-longer", "POST /x HTTP/1.1\r\nHost: a"];
+    for (const p of partial) held.push(await hold(t.port, p));
+    const partialBytes = partial.reduce((n, p) => n + p.length, 0);
+    const open3 = await scrapeUntil(
+      url,
+      (s) => sum(s, "micetrap_open_sessions", face) === 3 && delta(s, "micetrap_received_bytes_total") === sent + partialBytes,
+      "3 open sessions and their bytes",
+    );
+    expect(delta(open3, "micetrap_sent_bytes_total")).toBe(received + held.reduce((n, h) => n + h.received(), 0));
     await refusedAttempt(t.port);
     await refusedAttempt(t.port);
     const full = await scrapeUntil(url, (s) => delta(s, "micetrap_refusals_total") === 2, "2 refusals");
@@ -410,7 +427,9 @@ async function knownTraffic(cmd: string[], cwd: string): Promise<void> {
     expect(delta(full, "micetrap_connections_total")).toBe(N + 3);
     for (const h of held) h.end();
     await Promise.all(held.map((h) => withTimeout(h.closed, 5000, "a held connection's close")));
-    await scrapeUntil(url, (s) => sum(s, "micetrap_open_sessions", face) === 0, "0 open sessions");
+    const ended = await scrapeUntil(url, (s) => sum(s, "micetrap_open_sessions", face) === 0, "0 open sessions");
+    // Their bytes stay counted once they end (a counter never goes back).
+    expect(delta(ended, "micetrap_received_bytes_total")).toBe(sent + partialBytes);
 
     // The endpoint: HEAD, other paths and methods, a body over the bound, and promtool's lint of a scrape.
     const head = await fetch(url, { method: "HEAD" });

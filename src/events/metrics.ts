@@ -67,8 +67,8 @@ export class MetricsSink implements EventSink {
         c.aborted += e.count ?? 1;
         break;
       case "close":
-        // A session's bytes are counted when it ends: the close event carries its totals (what the peer
-        // sent, TLS records included, and what the kernel took of the answers).
+        // An ended session's bytes: the close event carries its totals (what the peer sent, TLS records
+        // included, and what the kernel took of the answers). Open sessions' bytes are added at scrape time.
         c.bytesIn += e.bytesIn ?? 0;
         c.bytesOut += e.bytesOut ?? 0;
         break;
@@ -90,8 +90,8 @@ export class MetricsSink implements EventSink {
 
 /** A state read at scrape time. */
 export interface ScrapeState {
-  /** Open sessions per face (every trap of the plan, summed by entry). */
-  openSessions: { entry: CatalogEntry; open: number }[];
+  /** Per trap: its face, its open sessions, and the bytes those sessions received and sent so far. */
+  openSessions: { entry: CatalogEntry; open: number; bytesIn: number; bytesOut: number }[];
   /** Sinks with a queue: "file", "stdout", "syslog", "webhook". */
   sinks: { sink: string; queued: number; dropped: number }[];
   residentBytes: number;
@@ -145,19 +145,22 @@ export function exposition(m: MetricsSink, s: ScrapeState): string {
   for (const c of faces) for (const [reason, n] of c.refusals) w.sample("micetrap_refusals_total", `${c.labels},reason="${escapeLabel(reason)}"`, n);
   perFace("micetrap_aborted_connections_total", "counter", "Connections the peer reset before the trap could read them, by service and face.", (c) => c.aborted);
   perFace("micetrap_logins_total", "counter", "Login attempts logged, by service and face.", (c) => c.logins);
-  perFace("micetrap_received_bytes_total", "counter", "Bytes received from peers, counted when their session ends, by service and face.", (c) => c.bytesIn);
-  perFace("micetrap_sent_bytes_total", "counter", "Bytes sent to peers (taken by the kernel), counted when their session ends, by service and face.", (c) => c.bytesOut);
-  w.family("micetrap_events_total", "counter", "Events written to the records (log file and sinks), by service, face and action.");
-  for (const c of faces) for (const a of ACTIONS) w.sample("micetrap_events_total", c.labels + ACTION_LABELS[a], c.events[a]);
-  // Open sessions: every face counted so far, 0 where none is open, summed over its ports and addresses.
-  const open = new Map<string, { labels: string; n: number }>();
-  for (const c of faces) open.set(c.labels, { labels: c.labels, n: 0 });
+  // Open sessions and their bytes so far, per face: summed over its ports and addresses.
+  const open = new Map<string, { labels: string; n: number; bytesIn: number; bytesOut: number }>();
+  for (const c of faces) open.set(c.labels, { labels: c.labels, n: 0, bytesIn: 0, bytesOut: 0 });
   for (const o of s.openSessions) {
     const labels = m.labelsOf(o.entry);
-    const row = open.get(labels) ?? { labels, n: 0 };
+    const row = open.get(labels) ?? { labels, n: 0, bytesIn: 0, bytesOut: 0 };
     row.n += o.open;
+    row.bytesIn += o.bytesIn;
+    row.bytesOut += o.bytesOut;
     open.set(labels, row);
   }
+  const live = (c: Readonly<FaceCounts>) => open.get(c.labels)!;
+  perFace("micetrap_received_bytes_total", "counter", "Bytes received from peers (TLS records as sent), by service and face.", (c) => c.bytesIn + live(c).bytesIn);
+  perFace("micetrap_sent_bytes_total", "counter", "Bytes sent to peers (taken by the kernel), by service and face.", (c) => c.bytesOut + live(c).bytesOut);
+  w.family("micetrap_events_total", "counter", "Events written to the records (log file and sinks), by service, face and action.");
+  for (const c of faces) for (const a of ACTIONS) w.sample("micetrap_events_total", c.labels + ACTION_LABELS[a], c.events[a]);
   w.family("micetrap_open_sessions", "gauge", "Sessions open now, by service and face.");
   for (const r of open.values()) w.sample("micetrap_open_sessions", r.labels, r.n);
   w.family("micetrap_sink_queue_depth", "gauge", "Events waiting in a sink's queue to be delivered (file: lines not yet written).");

@@ -257,7 +257,7 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   if (counts && plan.sinks?.metrics) {
     try {
       metrics = serveMetrics(plan.sinks.metrics, counts, () => ({
-        openSessions: traps.map((t) => ({ entry: t.entry, open: t.activeSessions })),
+        openSessions: traps.map((t) => ({ entry: t.entry, open: t.activeSessions, ...t.openSessionBytes() })),
         sinks: [
           ...(file ? [{ sink: "file", queued: file.pendingLines, dropped: file.dropped }] : []),
           ...delivery.map((d) => ({ sink: d.name.split(" ")[0]!, queued: d.pending, dropped: d.dropped })),
