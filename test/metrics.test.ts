@@ -1,7 +1,7 @@
 // --metrics: a real trap (from source and the compiled binary) scraped over loopback before and after
 // traffic whose counts are known by construction (N connections, M Basic logins, the bytes each side
-// sent), the scrape read by a strict parser written here and by promtool (Prometheus's own linter); bad
-// values, a port in use and a non-loopback address; the config key.
+// sent), the scrape read by a strict parser written here, by promtool (Prometheus's own linter) and by a
+// real Prometheus server on loopback; bad values, a port in use and a non-loopback address; the config key.
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -466,6 +466,71 @@ describe("live", () => {
       await t.stop();
     }
   });
+});
+
+describe("a real Prometheus", () => {
+  const PROMETHEUS = Bun.which("prometheus");
+  test("is installed (the same Debian package as promtool)", () => {
+    expect(PROMETHEUS).toBeTruthy();
+  });
+
+  test("scrapes the trap and stores what was sent: N connections, M logins", async () => {
+    const dir = tempDir("micetrap-prom-");
+    const t = await startProcess([...FROM_SOURCE, "http", "0", "--host", "127.0.0.1", "--banner", FACE, "--seed", "metrics-prom", "--metrics", "0"]);
+    let prom: ReturnType<typeof Bun.spawn> | undefined;
+    try {
+      const url = await metricsUrl(t);
+      const N = 3;
+      const M = 2;
+      for (let i = 0; i < N; i++) {
+        const auth = i < M ? `Authorization: Basic ${Buffer.from(`p${i}:q${i}`).toString("base64")}\r\n` : "";
+        await exchange(t.port, `GET / HTTP/1.0\r\n${auth}\r\n`);
+      }
+      await scrapeUntil(url, (s) => sum(s, "micetrap_events_total", { action: "close" }) === N, `${N} closes`);
+      // Prometheus on a loopback port of its own, scraping every second, its data in the test's folder.
+      const spare = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+      const webPort = spare.port;
+      spare.stop(true);
+      const target = new URL(url).host;
+      writeFileSync(
+        join(dir, "prometheus.yml"),
+        `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: micetrap\n    static_configs:\n      - targets: ["${target}"]\n`,
+      );
+      prom = Bun.spawn([PROMETHEUS!, `--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${webPort}`], {
+        stdout: "ignore",
+        stderr: "pipe",
+      });
+      const query = async (q: string): Promise<number | undefined> => {
+        try {
+          const r = await fetch(`http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(q)}`, { signal: AbortSignal.timeout(2000) });
+          const body = (await r.json()) as { data?: { result?: { value: [number, string] }[] } };
+          const v = body.data?.result?.[0]?.value[1];
+          return v === undefined ? undefined : Number(v);
+        } catch {
+          return undefined; // not up yet
+        }
+      };
+      const face = `service="http",face="${FACE}"`;
+      const until = Date.now() + 30_000;
+      let seen: (number | undefined)[] = [];
+      while (Date.now() < until) {
+        seen = await Promise.all([query(`up{job="micetrap"}`), query(`micetrap_connections_total{${face}}`), query(`micetrap_logins_total{${face}}`)]);
+        if (seen[0] === 1 && seen[1] === N && seen[2] === M) break;
+        await Bun.sleep(250);
+      }
+      expect(seen).toEqual([1, N, M]);
+      // Prometheus read the whole scrape: not one sample rejected.
+      expect(await query(`scrape_samples_scraped{job="micetrap"}`)).toBe((await scrape(url)).samples.length);
+    } finally {
+      if (prom) {
+        prom.kill("SIGTERM");
+        const timer = setTimeout(() => prom!.kill("SIGKILL"), 5000);
+        await prom.exited;
+        clearTimeout(timer);
+      }
+      await t.stop();
+    }
+  }, 60_000);
 });
 
 describe("bad values", () => {
