@@ -1,11 +1,13 @@
 // Prometheus counts of what the traps log. The counting is a sink: `runtime/run.ts` puts it in the same
-// fan-out as the log file, so every event the records hold is counted once, where it is written, and the
-// counters can never disagree with the log. Gauges that are states rather than events (open sessions,
+// fan-out as the log file and the delivery sinks, so every event the records are given is counted once,
+// where it is handed to them, and the counters agree with the log. Gauges that are states rather than events (open sessions,
 // sink queues, memory) are read when scraped. `exposition()` renders text format 0.0.4.
 import type { CatalogEntry } from "../types.ts";
 import type { EventAction, EventSink, TrapEvent } from "./types.ts";
 
-const ACTIONS: readonly EventAction[] = ["listening", "connection", "refused", "aborted", "data", "login", "command", "tls", "close", "error"];
+// Every action, once: a new action in EventAction fails the type check here until it is counted.
+const ACTION_SET: Record<EventAction, true> = { listening: true, connection: true, refused: true, aborted: true, data: true, login: true, command: true, tls: true, close: true, error: true };
+const ACTIONS = Object.keys(ACTION_SET) as EventAction[];
 
 /** The counters of one face (a catalog entry) of one service. */
 interface FaceCounts {
@@ -100,11 +102,12 @@ export interface ScrapeState {
   commit: string;
 }
 
-/** A label value or HELP text as the exposition format wants it: backslash, double quote (labels) and newline escaped. */
+/** A label value as the exposition format wants it: backslash, double quote and newline escaped. */
 export function escapeLabel(v: string): string {
   return v.replace(/[\\"\n]/g, (ch) => (ch === "\n" ? "\\n" : `\\${ch}`));
 }
 
+/** HELP text: backslash and newline escaped. */
 function escapeHelp(v: string): string {
   return v.replace(/[\\\n]/g, (ch) => (ch === "\n" ? "\\n" : "\\\\"));
 }
