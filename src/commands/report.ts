@@ -53,6 +53,7 @@ export const reportCommand = defineCommand({
     const top = parseTop(args.top);
     const files = (args._ as string[]).length > 0 ? (args._ as string[]) : ["-"];
     if (files.filter((f) => f === "-").length > 1) throw new UserError("stdin (-) can be read only once");
+    if (files.includes("-") && process.stdin.isTTY) throw new UserError("no log to read: name LOG files, or pipe a log into stdin");
     const stats: ReadStats = { overlong: 0, broken: [] };
     const agg = new Aggregator({ since, until });
     try {
