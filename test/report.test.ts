@@ -209,6 +209,21 @@ describe("micetrap report", () => {
     checkKnown(await reportJson(["-"], plain), x);
   });
 
+  test("a truncated gzip (a rotation cut short) counts what it holds and says the file ended early", async () => {
+    const whole = gzipSync(lines.join("\n") + "\n");
+    const cut = join(dir, "events.jsonl.3.gz");
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const r = await reportJson([cut, plain]);
+    expect(r.input.broken.length).toBe(1);
+    expect(r.input.broken[0].source).toBe(cut);
+    // The plain copy is read whole after it: at least every event once, fewer than twice.
+    expect(r.totals.connections).toBeGreaterThanOrEqual(x.connections);
+    expect(r.totals.connections).toBeLessThan(2 * x.connections);
+    const text = await runCli(["report", cut]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("read stopped early");
+  });
+
   test("--since / --until select a window; a bad value is one line and exit code 2", async () => {
     const r = await reportJson([plain, "--since", "2026-01-02", "--until", "2026-01-03T00:00:00Z"]);
     let day2 = 0;
