@@ -63,7 +63,8 @@ export function timeChart(r: Report): string {
     parts.push(`<text x="${(left + i * bw + bw / 2).toFixed(1)}" y="${H - bottom + 16}" class="ax" text-anchor="middle">${h(label, 20)}</text>`);
   });
   const legend = series.map((s, si) => `<span><i style="background:${PALETTE[si % PALETTE.length]}"></i>${h(s, 32)}</span>`).join("");
-  return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="connections per ${r.timeline.bucket} and service" class="chart">${parts.join("")}</svg><div class="legend">${legend}</div>`;
+  // On a phone the chart keeps a readable width and scrolls sideways rather than shrinking its labels away.
+  return `<div class="scroll"><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="connections per ${r.timeline.bucket} and service" class="chart time">${parts.join("")}</svg></div><div class="legend">${legend}</div>`;
 }
 
 /** Horizontal bars, one per item, longest first. */
@@ -184,7 +185,7 @@ main{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,520px),1
 .card{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:12px;min-width:0}
 .card.wide{grid-column:1/-1}
 .chart{width:100%;height:auto;display:block}
-.heat{margin:0 auto}
+.heat{margin:0 auto}.time{min-width:520px}
 .grid{stroke:#e3e6ea;stroke-width:1}
 .ax{font-size:11px;fill:#555}.lb{font-size:12px;fill:#222}.cv{font-size:10px;fill:#111}
 .legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;margin-top:6px}
