@@ -1,7 +1,7 @@
 // Performance as ratios against baselines started in the same run (never a timed assertion in a test).
 //
 //   bun scripts/bench.ts [--rounds 3] [--conns 20000] [--concurrency 50] [--idle 10000] [--no-build] [--json FILE]
-//                        [--only throughput,idle,startup,serve] [--micetrap PATH (another build; nothing is built)]
+//                        [--only throughput,idle,startup,serve,metrics] [--micetrap PATH (another build; nothing is built)]
 //
 // The load comes from scripts/bench/loadgen.c, compiled here with `cc -O2` (gcc is installed with apt-get
 // when cc is missing, as root): one thread, epoll, non-blocking sockets, so the generator is not what limits
@@ -21,6 +21,7 @@
 //   RSS per idle connection, 10,000 held                                 <= 1.5x bare (compiled)
 //   start-up until the port accepts                                      <= 1.5x hello
 //   RSS of one `serve` with 10 services against one single-service process   < 1.3x
+//   a --metrics scrape with 1,000 sessions open against the same trap idle   <= 1.5x (issue 11)
 // Traffic goes to 127.0.0.1 only; every loop is bounded in count and time, and the whole run by a deadline.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir } from "node:os";
@@ -38,7 +39,7 @@ const { values } = parseArgs({
     "no-build": { type: "boolean", default: false },
     micetrap: { type: "string" },
     json: { type: "string" },
-    only: { type: "string", default: "throughput,idle,startup,serve" },
+    only: { type: "string", default: "throughput,idle,startup,serve,metrics" },
   },
 });
 const bounded = (v: string | undefined, min: number, max: number, name: string): number => {
@@ -52,7 +53,7 @@ const CONCURRENCY = bounded(values.concurrency, 1, 1000, "concurrency");
 const IDLE = bounded(values.idle, 100, 15_000, "idle"); // ulimit -n is often 20,000 a process
 const BANNER = values.banner!;
 const ONLY = new Set(values.only!.split(","));
-for (const part of ONLY) if (!["throughput", "idle", "startup", "serve"].includes(part)) throw new Error(`--only: unknown part "${part}" (throughput, idle, startup, serve)`);
+for (const part of ONLY) if (!["throughput", "idle", "startup", "serve", "metrics"].includes(part)) throw new Error(`--only: unknown part "${part}" (throughput, idle, startup, serve, metrics)`);
 // Connections before each measured flood: JSC keeps compiling micetrap's hot code for its first ~15,000.
 const WARMUP = 15000;
 const FLOOD_SECONDS = 20; // a bound per flood, whatever the rate
@@ -511,6 +512,82 @@ for (let round = 0; round < (ONLY.has("serve") ? ROUNDS : 0); round++) {
   }
 }
 
+// ------------------------------------------------------------------------ --metrics: what a scrape costs
+
+// One trap with --metrics, scraped SCRAPES times in a row (one keep-alive client, as Prometheus) while idle
+// and while 1,000 sessions are held open; rounds alternate which comes first. Per scrape: the wall time
+// seen by the scraper, and the trap's CPU time (all threads, from /proc) divided over the scrapes.
+const SCRAPES = 1000;
+const OPEN_FOR_SCRAPE = 1000;
+interface ScrapeRun {
+  wallUs: number;
+  p99Us: number;
+  cpuUs: number;
+  bytes: number;
+  open: number;
+}
+const scrapes: { idle: ScrapeRun[]; busy: ScrapeRun[] } = { idle: [], busy: [] };
+function openIn(body: string): number {
+  return body
+    .split("\n")
+    .filter((l) => l.startsWith("micetrap_open_sessions{"))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+}
+async function openNow(url: string): Promise<number> {
+  return openIn(await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text());
+}
+async function scrapeRun(url: string, pid: number, count = SCRAPES): Promise<ScrapeRun> {
+  const times: number[] = [];
+  let body = "";
+  const cpu0 = cpuTicks(pid);
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    const r = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    body = await r.text();
+    times.push((performance.now() - t0) * 1000);
+    if (r.status !== 200) throw new Error(`scrape: HTTP ${r.status}`);
+  }
+  const cpuUs = ((cpuTicks(pid) - cpu0) / CLK_TCK / count) * 1e6;
+  const sorted = [...times].sort((a, b) => a - b);
+  const open = openIn(body);
+  return { wallUs: median(times), p99Us: sorted[Math.floor(sorted.length * 0.99)]!, cpuUs, bytes: Buffer.byteLength(body), open };
+}
+for (let round = 0; round < (ONLY.has("metrics") ? ROUNDS : 0); round++) {
+  checkDeadline();
+  const metricsPort = freePort();
+  const s = await startServer((port) => micetrapCmd(["--quiet", "--log", logFile, "--metrics", String(metricsPort)])(port));
+  const url = `http://127.0.0.1:${metricsPort}/metrics`;
+  try {
+    await scrapeRun(url, s.proc.pid); // warm-up: the renderer compiled, the client's connection open
+    // Each phase starts settled (1 s, then 200 scrapes unmeasured): the collections that follow opening
+    // 1,000 sessions are theirs, not the scrapes'.
+    const measured = async () => {
+      await Bun.sleep(1000);
+      await scrapeRun(url, s.proc.pid, 200);
+      return scrapeRun(url, s.proc.pid);
+    };
+    const phases: ("idle" | "busy")[] = round % 2 === 0 ? ["idle", "busy"] : ["busy", "idle"];
+    for (const phase of phases) {
+      if (phase === "idle") {
+        scrapes.idle.push(await measured());
+        continue;
+      }
+      const h = await hold(s.port, OPEN_FOR_SCRAPE);
+      try {
+        scrapes.busy.push(await measured());
+      } finally {
+        await h.release();
+      }
+      // Back to idle before the idle phase: every held session closed.
+      for (let i = 0; i < 100 && (await openNow(url)) > 0; i++) await Bun.sleep(50);
+    }
+    const [i, b] = [scrapes.idle.at(-1)!, scrapes.busy.at(-1)!];
+    console.log(`  round ${round + 1} scrape: idle ${i.wallUs.toFixed(0)} us (CPU ${i.cpuUs.toFixed(0)} us, ${i.open} open), with ${b.open} open ${b.wallUs.toFixed(0)} us (CPU ${b.cpuUs.toFixed(0)} us); ${b.bytes} bytes`);
+  } finally {
+    await stopServer(s);
+  }
+}
+
 // -------------------------------------------------------------------------------------------- table
 
 const load1 = loadavg();
@@ -541,6 +618,8 @@ const rows: Row[] = [
   { measure: "p99 connect -> first greeting byte", micetrap: p99("micetrap --log"), baseline: p99("bare"), unit: "ms", digits: 2, base: "bare", target: "<= 1.50", ok: (r) => r <= 1.5 },
   { measure: `RSS per idle connection, ${IDLE} held`, micetrap: idleKiB("micetrap"), baseline: idleKiB("bare (compiled)"), unit: "KiB", digits: 2, base: "bare (compiled)", target: "<= 1.50", ok: (r) => r <= 1.5 },
   { measure: "start-up until the port accepts", micetrap: startup.micetrap!, baseline: startup.hello!, unit: "ms", digits: 1, base: "hello (compiled)", target: "<= 1.50", ok: (r) => r <= 1.5 },
+  { measure: `scrape, ${OPEN_FOR_SCRAPE} open / idle (wall)`, micetrap: scrapes.busy.map((r) => r.wallUs), baseline: scrapes.idle.map((r) => r.wallUs), unit: "us", digits: 0, base: "the same trap idle", target: "<= 1.50", ok: (r) => r <= 1.5 },
+  { measure: `scrape, ${OPEN_FOR_SCRAPE} open / idle (trap CPU)`, micetrap: scrapes.busy.map((r) => r.cpuUs), baseline: scrapes.idle.map((r) => r.cpuUs), unit: "us", digits: 0, base: "the same trap idle", target: "<= 1.50", ok: (r) => r <= 1.5 },
   { measure: "RSS: serve, 10 services / ftp alone", micetrap: serveRss.serve.map((k) => k / 1024), baseline: serveRss.ftp.map((k) => k / 1024), unit: "MiB", digits: 1, base: "micetrap ftp", target: "< 1.30", ok: (r) => r < 1.3 },
 ];
 
@@ -598,4 +677,10 @@ if (ONLY.has("serve"))
     `RSS medians: serve with 10 services ${(median(serveRss.serve) / 1024).toFixed(1)} MiB, ftp alone ${(median(serveRss.ftp) / 1024).toFixed(1)} MiB, ssh alone ${(median(serveRss.ssh) / 1024).toFixed(1)} MiB (serve ${(median(serveRss.serve) / median(serveRss.ssh)).toFixed(2)}x ssh alone)`,
   );
 
-if (values.json) writeFileSync(values.json, JSON.stringify({ machine, load: { start: load0, end: load1 }, rows: summary, throughput, idle, startup, startupCpu, serveRss, saturation }, null, 2));
+if (ONLY.has("metrics"))
+  console.log(
+    `scrape medians (${SCRAPES} a phase): idle ${median(scrapes.idle.map((r) => r.wallUs)).toFixed(0)} us wall, p99 ${median(scrapes.idle.map((r) => r.p99Us)).toFixed(0)} us; ` +
+      `with ${OPEN_FOR_SCRAPE} open ${median(scrapes.busy.map((r) => r.wallUs)).toFixed(0)} us wall, p99 ${median(scrapes.busy.map((r) => r.p99Us)).toFixed(0)} us; open sessions read ${scrapes.busy.map((r) => r.open).join(", ")}`,
+  );
+
+if (values.json) writeFileSync(values.json, JSON.stringify({ machine, load: { start: load0, end: load1 }, rows: summary, throughput, idle, startup, startupCpu, serveRss, saturation, scrapes }, null, 2));

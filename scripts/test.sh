@@ -37,7 +37,9 @@ command -v expect >/dev/null || need+=(expect)          # drives the telnet clie
 command -v vncsnapshot >/dev/null || need+=(vncsnapshot) # a real VNC viewer, headless (test/clients/vnc.test.ts)
 command -v xfreerdp >/dev/null || need+=(freerdp2-x11)  # the real RDP client (test/clients/rdp.test.ts; /auth-only)
 command -v Xvfb >/dev/null || need+=(xvfb)                # a display xfreerdp insists on even for /auth-only
+command -v promtool >/dev/null || need+=(prometheus)    # promtool lints the --metrics scrape, and a real prometheus (run by the test on loopback, not the service) scrapes it (test/metrics.test.ts)
 command -v aria2c >/dev/null || need+=(aria2)          # a real BitTorrent client announcing to the tracker face (test/clients/torrent.test.ts)
+command -v chromium >/dev/null || need+=(chromium)      # a real browser, headless, renders and screenshots report --html (test/report-html.test.ts)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq

@@ -29,6 +29,8 @@ const subCommands: Record<string, CommandDef<any> | Lazy> = {
   check: checkCommand,
   record: recordCommand,
   replay: replayCommand,
+  // Loaded when run: the report's renderers are no part of a trap's start-up.
+  report: () => import("./commands/report.ts").then((m) => m.reportCommand),
 };
 
 export const main = defineCommand({
@@ -65,7 +67,7 @@ export async function runCli(rawArgs: string[]): Promise<void> {
   // citty would throw its own error with a stack trace for these; say it in one line instead.
   if (!first.startsWith("-") && !knownCommand(first)) {
     throw new UserError(
-      `unknown service or command "${first}": expected one of ${[...SERVICES, ...Object.keys(SERVICE_ALIASES)].join(", ")}, or serve, personas, validate, list, check, record, replay`,
+      `unknown service or command "${first}": expected one of ${[...SERVICES, ...Object.keys(SERVICE_ALIASES)].join(", ")}, or serve, personas, validate, list, check, record, replay, report`,
     );
   }
   const resolved = Object.hasOwn(SERVICE_ALIASES, first) ? [SERVICE_ALIASES[first]!, ...rawArgs.slice(1)] : rawArgs;

@@ -69,6 +69,23 @@ describe("micetrap personas", () => {
     expect(both).toBe(3); // both products were drawn
   });
 
+  test("imap and pop3 on one host come from one mail suite (Cyrus with Cyrus, Dovecot with Dovecot), and pop3s follows pop3 (CentOS 7 has both suites on all three)", () => {
+    const suite = (product: string) => product.split(" ")[0];
+    const seen = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const plan = planFromConfig(
+        { source: "test", os: "rhel-7", services: [{ service: "imap", line: 1 }, { service: "pop3", line: 2 }, { service: "pop3s", line: 3 }] },
+        { seed: `mail-${i}` },
+        () => "x",
+      );
+      const [imap, pop3, pop3s] = ["imap", "pop3", "pop3s"].map((n) => plan.services.find((s) => s.service === n)!.entry);
+      expect(suite(pop3!.product)).toBe(suite(imap!.product));
+      expect(suite(pop3s!.product)).toBe(suite(imap!.product));
+      seen.add(suite(imap!.product)!);
+    }
+    expect(seen.size).toBeGreaterThan(1); // more than one suite was drawn
+  });
+
   test("every shipped persona validates without errors", async () => {
     for (const name of ["debian-lamp", "ubuntu-web", "centos-db", "freebsd-files", "macos-server", "windows-server", "seedbox", "debian-12"]) {
       const r = await runCli(["validate", join(ROOT, "fixtures/personas", `${name}.yaml`), "--seed", "ci"]);

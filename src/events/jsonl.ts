@@ -80,6 +80,16 @@ export class JsonlSink implements EventSink {
     return this.lineBytes + (this.held ? this.held.length - this.written : 0);
   }
 
+  /** Lines not yet handed to the kernel (whole or in part), for the metrics' queue depth. */
+  get pendingLines(): number {
+    let n = this.lines.length;
+    if (this.held) {
+      // Only while the file fails: held is what one write did not take, lines ending in newlines.
+      for (let i = this.held.indexOf(NEWLINE, this.written); i >= 0; i = this.held.indexOf(NEWLINE, i + 1)) n++;
+    }
+    return n;
+  }
+
   get failing(): WriteFailure | undefined {
     return this.failure;
   }

@@ -5,6 +5,7 @@ import { findEntry, resolveService } from "../catalog/index.ts";
 import { UserError } from "../errors.ts";
 import { LIMITS, parseLimit, type AllLimits, type LimitName } from "../runtime/limits.ts";
 import { parseOsName } from "./releases.ts";
+import { MetricsTargetError, parseMetricsTarget, type MetricsTarget } from "../runtime/metrics.ts";
 import { parseSyslogUrl, parseWebhookUrl, SinkUrlError, type SyslogTarget, type WebhookTarget } from "../events/sinks/url.ts";
 
 export interface ServiceConfig {
@@ -41,6 +42,8 @@ export interface HostConfig {
   json?: boolean;
   syslog?: SyslogTarget;
   webhook?: WebhookTarget;
+  /** `metrics: 9108` or `metrics: ADDR:PORT`: Prometheus text on GET /metrics (src/runtime/metrics.ts). */
+  metrics?: MetricsTarget;
 }
 
 /** A config problem with its place: "FILE:LINE: FIELD: problem". */
@@ -50,7 +53,7 @@ export class ConfigError extends UserError {
   }
 }
 
-const SINK_KEYS = ["json", "syslog", "webhook"] as const;
+const SINK_KEYS = ["json", "syslog", "webhook", "metrics"] as const;
 const TOP_KEYS = ["name", "story", "persona", "seed", "hostname", "os", "log", "listen", "user", "geoip", "services", "limits", ...SINK_KEYS] as const;
 const SERVICE_KEYS = ["service", "port", "ports", "banner"] as const;
 
@@ -126,6 +129,7 @@ export function parseConfig(text: string, file: string, personaNames: readonly s
       case "json":
       case "syslog":
       case "webhook":
+      case "metrics":
         parseSinkKey(config, key, pair, file, line, text1);
         break;
     }
@@ -133,12 +137,21 @@ export function parseConfig(text: string, file: string, personaNames: readonly s
   return config;
 }
 
-/** `json: true`, `syslog: URL`, `webhook: URL`: a bad URL is a config error on its line. */
+/** `json: true`, `syslog: URL`, `webhook: URL`, `metrics: [ADDR:]PORT`: a bad value is a config error on its line. */
 function parseSinkKey(config: HostConfig, key: (typeof SINK_KEYS)[number], pair: Pair, file: string, line: number, text1: (pair: Pair, field: string) => string): void {
   if (key === "json") {
     const v = isScalar(pair.value) ? pair.value.value : undefined;
     if (typeof v !== "boolean") throw new ConfigError(file, line, key, "expected true or false");
     config.json = v;
+    return;
+  }
+  if (key === "metrics") {
+    try {
+      config.metrics = parseMetricsTarget(text1(pair, key));
+    } catch (err) {
+      if (err instanceof MetricsTargetError) throw new ConfigError(file, line, key, err.message);
+      throw err;
+    }
     return;
   }
   const url = text1(pair, key);

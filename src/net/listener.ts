@@ -202,6 +202,19 @@ export class Trap {
     return this.sessions.size;
   }
 
+  /** Bytes received and sent so far by the sessions open now (each one's close event carries its totals). */
+  openSessionBytes(): { bytesIn: number; bytesOut: number } {
+    let bytesIn = 0;
+    let bytesOut = 0;
+    for (const socket of this.sessions) {
+      const s = socket.data;
+      if (!s) continue;
+      bytesIn += s.bytesIn;
+      bytesOut += s.bytesOut;
+    }
+    return { bytesIn, bytesOut };
+  }
+
   /**
    * Emits an event: the trap's fields are set on `partial` itself (no copies; a connection makes three
    * events). Sinks never change an event, so the shared parts (host, a session's source) are shared; the

@@ -147,7 +147,7 @@ export function planFromConfig(c: HostConfig, cli: { seed?: string; os?: string;
   const listen = cli.listen ?? c.listen;
   const user = cli.user ?? c.user;
   const geoip = cli.geoip ?? c.geoip;
-  const sinks = mergeSinks({ ...(c.json !== undefined ? { json: c.json } : {}), ...(c.syslog ? { syslog: c.syslog } : {}), ...(c.webhook ? { webhook: c.webhook } : {}) }, cli.sinks ?? {});
+  const sinks = mergeSinks({ ...(c.json !== undefined ? { json: c.json } : {}), ...(c.syslog ? { syslog: c.syslog } : {}), ...(c.webhook ? { webhook: c.webhook } : {}), ...(c.metrics ? { metrics: c.metrics } : {}) }, cli.sinks ?? {});
   return {
     ...(c.limits !== undefined ? { limits: c.limits } : {}),
     seed,

@@ -13,6 +13,9 @@ import { consoleOutputs, createLogger, type LineStream, type Verbosity } from ".
 import { Governor } from "../net/governor.ts";
 import { Trap, type SessionObserver } from "../net/listener.ts";
 import { completeLimits } from "./limits.ts";
+import { serveMetrics, showTarget, type MetricsServer } from "./metrics.ts";
+import { MetricsSink } from "../events/metrics.ts";
+import { COMMIT, VERSION } from "../version.ts";
 import { dropPrivileges, forbidNewPrivileges, lookupAccount, type Account } from "../net/privileges.ts";
 import type { CatalogEntry } from "../types.ts";
 import type { HostPlan } from "./plan.ts";
@@ -158,6 +161,9 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   // The records: the file and the delivery sinks (stdout JSON, syslog, webhook), everything but the console.
   const recordSinks: EventSink[] = [];
   const records = new FanOut(recordSinks);
+  // --metrics: counted here, in the records' own fan-out, so the counts are those of the events logged.
+  const counts = plan.sinks?.metrics ? new MetricsSink(plan.services.map((s) => s.entry)) : undefined;
+  if (counts) recordSinks.push(counts);
   // Events about the trap itself (the log file's, a sink's or the console's trouble) carry the first face,
   // as a listener's own errors do; they go to the records only, and their console line is worded here.
   let traps: Trap[] = [];
@@ -250,10 +256,32 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
       governor,
       ...(o.observer ? { observer: o.observer } : {}),
     });
+  // The metrics port is bound before the traps': when it cannot be, no trap has listened.
+  let metrics: MetricsServer | undefined;
+  if (counts && plan.sinks?.metrics) {
+    try {
+      metrics = serveMetrics(plan.sinks.metrics, counts, () => ({
+        openSessions: traps.map((t) => ({ entry: t.entry, open: t.activeSessions, ...t.openSessionBytes() })),
+        sinks: [
+          ...(file ? [{ sink: "file", queued: file.pendingLines, dropped: file.dropped }] : []),
+          ...delivery.map((d) => ({ sink: d.name.split(" ")[0]!, queued: d.pending, dropped: d.dropped })),
+        ],
+        residentBytes: process.memoryUsage.rss(),
+        startTimeSeconds: Math.round(performance.timeOrigin) / 1000,
+        version: VERSION,
+        commit: COMMIT,
+      }));
+    } catch (err) {
+      sink.close();
+      if (created && file) rmSync(file.path, { force: true });
+      throw err;
+    }
+  }
   let bound: { traps: Trap[]; notes: string[] };
   try {
     bound = bindAll(plan, make, o.showHost === true);
   } catch (err) {
+    metrics?.stop();
     sink.close();
     // A start that failed leaves no trace: a log file it made holds only the listening lines of ports it
     // let go again.
@@ -267,6 +295,7 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
       dropPrivileges(account);
     } catch (err) {
       for (const t of traps) t.stop();
+      metrics?.stop();
       sink.close();
       if (created && file) rmSync(file.path, { force: true });
       throw err instanceof UserError ? err : new UserError(`could not switch to user ${account.name}: ${(err as Error).message}`);
@@ -279,6 +308,11 @@ export async function runPlan(plan: HostPlan, o: RunOptions): Promise<void> {
   if (o.showHost) {
     const h = plan.host;
     log.info(`Host ${h.fqdn} (${plan.release.name}, ${h.timeZone})${plan.persona ? `, persona ${plan.persona}` : ""}.`);
+  }
+  if (metrics && plan.sinks?.metrics) {
+    const where = showTarget({ host: plan.sinks.metrics.host, port: metrics.port });
+    log.info(`Metrics for Prometheus on http://${where}/metrics`);
+    if (!plan.sinks.metrics.loopback) log.warn(`The metrics listen on ${where}, not on loopback: anyone who can reach that address can read them.`);
   }
   for (const n of notes) log.info(n);
   for (const l of o.lines ?? []) log.info(l);

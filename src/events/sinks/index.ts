@@ -2,6 +2,7 @@
 // Each is an EventSink that never throws from emit, never waits on its receiver, holds a bounded queue,
 // and can be given a bounded time to deliver what it holds at shutdown (flushWithin).
 import type { LineStream } from "../../log.ts";
+import type { MetricsTarget } from "../../runtime/metrics.ts";
 import type { EventSink } from "../types.ts";
 import type { SinkHooks, WriteFailure } from "./outage.ts";
 import { StdoutJsonSink } from "./stdout.ts";
@@ -14,6 +15,8 @@ export interface SinkPlan {
   json?: boolean;
   syslog?: SyslogTarget;
   webhook?: WebhookTarget;
+  /** Prometheus text on GET /metrics (`--metrics`): counts of the events, not a delivery (src/runtime/metrics.ts). */
+  metrics?: MetricsTarget;
 }
 
 export interface DeliverySink extends EventSink {

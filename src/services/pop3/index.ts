@@ -13,5 +13,7 @@ export const pop3: ServiceModule<Pop3Templates> = {
   table,
   start: startPop3,
   maxBuffered: POP3_MAX_BUFFERED,
+  // One mail suite serves both on a real host: Dovecot's imap with Dovecot's pop3, Cyrus with Cyrus.
+  follows: { service: "imap", faceOf: (entry) => entry.templates.imapFace },
   fuzzPrefixes: ["USER ", "USER a\r\nPASS ", "AUTH PLAIN ", "AUTH LOGIN\r\n", "AUTH NTLM\r\nTlRMTVNTUAAB", "CAPA\r\n", "APOP "],
 };

@@ -7,6 +7,7 @@
 import { optional, schema, t, withDefault } from "../schema.ts";
 
 export const pop3Templates = schema({
+  imapFace: optional(t.text("id of the imap entry of the same mail suite and release (fixtures/services/imap.json): a host that runs both shows them together")),
   banner: t.text("greeting sent on open"),
   capa: t.text("reply to CAPA in clear (before STLS)"),
   capaSecure: t.text("reply to CAPA once TLS is on (after STLS, and on 995)"),
