@@ -72,8 +72,11 @@ describe("parsing pieces", () => {
 
 describe("version template substitution, as nmap's helpers define it", () => {
   const g = [undefined, "Ab\x01c\x7f", "1_2_3", "\x00\x00\x01\x02", "\x02\x01"];
-  test("$n copies the capture; a missing group drops the field", () => {
-    expect(substitute("v$1", g)).toBe("vAb\x01c\x7f");
+  test("$n copies the capture up to a NUL, bytes outside printable ASCII as '.'; a missing group drops the field", () => {
+    // Real nmap 7.93 against an AD face prints "Domain: corp.lan0., Site: …" where its greedy capture ran on
+    // into "0\x84\0": the 0x84 shown as '.', the rest cut at the NUL (docs/research/wt-ad.md).
+    expect(substitute("v$1", g)).toBe("vAb.c.");
+    expect(substitute("d$1", [undefined, "corp.lan0\x84\x00\x00\x00rest"])).toBe("dcorp.lan0.");
     expect(substitute("$9", g)).toBeUndefined();
   });
   test("$P keeps printable ASCII only", () => {
