@@ -4,6 +4,7 @@
 // it as it is, the terminal and HTML renderers only lay it out.
 import { createHash } from "node:crypto";
 import { Distinct, TopK, type TopItem } from "./sketch.ts";
+import { escapeBytes } from "../util/escape.ts";
 
 /** Slots of each top-K counter: counts are exact while a counter has seen fewer distinct keys. */
 export const TOP_CAPACITY = 2000;
@@ -104,19 +105,6 @@ export function normaliseTime(v: unknown): string | undefined {
   return Number.isNaN(t) ? undefined : new Date(t).toISOString();
 }
 
-/** Bytes escaped for humans: printable ASCII stays, \r \n \t \\ are named, the rest is \xNN. */
-function escapeExample(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) {
-    if (b === 0x5c) out += "\\\\";
-    else if (b === 0x0a) out += "\\n";
-    else if (b === 0x0d) out += "\\r";
-    else if (b === 0x09) out += "\\t";
-    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
-    else out += "\\x" + b.toString(16).padStart(2, "0");
-  }
-  return out;
-}
 
 /** An HTTP request line's method and path (`GET /a?b HTTP/1.1`), or undefined. */
 export function parseRequestLine(line: string): { method: string; path: string } | undefined {
@@ -325,7 +313,7 @@ export class Aggregator {
         const fingerprint = createHash("sha256").update(head.subarray(0, FINGERPRINT_BYTES)).digest("hex").slice(0, 16);
         const p = this.payloads.add(fingerprint);
         p.bytes += num(payload?.length) || head.length;
-        if (p.example === "") p.example = escapeExample(head) + (num(payload?.length) > head.length ? "…" : "");
+        if (p.example === "") p.example = escapeBytes(head) + (num(payload?.length) > head.length ? "…" : "");
         if (p.services.size < 16) p.services.add(serviceName);
         break;
       }

@@ -4,7 +4,7 @@
 // the upper-case host name as target; one with 00000202 gets 00000202 and no target name.
 import type { ProtocolEvent } from "../types.ts";
 import { ByteWriter, clip, latin1Bytes, rd32, utf16 } from "./bytes.ts";
-import { NTLMSSP_SIGNATURE, netNtlmHash, ntlmFromBlob, parseNtlmAuth } from "./ntlmssp.ts";
+import { NTLMSSP_SIGNATURE, ntlmLoginEvent, ntlmFromBlob, parseNtlmAuth } from "./ntlmssp.ts";
 
 const UNICODE = 0x1;
 const OEM = 0x2;
@@ -47,16 +47,6 @@ export class SaslPluginNtlm {
     if (token.type !== 3) return undefined;
     const a = parseNtlmAuth(token.msg);
     if (!a) return undefined;
-    const hash = netNtlmHash(a, this.challenge);
-    return {
-      event: {
-        action: "login",
-        method: this.method,
-        user: clip(a.user),
-        ...(a.domain ? { domain: clip(a.domain) } : {}),
-        ...(hash ? { hash: { value: clip(hash.hash, 4096), type: hash.type, hashcatMode: hash.hashcatMode } } : {}),
-        ...(a.workstation ? { client: { workstation: clip(a.workstation, 80) } } : {}),
-      },
-    };
+    return { event: ntlmLoginEvent(this.method, a, this.challenge) };
   }
 }

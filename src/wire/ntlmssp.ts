@@ -1,6 +1,7 @@
 // NTLMSSP (MS-NLMP) for any server that speaks it (SMB today; HTTP, SMTP, MSSQL and RDP later): the server's
 // CHALLENGE, the client's AUTHENTICATE, and the response as hashcat reads it.
-import { ByteWriter, decodeUtf16, filetime, hex, indexOfBytes, latin1Bytes, rd16, rd32, toLatin1, utf16 } from "./bytes.ts";
+import type { ProtocolEvent } from "../types.ts";
+import { ByteWriter, clip, decodeUtf16, filetime, hex, indexOfBytes, latin1Bytes, rd16, rd32, toLatin1, utf16 } from "./bytes.ts";
 
 export const NTLMSSP_SIGNATURE = [0x4e, 0x54, 0x4c, 0x4d, 0x53, 0x53, 0x50, 0x00];
 
@@ -112,4 +113,20 @@ export function netNtlmHash(a: NtlmAuth, challenge: Uint8Array): NtlmHash | unde
     return { hash: `${a.user}::${a.domain}:${hex(challenge)}:${hex(a.nt.subarray(0, 16))}:${hex(a.nt.subarray(16))}`, type: "netntlmv2", hashcatMode: 5600 };
   }
   return { hash: `${a.user}::${a.domain}:${hex(a.lm)}:${hex(a.nt)}:${hex(challenge)}`, type: "netntlmv1", hashcatMode: 5500 };
+}
+
+/**
+ * The login event of an AUTHENTICATE that answered `challenge`, as every NTLM-speaking face logs it: the
+ * user, the domain, the workstation and the line hashcat reads.
+ */
+export function ntlmLoginEvent(method: string, a: NtlmAuth, challenge: Uint8Array): ProtocolEvent {
+  const hash = netNtlmHash(a, challenge);
+  return {
+    action: "login",
+    method,
+    user: clip(a.user),
+    ...(a.domain ? { domain: clip(a.domain) } : {}),
+    ...(hash ? { hash: { value: clip(hash.hash, 4096), type: hash.type, hashcatMode: hash.hashcatMode } } : {}),
+    ...(a.workstation ? { client: { workstation: clip(a.workstation, 80) } } : {}),
+  };
 }

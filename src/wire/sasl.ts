@@ -3,7 +3,7 @@
 import type { HostFacts } from "../host/facts.ts";
 import type { ProtocolEvent } from "../types.ts";
 import { clip, rd32 } from "./bytes.ts";
-import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth, type NtlmIdentity } from "./ntlmssp.ts";
+import { ntlmLoginEvent, ntlmChallenge, ntlmFromBlob, parseNtlmAuth, type NtlmIdentity } from "./ntlmssp.ts";
 
 /** The longest base64 response line decoded (an NTLM AUTHENTICATE with a long blob fits easily). */
 export const SASL_LINE_MAX = 16384;
@@ -64,16 +64,6 @@ export class SaslNtlm {
     if (token.type !== 3) return undefined;
     const a = parseNtlmAuth(token.msg);
     if (!a) return undefined;
-    const hash = netNtlmHash(a, this.challenge);
-    return {
-      event: {
-        action: "login",
-        method: this.method,
-        user: clip(a.user),
-        ...(a.domain ? { domain: clip(a.domain) } : {}),
-        ...(hash ? { hash: { value: clip(hash.hash, 4096), type: hash.type, hashcatMode: hash.hashcatMode } } : {}),
-        ...(a.workstation ? { client: { workstation: clip(a.workstation, 80) } } : {}),
-      },
-    };
+    return { event: ntlmLoginEvent(this.method, a, this.challenge) };
   }
 }

@@ -8,7 +8,7 @@ import { fill } from "../../util/template.ts";
 import { clip, rd32, toLatin1, utf8 } from "../../wire/bytes.ts";
 import { ByteQueue } from "../../wire/queue.ts";
 import { httpFieldsOfLine } from "../../wire/http-fields.ts";
-import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
+import { ntlmLoginEvent, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
 import { drawMs, type MsRange } from "../schema.ts";
 import { formLogin, MAX_FORM_BYTES } from "./forms.ts";
 import { RequestTimer, type TimerSpec, type Timers } from "./timing.ts";
@@ -580,15 +580,7 @@ export function startHttp(ctx: SessionContext<HttpTemplates & { plainOnTls?: Pla
       } else if (token.type === 3) {
         const a = parseNtlmAuth(token.msg);
         if (a) {
-          const hash = netNtlmHash(a, ntlmChallengeSent);
-          events.push({
-            action: "login",
-            method: "http-ntlm",
-            user: clip(a.user),
-            ...(a.domain ? { domain: clip(a.domain) } : {}),
-            ...(hash ? { hash: { value: clip(hash.hash, 4096), type: hash.type, hashcatMode: hash.hashcatMode } } : {}),
-            ...(a.workstation ? { client: { workstation: clip(a.workstation, 80) } } : {}),
-          });
+          events.push(ntlmLoginEvent("http-ntlm", a, ntlmChallengeSent));
         }
         ntlmChallengeSent = new Uint8Array(0);
       } else return undefined;

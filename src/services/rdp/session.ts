@@ -10,7 +10,7 @@ import { hostTime } from "../../host/facts.ts";
 import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../../types.ts";
 import { clip, rd32 } from "../../wire/bytes.ts";
 import { der } from "../../wire/der.ts";
-import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
+import { ntlmLoginEvent, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
 import { ByteQueue } from "../../wire/queue.ts";
 import { drawMs } from "../schema.ts";
 import type { RdpTemplates } from "./templates.ts";
@@ -132,15 +132,7 @@ export function startRdp(ctx: SessionContext<RdpTemplates>): ProtocolSession {
     if (token?.type === 3) {
       const a = parseNtlmAuth(token.msg);
       if (a) {
-        const hash = netNtlmHash(a, challenge);
-        events.push({
-          action: "login",
-          method: "rdp-ntlm",
-          user: clip(a.user),
-          ...(a.domain ? { domain: clip(a.domain) } : {}),
-          ...(hash ? { hash: { value: clip(hash.hash, 4096), type: hash.type, hashcatMode: hash.hashcatMode } } : {}),
-          ...(a.workstation ? { client: { workstation: clip(a.workstation, 80) } } : {}),
-        });
+        events.push(ntlmLoginEvent("rdp-ntlm", a, challenge));
       }
       phase = "closed";
       input.clear();

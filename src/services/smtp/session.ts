@@ -9,7 +9,7 @@ import type { ProtocolEvent, ProtocolSession, Reply, SessionContext } from "../.
 import { fill } from "../../util/template.ts";
 import { clip, rd32 } from "../../wire/bytes.ts";
 import { LineSplitter, type LineEvent } from "../../wire/lines.ts";
-import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
+import { ntlmLoginEvent, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
 import { drawMs, type MsRange } from "../schema.ts";
 import type { SmtpTemplates } from "./templates.ts";
 
@@ -181,18 +181,7 @@ export function startSmtp(ctx: SessionContext<SmtpTemplates>): ProtocolSession {
     if (token?.type === 3 && step.challenge !== undefined) {
       const a = parseNtlmAuth(token.msg);
       if (a) {
-        const hash = netNtlmHash(a, step.challenge);
-        return loginEvent(
-          {
-            action: "login",
-            method: "smtp-ntlm",
-            user: clip(a.user),
-            ...(a.domain ? { domain: clip(a.domain) } : {}),
-            ...(hash ? { hash: { value: clip(hash.hash, 4096), type: hash.type, hashcatMode: hash.hashcatMode } } : {}),
-            ...(a.workstation ? { client: { workstation: clip(a.workstation, 80) } } : {}),
-          },
-          events,
-        );
+        return loginEvent(ntlmLoginEvent("smtp-ntlm", a, step.challenge), events);
       }
     }
     events.push({ action: "error", message: "malformed NTLMSSP message in AUTH NTLM" });

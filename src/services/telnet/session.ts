@@ -11,7 +11,7 @@ import { ByteQueue } from "../../wire/queue.ts";
 import { drawMs } from "../schema.ts";
 import { hostTime } from "../../host/facts.ts";
 import { clip, rd32 } from "../../wire/bytes.ts";
-import { netNtlmHash, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
+import { ntlmLoginEvent, ntlmChallenge, ntlmFromBlob, parseNtlmAuth } from "../../wire/ntlmssp.ts";
 import { DO, DONT, IAC, SB, SB_MAX, SE, SEND, TelnetReader, WILL, WONT, hexBytes, subnegotiation, type TelnetItem } from "./options.ts";
 import type { TelnetTemplates } from "./templates.ts";
 import { CanonicalTty, columnAfter } from "./tty.ts";
@@ -203,15 +203,7 @@ export function startTelnet(ctx: SessionContext<TelnetTemplates>): ProtocolSessi
     if (cmd === NTLM_AUTHENTICATE && token?.type === 3) {
       const a = parseNtlmAuth(token.msg);
       if (a) {
-        const hash = netNtlmHash(a, ntlmSent);
-        events.push({
-          action: "login",
-          method: "telnet-ntlm",
-          user: clip(a.user),
-          ...(a.domain ? { domain: clip(a.domain) } : {}),
-          ...(hash ? { hash: { value: clip(hash.hash, 4096), type: hash.type, hashcatMode: hash.hashcatMode } } : {}),
-          ...(a.workstation ? { client: { workstation: clip(a.workstation, 80) } } : {}),
-        });
+        events.push(ntlmLoginEvent("telnet-ntlm", a, ntlmSent));
       }
       ntlmSent = new Uint8Array(0);
       return reply(NTLM_REJECT);
